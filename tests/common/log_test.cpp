@@ -1,0 +1,42 @@
+#include "common/log.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+TEST_CASE("registered secrets never reach a sink") {
+  t2m::log_set_stderr(false);
+  std::vector<std::string> lines;
+  int id = t2m::log_add_sink([&](t2m::LogLevel, std::string_view, std::string_view m) { lines.emplace_back(m); });
+  t2m::log_register_secret("0123456789abcdef");
+  T2M_LOGE("test", "key is %s and again %s", "0123456789abcdef", "0123456789abcdef!");
+  t2m::log_remove_sink(id);
+  t2m::log_clear_secrets();
+  t2m::log_set_stderr(true);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find("0123456789abcdef") == std::string::npos);
+  CHECK(lines[0] == "key is <redacted:16> and again <redacted:16>!");
+}
+
+TEST_CASE("level filter") {
+  t2m::log_set_stderr(false);
+  int count = 0;
+  int id = t2m::log_add_sink([&](t2m::LogLevel, std::string_view, std::string_view) { ++count; });
+  t2m::log_set_level(t2m::LogLevel::WARN);
+  T2M_LOGI("t", "hidden");
+  T2M_LOGW("t", "shown");
+  t2m::log_set_level(t2m::LogLevel::INFO);
+  t2m::log_remove_sink(id);
+  t2m::log_set_stderr(true);
+  CHECK(count == 1);
+  t2m::LogLevel l;
+  CHECK(t2m::parse_log_level("debug", l));
+  CHECK(l == t2m::LogLevel::DEBUG);
+  CHECK_FALSE(t2m::parse_log_level("loud", l));
+}
+
+TEST_CASE("strformat grows past the stack buffer") {
+  std::string big(2000, 'x');
+  CHECK(t2m::strformat("%s-%d", big.c_str(), 5) == big + "-5");
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs dependencies, builds with warnings as errors, runs every
+# test (unit and integration against a real mosquitto and the device simulator), then the same suite under
+# ASan+UBSan, then each fuzz target briefly.
+#   tests/run.sh            everything
+#   tests/run.sh --quick    the release build and its tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+
+packaging/install-deps.sh
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+
+phase() { printf '\n=== %s ===\n' "$*"; }
+
+phase "release build (warnings are errors)"
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DT2M_WERROR=ON >/dev/null
+cmake --build build/release -j"$JOBS"
+phase "tests"
+ctest --test-dir build/release --output-on-failure -j"$JOBS"
+
+if ((QUICK)); then exit 0; fi
+
+phase "ASan+UBSan build"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DT2M_WERROR=ON -DT2M_SANITIZE=address \
+  -DT2M_BUILD_BENCH=OFF >/dev/null
+cmake --build build/asan -j"$JOBS"
+phase "tests under ASan+UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan --output-on-failure -j"$JOBS"
+
+if [[ -f fuzz/CMakeLists.txt ]]; then
+  phase "fuzzers (${FUZZ_SECONDS}s each)"
+  CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DT2M_BUILD_FUZZERS=ON \
+    -DT2M_BUILD_TESTS=OFF -DT2M_BUILD_BENCH=OFF >/dev/null
+  cmake --build build/fuzz -j"$JOBS"
+  fuzz/run.sh build/fuzz "$FUZZ_SECONDS"
+fi
+phase "all suites passed"
