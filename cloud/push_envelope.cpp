@@ -114,14 +114,13 @@ StatusItem decode_status_item(const json& it, int64_t fallback_t) {
   return item;
 }
 
-PushEvent decode_device_event(const json& j, std::string& data_id) {
+PushEvent decode_device_event(const json& j) {
   const std::string biz = str_field(j, "bizCode");
   const json empty = json::object();
   const json& biz_data = (j.contains("bizData") && j["bizData"].is_object()) ? j["bizData"] : empty;
   // tuya-iot-python-sdk reads data.devId, the sharing SDK data.bizData.devId (§6.0): accept either.
   std::string dev = str_field(j, "devId");
   if (dev.empty()) dev = str_field(biz_data, "devId");
-  data_id = str_field(j, "uuid");
 
   if (biz == "online") return Online{dev};
   if (biz == "offline") return Offline{dev};
@@ -388,7 +387,8 @@ Result<PushMessage> decode_business(int protocol, int64_t envelope_t_ms, std::st
       return m;
     }
     case PROTOCOL_DEVICE_EVENT:
-      m.event = decode_device_event(*j, m.data_id);
+      // Not `uuid`: that is the device's uuid, the same on every message of the device.
+      m.event = decode_device_event(*j);
       return m;
     case PROTOCOL_SCENE:
       m.event = decode_scene(*j);

@@ -169,7 +169,7 @@ using PushEvent = std::variant<StatusReport, Online, Offline, NameUpdate, DpName
 struct PushMessage {
   int protocol = 0;
   int64_t t_ms = 0;      // envelope time (ordering for non-status events, §10.5)
-  std::string data_id;   // dataId / uuid when the payload had one
+  std::string data_id;   // protocol 4 dataId (a per-report id, used for de-duplication), else empty
   PushEvent event;
 };
 
