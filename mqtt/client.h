@@ -41,6 +41,10 @@ struct ConnectOptions {
   bool clean_session = true;
   int reconnect_min_ms = 500;
   int reconnect_max_ms = 30000;
+  // Added by the PahoClient work (additive): the offline buffer bound behind max_buffered(), and
+  // whether disconnect() publishes `will` by hand first (a clean disconnect never fires the LWT).
+  size_t max_buffered = 10000;
+  bool publish_will_on_disconnect = true;
 };
 
 struct ClientHandlers {

@@ -1,0 +1,142 @@
+// Test support (target t2m_test_support): a real mosquitto broker on a free loopback port for
+// integration tests, a throw-away PKI made with the openssl CLI, temp dirs, free ports, and a bounded
+// "run the uv loop until" helper. Test code only: these helpers block (waitpid, connect polling).
+#pragma once
+
+#include <uv.h>
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace t2m::test {
+
+// A unique directory under $TMPDIR (or /tmp), removed recursively by the destructor.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "t2m");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A currently free TCP port on 127.0.0.1 (bind port 0, read it back, close). Another process could
+// take it before use; tests accept that small race.
+uint16_t free_port();
+
+// True if a TCP connection to 127.0.0.1:port succeeds within timeout_ms.
+bool wait_for_port(uint16_t port, int timeout_ms);
+
+// Runs argv[0] with PATH lookup, stdout/stderr appended to `log_file` (or /dev/null), and waits.
+// Returns the exit status, or -1 if it could not run.
+int run_command(const std::vector<std::string>& argv, const std::string& log_file = {});
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& content);
+
+// A CA, a server certificate for 127.0.0.1/localhost signed by it, a client certificate signed by it,
+// the client key also encrypted with `key_password`, and an unrelated second CA (for "bad CA" tests).
+// EC P-256 keys: generated in milliseconds.
+struct TestPki {
+  std::string dir;
+  std::string ca_cert, ca_key;
+  std::string server_cert, server_key;
+  std::string client_cert, client_key;
+  std::string client_key_encrypted;
+  std::string key_password = "t2m-key-pass";
+  std::string other_ca_cert;  // a CA that signed nothing we use
+};
+// Creates the files in `dir`; nullopt (with a message in *error) if openssl failed.
+std::optional<TestPki> make_test_pki(const std::string& dir, std::string* error = nullptr);
+
+struct BrokerOptions {
+  uint16_t port = 0;               // 0: a free port is picked
+  bool tcp = true;                 // plain listener on 127.0.0.1:port()
+  std::optional<TestPki> tls;      // adds a TLS listener on 127.0.0.1:tls_port()
+  bool require_client_cert = false;
+  // user -> password; when non-empty anonymous access is refused on every listener.
+  std::vector<std::pair<std::string, std::string>> users;
+};
+
+// RAII mosquitto: config in a temp dir, persistence off, started by the constructor (check
+// running()), always stopped by the destructor. restart() keeps the ports.
+class MosquittoBroker {
+ public:
+  static constexpr int START_TIMEOUT_MS = 5000;
+  static constexpr int STOP_TIMEOUT_MS = 3000;
+
+  explicit MosquittoBroker(BrokerOptions options = {});
+  ~MosquittoBroker();
+  MosquittoBroker(const MosquittoBroker&) = delete;
+  MosquittoBroker& operator=(const MosquittoBroker&) = delete;
+
+  bool running() const { return pid_ > 0; }
+  uint16_t port() const { return port_; }
+  uint16_t tls_port() const { return tls_port_; }
+  std::string uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  std::string tls_uri() const { return "ssl://127.0.0.1:" + std::to_string(tls_port_); }
+
+  // Starts the broker (if not running) and waits until its listeners accept connections.
+  bool start();
+  // SIGTERM and wait (SIGKILL after STOP_TIMEOUT_MS): a clean stop.
+  void stop();
+  // SIGKILL: a crash. Clients see their sockets reset.
+  void kill();
+  bool restart() {
+    stop();
+    return start();
+  }
+  // The broker's log so far (for failure messages).
+  std::string log() const;
+
+ private:
+  void write_config_();
+  void reap_(int timeout_ms);
+
+  BrokerOptions options_;
+  TempDir dir_{"t2m-mosquitto"};
+  uint16_t port_ = 0;
+  uint16_t tls_port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A loopback TCP relay 127.0.0.1:port() -> 127.0.0.1:target on its own thread, so a test can cut a
+// client's connection abruptly (RST, no MQTT DISCONNECT) while the broker keeps running: the broker
+// then publishes the client's will, and the client sees a lost connection.
+class TcpProxy {
+ public:
+  explicit TcpProxy(uint16_t target_port);
+  ~TcpProxy();
+  TcpProxy(const TcpProxy&) = delete;
+  TcpProxy& operator=(const TcpProxy&) = delete;
+  uint16_t port() const { return port_; }
+  std::string uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  // Resets every relayed connection (both sides). New connections are still accepted unless
+  // set_refusing(true).
+  void cut();
+  void set_refusing(bool refusing);
+  size_t connections() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  uint16_t port_ = 0;
+};
+
+// Runs `loop` until `done()` is true or `timeout_ms` passes (a repeating timer wakes the loop so
+// the predicate is checked even when nothing else happens). Returns done().
+bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done, int timeout_ms);
+// Runs `loop` for about `ms` milliseconds.
+void run_loop_for(uv_loop_t* loop, int ms);
+
+}  // namespace t2m::test
