@@ -2,8 +2,10 @@
 // for the simulator, broadcasts. Always classified by prefix, never by port.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +32,9 @@ PResult<Announcement> decode_discovery(ByteView datagram);
 Bytes encode_discovery_request(std::string_view client_ip, ByteView iv);
 // A device broadcast: 3.1 plaintext 55AA (6666), 3.2-3.4 ECB 55AA cmd 0x13 (6667), 3.5 GCM 6699 (6667;
 // also the unicast answer to a request on 7000). `info` is the JSON object (ip, gwId, version, ...).
-Bytes encode_broadcast(Version v, const nlohmann::json& info, ByteView iv = {});
+// `iv` (12 bytes) is required for 3.5 (empty result otherwise). `seqno` is 0 in real broadcasts.
+Bytes encode_broadcast(Version v, const nlohmann::json& info, ByteView iv = {}, uint32_t seqno = 0);
+// The same with the JSON text given verbatim (real devices' key order, which nlohmann::json would sort).
+Bytes encode_broadcast_text(Version v, std::string_view info_json, ByteView iv = {}, uint32_t seqno = 0);
 
 }  // namespace t2m::proto

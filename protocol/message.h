@@ -55,6 +55,13 @@ class MessageCodec {
   // "json obj data unvalid") is returned in Message::payload; interpret it with classify_payload().
   PResult<Message> decode(ByteView frame) const;
 
+  // The same two operations on raw bytes, without the JSON/text expectations: `seal` frames any payload
+  // (the handshake uses it for nonces and HMACs); `open` returns the verified, decrypted payload with
+  // version/source headers stripped (never for the session-key commands 0x03-0x05) and no text check.
+  PResult<Bytes> seal(uint32_t cmd, ByteView payload, uint32_t seqno, ByteView iv = {},
+                      uint32_t retcode = 0) const;
+  PResult<Frame> open(ByteView frame) const;
+
   // The key frames are currently protected with (local key, or session key when negotiated).
   ByteView active_key() const;
 

@@ -36,6 +36,11 @@ std::string build_updatedps(const std::vector<int>& dp_ids);
 // Gateway extension query for sub-device online state (LAN_EXT_STREAM, 3.4+).
 std::string build_subdev_online_query();
 
+// Parses untrusted JSON without throwing: nullopt when `text` is not JSON or nests deeper than
+// MAX_JSON_DEPTH (deep nesting would make copies and destruction recurse without bound).
+constexpr size_t MAX_JSON_DEPTH = 32;
+std::optional<nlohmann::json> parse_json(std::string_view text);
+
 // A DP report in any of its shapes ({"devId","dps","t"}, {"protocol":4,"data":{"dps","cid"}}, ...),
 // normalised.
 struct DpReport {

@@ -1,0 +1,235 @@
+// The test vectors of tuya-local-protocol.md §9, verbatim (full frames as hex). Shared by the protocol tests.
+#pragma once
+
+#include <string_view>
+
+namespace t2m::proto::vectors {
+
+constexpr std::string_view K = "0123456789abcdef";
+constexpr std::string_view ID = "bf0123456789abcdef01";
+constexpr std::string_view ID22 = "bf0123456789abcdef0122";
+constexpr long long T = 1700000000;
+constexpr std::string_view NC = "0123456789abcdef";  // client nonce (ASCII)
+constexpr std::string_view ND = "fedcba9876543210";  // device nonce (ASCII)
+
+// §9.1 real captures
+constexpr std::string_view TUYAPI_31_KEY = "bbe88b3f4106d354";
+constexpr std::string_view TUYAPI_31_PAYLOAD =
+    "3.133ed3d4a21effe90zrA8OK3r3JMiUXpXDWauNppY4Am2c8rZ6sb4Yf15MjM8n5ByDx+QWeCZtcrPqddxLrhm906bSKbQAFtT1uCp+"
+    "zP5AxlqJf5"
+    "d0Pp2OxyXyjg=";
+constexpr std::string_view TUYAPI_31_JSON =
+    R"({"devId":"002004265ccf7fb1b659","dps":{"1":false,"2":0},"t":1529442366,"s":8})";
+
+constexpr std::string_view PR177_ID = "03200160ecfabc8d9700";
+constexpr std::string_view PR177_REQUEST =
+    "000055aa000000010000000a000000747b2267774964223a223033323030313630656366616263386439373030222c2264657649"
+    "642"
+    "23a223033323030313630656366616263386439373030222c22756964223a2230333230303136306563666162633864393730302"
+    "2"
+    "2c2274223a2231363633323037313838227d4db799a10000aa55";
+constexpr std::string_view PR177_REQUEST_JSON =
+    R"({"gwId":"03200160ecfabc8d9700","devId":"03200160ecfabc8d9700","uid":"03200160ecfabc8d9700","t":"1663207188"})";
+constexpr std::string_view PR177_REPLY =
+    "000055aa000000010000000a0000005c000000007b226465764964223a223033323030313630656366616263386439373030222c"
+    "2264"
+    "7073223a7b2231223a747275652c2232223a302c2234223a3136312c2235223a3136382c2236223a313139347d7dafacce430000"
+    "aa55";
+constexpr std::string_view PR177_REPLY_JSON =
+    R"({"devId":"03200160ecfabc8d9700","dps":{"1":true,"2":0,"4":161,"5":168,"6":1194}})";
+constexpr std::string_view ACK_CONTROL = "000055aa00000000000000070000000c00000000789370910000aa55";
+constexpr std::string_view ACK_HEARTBEAT = "000055aa00000000000000090000000c00000000b051ab030000aa55";
+
+// §9.2 real Tuya-app v3.3 CONTROL
+constexpr std::string_view APP33_KEY = "469c2bdefd481c25";
+constexpr std::string_view APP33_FRAME =
+    "000055aa000000060000000700000077332e3300000000000000180001f6454d72f87b9bbaa80d65c3d5615c638632526a4806d0"
+    "72582"
+    "4fd97fc2356066ed0417afa1cb9fe545f95a85c68a9f4008b2cdaf981c18e38060edea072fff67a0cc9f873e97714d472d6df01a"
+    "b5332"
+    "d921266a8c8d7042630cb308e964a08283e453e6fa4a0000aa55";
+constexpr std::string_view APP33_JSON =
+    R"({"devId":"836742153c71bf3f7e1f","dps":{"1":false},"t":1559630865,"uid":"eu1558566724167h8kfR"})";
+
+// §9.3 v3.1
+constexpr std::string_view V31_QUERY =
+    "000055aa000000010000000a000000747b2267774964223a226266303132333435363738396162636465663031222c2264657649"
+    "642"
+    "23a226266303132333435363738396162636465663031222c22756964223a2262663031323334353637383961626364656630312"
+    "22c"
+    "2274223a2231373030303030303030227dd668fb000000aa55";
+constexpr std::string_view V31_CONTROL_PAYLOAD =
+    "3.1afe80e00329e2824z4YkX4CkP9WB6fh0+LreF+C00/nnshjJaixsUH3SQMDdq6pm3tVGMZX/"
+    "XXCNFh96Oum9Ahu1GRR98mAT4uzDvRQo"
+    "nJBC8qoIAFeGqrZvzG1ckblNRdTmblIuk8+MSrH+";
+constexpr std::string_view V31_CONTROL =
+    "000055aa00000002000000070000009b332e31616665383065303033323965323832347a34596b5834436b50395742366668302b"
+    "4c72"
+    "65462b4330302f6e6e73686a4a6169787355483353514d44647136706d337456474d5a582f5858434e466839364f756d39416875"
+    "3147"
+    "525239386d415434757a447652516f6e4a424338716f494146654771725a767a4731636b626c4e5264546d626c49756b382b4d53"
+    "7248"
+    "2b6a2ec4f90000aa55";
+
+// JSON bodies shared by several versions (K, ID, t)
+constexpr std::string_view QUERY_JSON =
+    R"({"gwId":"bf0123456789abcdef01","devId":"bf0123456789abcdef01","uid":"bf0123456789abcdef01","t":"1700000000"})";
+constexpr std::string_view CONTROL_JSON =
+    R"({"devId":"bf0123456789abcdef01","uid":"bf0123456789abcdef01","t":"1700000000","dps":{"1":true}})";
+constexpr std::string_view HEARTBEAT_JSON =
+    R"({"gwId":"bf0123456789abcdef01","devId":"bf0123456789abcdef01"})";
+constexpr std::string_view UPDATEDPS_JSON = R"({"dpId":[18,19,20]})";
+constexpr std::string_view DEVICE22_JSON =
+    R"({"devId":"bf0123456789abcdef0122","uid":"bf0123456789abcdef0122","t":"1700000000","dps":{"1":null,"2":null}})";
+constexpr std::string_view CONTROL_NEW_JSON = R"({"protocol":5,"t":1700000000,"data":{"dps":{"1":true}}})";
+constexpr std::string_view STATUS_NEW_JSON = R"({"protocol":4,"t":1700000000,"data":{"dps":{"1":true}}})";
+
+// §9.4 v3.3
+constexpr std::string_view V33_QUERY =
+    "000055aa000000010000000a00000078a582c52e5a14f42dc57e6b4371d0f789777088e7c3acd054146a9079a17836191d6e826d"
+    "f5b2"
+    "d248589c9b1fe24d857c07cb7d911c3b0b3d9e06c6fa6f7539fe1289985ddcc6ad4334e0f2be9c78211b9f8b9b51ed53e7ae9fc0"
+    "bba7"
+    "16382143be23f34440aefb47c4fa7fbe7027af01bad541600000aa55";
+constexpr std::string_view V33_CONTROL =
+    "000055aa000000020000000700000077332e33000000000000000000000000cf86245f80a43fd581e9f874f8bade17e0b4d3f9e7"
+    "b218"
+    "c96a2c6c507dd240c0ddabaa66ded5463195ff5d708d161f7a3ae9bd021bb519147df26013e2ecc3bd14289c9042f2aa08005786"
+    "aab6"
+    "6fcc6d5c91b94d45d4e66e522e93cf8c4ab1febb0be4d70000aa55";
+constexpr std::string_view V33_HEARTBEAT =
+    "000055aa000000030000000900000048a582c52e5a14f42dc57e6b4371d0f789777088e7c3acd054146a9079a17836191d6e826d"
+    "f5b2"
+    "d248589c9b1fe24d857ca4f7a22e79742fca38152d0c642a65b1a03f9e8d0000aa55";
+constexpr std::string_view V33_UPDATEDPS =
+    "000055aa0000000400000012000000284f87db9a0c0b1c0ac1ee7f4ae131850e2bd47cdcc79b37e8ddcb25d5ee27100e72c7f02d"
+    "0000"
+    "aa55";
+constexpr std::string_view V33_DEVICE22_QUERY =
+    "000055aa000000010000000d00000087332e33000000000000000000000000cf86245f80a43fd581e9f874f8bade17443cb8a46a"
+    "c610"
+    "1352fe4a4ef221f95de6abde0238b0d61fa0fb89beb937e431fb7ff87cc2ee74cd57dc388baa616d66f9645c25b6fa8a9bfbe41e"
+    "4dd4"
+    "d1f330c514004b1250788cbadeb4061108a425d801e3f8da8a63e04d29b8197101ae9761dc7f180000aa55";
+constexpr std::string_view V33_QUERY_REPLY =
+    "000055aa000000010000000a0000004c00000000cf86245f80a43fd581e9f874f8bade17e0b4d3f9e7b218c96a2c6c507dd240c0"
+    "7964"
+    "4ab9afbda994a9f8a6c9cecdf2b24db7f5f952e8d81739ffdec9865d41aaf3a2add00000aa55";
+constexpr std::string_view V33_QUERY_REPLY_JSON =
+    R"({"devId":"bf0123456789abcdef01","dps":{"1":true,"2":0}})";
+constexpr std::string_view V33_STATUS =
+    "000055aa00000000000000080000006b00000000332e33000000000000000000000000cf86245f80a43fd581e9f874f8bade17e0"
+    "b4d3"
+    "f9e7b218c96a2c6c507dd240c020732d3448c1530434b02aa5e450ca5063b24a59ee099bd2f7b35626f9034f7903000aeb4ff51d"
+    "2918"
+    "8f82e4a162a1f6dc70eaa80000aa55";
+constexpr std::string_view V33_STATUS_JSON =
+    R"({"devId":"bf0123456789abcdef01","dps":{"1":false},"t":1700000000})";
+
+// §9.5 v3.4
+constexpr std::string_view HMAC_K_NC = "fb5b26229c20b7ed866706a2fbfae67e3f404bb6abe77ff45063a459a42924a4";
+constexpr std::string_view HMAC_K_ND = "0de373b876d33f8102b2a67aa43aaa88161b7606292f33f47db3b67fd5e2bf4e";
+constexpr std::string_view V34_START =
+    "000055aa00000001000000030000004472727e881edcfd0100a718687909b565377222e061a924c591cd9c27ea163ed4d7dd1f9e"
+    "b60b"
+    "8cb5b90748aa228534c62460d05b84665c9e692efc896dd77d680000aa55";
+constexpr std::string_view V34_RESP =
+    "000055aa000000010000000400000068000000000b4bd671f6707f09b838c3d6ca1c6a3d34a8706148aba7b9e47b4fd03c342847"
+    "5216"
+    "353fe75fa1cb7918233866ab9feb377222e061a924c591cd9c27ea163ed4dd0d4a17bc2b704f18af350d347d65fec0c032fc2a2c"
+    "1cc5"
+    "0f74fef725c9778d0000aa55";
+constexpr std::string_view V34_FINISH =
+    "000055aa000000020000000500000054cc13bb43e9315e81c13ab515dba966c4bf12deba0332d197d68c4559dcff842f377222e0"
+    "61a9"
+    "24c591cd9c27ea163ed4caf77eaf05f5e405843eafa1041d3226f95714beb426e89dcb3b7fdc5af3c9ad0000aa55";
+constexpr std::string_view V34_NONCE_XOR = "5654565056540f0f0f0f545650565456";
+constexpr std::string_view V34_SESSION_KEY = "6575cf6b37479d9215337ff9767fe786";
+constexpr std::string_view V34_QUERY =
+    "000055aa00000003000000100000003428bad438110dae722c4089f9c4f9e904c8f973b3c51d0daf3c263b0b2b1c91eb3fb39c79"
+    "f9d0"
+    "34b0ec20bab389ef4bd90000aa55";
+constexpr std::string_view V34_CONTROL =
+    "000055aa000000040000000d00000074746f1879e5e3003a5bd64e0aad1234deb1d6698735beb08e7136e12a8c733cc407868ba7"
+    "df4e"
+    "a4d319e2e31a088e8bd991f0abcb1317a64b50e0dfd7822feefe2f085389a58e8fab1575d7dc73577148551495eeef3e2e6a8f69"
+    "29c3"
+    "0be58b9cc95216ee7c635783ebfc0de2943cf5c50000aa55";
+constexpr std::string_view V34_HEARTBEAT =
+    "000055aa0000000500000009000000641a945dd30693f0c9a52cb2a0938ed5ae64c2397fdde8537f63b589e0db0197eaf33ca71a"
+    "71c4"
+    "439aa7916580d2b5a32fb3b02d329cd5a00e5262d216ac3fe5888b90a592993e422120ff7cb9f7bd7ac6f57b22e0c470a1c46bf8"
+    "2aa1"
+    "723158970000aa55";
+constexpr std::string_view V34_ACK =
+    "000055aa000000040000000d0000002800000000d0925682cef9e720fb13b910734076af9f9c56257426703959fbfa695ddcd3ef"
+    "0000"
+    "aa55";
+constexpr std::string_view V34_STATUS =
+    "000055aa00000005000000080000007800000000746f1879e5e3003a5bd64e0aad1234dedcf8c602cc27085b41aca21b59996307"
+    "0786"
+    "8ba7df4ea4d319e2e31a088e8bd991f0abcb1317a64b50e0dfd7822feefe2f085389a58e8fab1575d7dc7357714863cebc49e2ee"
+    "0ff0"
+    "38a31f3252f4d8ec2a6fe99e8765438693a8eb96b65146af0000aa55";
+
+// §9.6 v3.5
+constexpr std::string_view V35_START =
+    "00006699000000000001000000030000002c4956636c69656e7430303031a02533eae4ed51808ef01bee6e6f993fe404eb6abe36"
+    "1453"
+    "5df35c6d8b98e85c00009966";
+constexpr std::string_view V35_RESP =
+    "00006699000000000001000000040000005049566465766963653030303119c6bfcbf38f22e7673a65e656f1adb32c6943cd0513"
+    "0eec"
+    "2bde83f31d6a2cc23ada2c13c2edee42193bb1702ff2b2ebf28b65d92a5f18b51fddb40f684733356fcda34a00009966";
+constexpr std::string_view V35_FINISH =
+    "00006699000000000002000000050000003c4956636c69656e7430303032bd0b2eb6e0a453a512319261a65c44398cce0863db32"
+    "628f"
+    "f0127512309be7c5231923ea1ab62142302f1dae1b63d56d00009966";
+constexpr std::string_view V35_SESSION_KEY = "34165bab783422860c0c23b2d48cf7a5";
+constexpr std::string_view V35_QUERY =
+    "00006699000000000003000000100000001e4956636c69656e7430303033dc5d6db76c92d59a9a802389411ed3b08a830000996"
+    "6";
+constexpr std::string_view V35_CONTROL =
+    "000066990000000000040000000d000000624956636c69656e7430303034af401e61a3f766e8fd52a9f0bc3577386ed4a94c284d"
+    "7d09"
+    "7b814df85893881df6680416857247f16dd675c3a5923fc7ab849c7a4983d5f5a6858b1ab6876c7ae4410d591371fcb9f880f42b"
+    "919f"
+    "b1a293dd7e8f45b000009966";
+constexpr std::string_view V35_STATUS =
+    "0000669900000000000700000008000000664956646576696365303030329eecfa64b95144a6972bae932a57e31c6468641f3028"
+    "4e65"
+    "a86de35f847e3c61c8a9ee8bdeab114eeddf8232571f8e5931f9687970fe3113057dcc3a0cdb1826a0cae57ca0f64d152793572f"
+    "bdb1"
+    "0b6766dac21eb7b7d17ac42400009966";
+
+// §9.7 UDP discovery
+constexpr std::string_view BCAST33_REAL =
+    "000055AA00000000000000130000009C00000000D09766676F3369EB10B5E9F132FD802A7A1E40D0CBEBCBBAAF6D9037D72ADB12"
+    "C0E0"
+    "8B85428F69C0F5EB443B3428B648A46ECF78D163C8B2F111C8C375148D32C2D91FEA632B8557EB918162C1FC96744DC7FE823E30"
+    "7927"
+    "FB0A44B0DFAE2C8DA2A472BD72B20E15E0F77B889F46B89A20780716567CE38AC1D583E9669FE8F0EEDD5C953BB9377560AE90DF"
+    "BC45"
+    "DBE2F9C05DDF0000AA55";
+constexpr std::string_view BCAST33_REAL_JSON =
+    R"({"ip":"192.168.188.120","gwId":"bf3f795ce962dadfd88hx5","active":2,"ablilty":0,"encrypt":true,"productKey":"keyjup78v54myhan","version":"3.3"})";
+constexpr std::string_view BCAST35 =
+    "0000669900000000000100000013000000c67564706263617374495630319bb30ec18ae33256b580ed16c2d20d2460a70af32a40"
+    "8838"
+    "b2854c769d142425cf9e2b98b6a24204acfc57ea4a03a9824f494053096da9b821082a03a58fb0968e872c8483675f58462c3b7c"
+    "36b0"
+    "efd40aa9d33dbed15ec5ef833dfb125d93566a99f5c91cfff96de0be0e36ee3d7a4eb4c54d9f53e7ea77aaad21642c154939652e"
+    "bc79"
+    "422f077a815346329e66145aff3b9a1e0bdf7dee1a45d70f4cb142c5d459f7cc6ab252773049d1eff6d2eb7964629e8c37030663"
+    "0c2f"
+    "00009966";
+constexpr std::string_view BCAST35_JSON =
+    R"({"ip":"192.168.1.50","gwId":"eb0123456789abcdefghij","active":2,"ablilty":0,"encrypt":true,"productKey":"keydeadbeef12345","version":"3.5","token":true,"wf_cfg":true})";
+constexpr std::string_view BCAST35_IV = "udpbcastIV01";
+constexpr std::string_view DISCOVERY_REQUEST =
+    "00006699000000000000000000250000003e646973636f76657279495631e57073e9fcebd9df7b2b8a7ed8a5243e4a29711c96f5"
+    "e42a"
+    "fdb80d740230ebabd6dbe05cd27e3dfc2e1996b1488c2a2bcd8d00009966";
+constexpr std::string_view DISCOVERY_REQUEST_IV = "discoveryIV1";
+
+}  // namespace t2m::proto::vectors
