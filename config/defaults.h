@@ -1,0 +1,83 @@
+// Every default and limit of the gateway's configuration, with where it comes from (house rule 7).
+// Protocol doc = /work/shared/reference/tuya-local-protocol.md; bridge doc = bridge-conventions.md.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+namespace t2m::config {
+
+using namespace std::chrono_literals;
+
+// ---- MQTT ----
+inline constexpr std::string_view DEFAULT_MQTT_SERVER = "mqtt://localhost:1883";
+inline constexpr std::string_view DEFAULT_CLIENT_ID = "tuya2mqtt";
+// zigbee2mqtt's default base topic is its own name; ours follows (bridge doc §1.1).
+inline constexpr std::string_view DEFAULT_BASE_TOPIC = "tuya2mqtt";
+// zigbee2mqtt uses a 60 s keepalive (bridge doc §1.1); MQTT allows at most 65535 s.
+inline constexpr std::chrono::seconds DEFAULT_MQTT_KEEPALIVE = 60s;
+inline constexpr std::chrono::seconds MAX_MQTT_KEEPALIVE = 65535s;
+
+// ---- Home Assistant ----
+inline constexpr std::string_view DEFAULT_DISCOVERY_PREFIX = "homeassistant";  // HA default (bridge doc §2.1)
+inline constexpr std::string_view DEFAULT_HA_STATUS_TOPIC = "homeassistant/status";  // HA birth/LWT (§2.2)
+
+// ---- Cloud ----
+inline constexpr std::string_view DEFAULT_CLOUD_REGION = "eu";
+
+// ---- LAN discovery (protocol doc §1, §7) ----
+inline constexpr uint16_t DISCOVERY_PORT_V31 = 6666;     // plaintext 3.1 broadcasts
+inline constexpr uint16_t DISCOVERY_PORT_V33 = 6667;     // encrypted 3.2-3.5 broadcasts
+inline constexpr uint16_t DISCOVERY_PORT_APP = 7000;     // 3.5 solicitation replies
+inline constexpr std::string_view DEFAULT_DISCOVERY_BIND = "0.0.0.0";
+// tinytuya repeats its 3.5 solicitation every 6 s while scanning (protocol doc §7).
+inline constexpr std::chrono::seconds DEFAULT_DISCOVERY_REQUEST_INTERVAL = 6s;
+
+// ---- Devices ----
+inline constexpr uint16_t DEFAULT_DEVICE_PORT = 6668;  // TCP command channel (protocol doc §1)
+// Heartbeat after 10 s of send-idle: tuyapi and localtuya use 10 s, devices drop idle sockets after ~30 s
+// (protocol doc §6.3, §10 item 2).
+inline constexpr std::chrono::seconds DEFAULT_HEARTBEAT_INTERVAL = 10s;
+inline constexpr std::chrono::seconds MIN_HEARTBEAT_INTERVAL = 1s;
+// Above this the device has usually closed the socket already (~30 s idle, protocol doc §6.3).
+inline constexpr std::chrono::seconds MAX_HEARTBEAT_INTERVAL = 25s;
+// Full DP_QUERY resync. Devices push every change, so polling is a safety net; "poll >= 5-10 s, prefer
+// pushes" (protocol doc §6.3, §10 last line). 0 in the config disables polling.
+inline constexpr std::chrono::seconds DEFAULT_POLL_INTERVAL = 60s;
+// "Don't poll faster than ~1/s" (protocol doc §6.3).
+inline constexpr std::chrono::seconds MIN_POLL_INTERVAL = 1s;
+// Metering plugs: refresh energy DPs every 30 s when an UPDATEDPS list is set (protocol doc §8, §10 item 8;
+// 5-10 s is the fastest seen in the field, slower is kinder to the device).
+inline constexpr std::chrono::seconds DEFAULT_UPDATEDPS_INTERVAL = 30s;
+inline constexpr std::chrono::seconds MIN_UPDATEDPS_INTERVAL = 5s;
+// Large dpId lists crashed plugs (localtuya#549): warn above this many ids.
+inline constexpr size_t UPDATEDPS_WARN_SIZE = 8;
+// 0 = no limit: all DPs of a command in one CONTROL. Set 1 for devices that ignore multi-DP writes
+// (protocol doc §10 item 9).
+inline constexpr uint32_t DEFAULT_MAX_DPS_PER_WRITE = 0;
+// Spacing between two writes to one device: rapid commands reboot some devices (bridge doc §3.6).
+inline constexpr std::chrono::milliseconds DEFAULT_WRITE_PACING = 100ms;
+inline constexpr std::chrono::milliseconds MAX_WRITE_PACING = 10000ms;
+// Tuya local keys are 16 characters used as raw AES-128 key bytes (protocol doc §1).
+inline constexpr size_t LOCAL_KEY_LENGTH = 16;
+// DP ids seen in the wild reach the 200s (IR/vendor DPs, protocol doc §8); they are one byte in the SDK.
+inline constexpr int MIN_DP_ID = 1;
+inline constexpr int MAX_DP_ID = 255;
+
+// ---- Lights ----
+// Tuya colour temperature is a 0-255 (v1) or 0-1000 (v2) position between the warmest and coolest white
+// the bulb makes; the Kelvin ends are not reported. 2700-6500 K is the range of typical RGBCW bulbs
+// (bridge doc §2.6(b) discovery example) and is overridable per device.
+inline constexpr int DEFAULT_KELVIN_MIN = 2700;
+inline constexpr int DEFAULT_KELVIN_MAX = 6500;
+inline constexpr int MIN_KELVIN = 1000;
+inline constexpr int MAX_KELVIN = 20000;
+
+// ---- Misc ----
+inline constexpr std::string_view DEFAULT_LOG_LEVEL = "info";
+// Device names become MQTT topic levels and HA object ids: keep them reasonable.
+inline constexpr size_t MAX_NAME_LENGTH = 128;
+inline constexpr size_t MAX_DEVICE_ID_LENGTH = 64;
+
+}  // namespace t2m::config
