@@ -485,7 +485,7 @@ struct PahoClient::Impl {
     uv_timer_stop(guard_timer.get());
     bool was_connected = connected;
     connected = false;
-    T2M_LOGI(TAG, "disconnected from %s%s", uri.c_str(), was_connected ? "" : " (was not connected)");
+    if (cli) T2M_LOGI(TAG, "disconnected from %s%s", uri.c_str(), was_connected ? "" : " (was not connected)");
     flush_waiters_();
   }
 
