@@ -726,6 +726,35 @@ std::optional<json> read_json(const std::string& path, const std::string& issue_
   return std::nullopt;
 }
 
+// Every secret value in a document (keys, passwords, cloud secrets), wherever it sits.
+void collect_secrets(const json& j, std::vector<std::string>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      if (v.is_string() && (k == "local_key" || k == "key" || k == "password" || k == "access_secret" ||
+                            k == "key_password")) {
+        out.push_back(v.get<std::string>());
+      } else {
+        collect_secrets(v, out);
+      }
+    }
+  } else if (j.is_array()) {
+    for (const auto& v : j) collect_secrets(v, out);
+  }
+}
+
+// Defence in depth: messages are built without secrets, but a user may paste a key where a name or a
+// JSON key belongs. Any secret that still shows up in a message is replaced by redact().
+void scrub(std::string& text, const std::vector<std::string>& secrets) {
+  for (const auto& s : secrets) {
+    if (s.size() < 4) continue;  // too short to be a real secret; scrubbing would mangle words
+    for (size_t at = text.find(s); at != std::string::npos; at = text.find(s, at)) {
+      const std::string r = redact(s);
+      text.replace(at, s.size(), r);
+      at += r.size();
+    }
+  }
+}
+
 // Helpers for writing back: keep a key that was written; write a non-default value.
 template <class T>
 void put(json& obj, std::string_view key, const T& value, bool is_default) {
@@ -810,6 +839,11 @@ json device_json(const DeviceConfig& d, const DeviceConfig& base) {
 
 // ---------------------------------------------------------------------------------------------------
 
+namespace {
+Result<Config, ConfigIssues> parse_config_unscrubbed(const json& doc, const json& device_list,
+                                                    ConfigWarnings* warnings);
+}  // namespace
+
 std::optional<milliseconds> parse_duration(const json& value) {
   double amount = 0;
   double unit_ms = MS_PER_SECOND;
@@ -864,11 +898,37 @@ Result<DeviceConfig, ConfigIssues> parse_device(const json& entry, const std::st
   DeviceConfig d;
   parse_device_into(ctx, entry, path, d);
   if (ctx.issues.empty()) validate_device(ctx, d);
-  if (!ctx.issues.empty()) return fail(ctx.issues);
+  if (!ctx.issues.empty()) {
+    std::vector<std::string> secrets;
+    collect_secrets(entry, secrets);
+    for (auto& i : ctx.issues) scrub(i.message, secrets);
+    return fail(ctx.issues);
+  }
   return d;
 }
 
 Result<Config, ConfigIssues> parse_config(const json& doc, const json& device_list, ConfigWarnings* warnings) {
+  ConfigWarnings local_warnings;
+  const size_t first_warning = warnings ? warnings->size() : 0;
+  auto r = parse_config_unscrubbed(doc, device_list, warnings ? warnings : &local_warnings);
+  std::vector<std::string> secrets;
+  collect_secrets(doc, secrets);
+  collect_secrets(device_list, secrets);
+  if (warnings) {
+    for (size_t i = first_warning; i < warnings->size(); ++i) scrub((*warnings)[i], secrets);
+  }
+  if (r) return r;
+  ConfigIssues issues = r.error();
+  for (auto& i : issues) {
+    scrub(i.path, secrets);
+    scrub(i.message, secrets);
+  }
+  return fail(std::move(issues));
+}
+
+namespace {
+Result<Config, ConfigIssues> parse_config_unscrubbed(const json& doc, const json& device_list,
+                                                    ConfigWarnings* warnings) {
   Ctx ctx;
   ctx.warnings = warnings;
   Config c;
@@ -958,6 +1018,8 @@ Result<Config, ConfigIssues> parse_config(const json& doc, const json& device_li
   if (!ctx.issues.empty()) return fail(ctx.issues);
   return c;
 }
+
+}  // namespace
 
 ConfigIssues validate(const Config& config) {
   Ctx ctx;
