@@ -46,7 +46,10 @@ struct Device {
 
   // Decodes everything the session wrote since last time; answers the handshake automatically.
   void read(FakeTransport& t) {
-    for (auto& frame : t.written) {
+    // Replies are delivered synchronously and the session may write again meanwhile: take a copy first.
+    std::vector<Bytes> frames = std::move(t.written);
+    t.written.clear();
+    for (auto& frame : frames) {
       if (proto::needs_session_key(version) && !codec.has_session_key()) {
         if (!hs) {
           hs = std::make_unique<proto::DeviceHandshake>(version, to_bytes(key), to_bytes("fedcba9876543210"));
@@ -62,7 +65,6 @@ struct Device {
       REQUIRE_MESSAGE(m.ok(), "device could not decode a frame");
       received.push_back(m.value());
     }
-    t.written.clear();
   }
 
   void send(FakeTransport& t, proto::Command cmd, const std::string& json_body, uint32_t retcode = 0) {
@@ -223,14 +225,19 @@ TEST_CASE("3.4 wrong key is reported as such, not as a wrong version") {
   h.factory.last().accept();
   h.factory.last().drop(0);  // 3.3 probe rejected
   h.timers.advance(500);
-  Device d(proto::Version::V3_4);
-  d.key = "XXXXXXXXXXXXXXXX";  // the device has another key
   auto& t = h.factory.last();
   t.accept();
-  d.read(t);
+  REQUIRE(t.written.size() == 1);  // START
+  // A device with another key still answers START, protected with its own key (§5 step 2).
+  proto::MessageCodec other(proto::Role::DEVICE, proto::Version::V3_4, to_bytes("XXXXXXXXXXXXXXXX"));
+  const std::string nonce_and_hmac(48, 'z');
+  auto resp = other.encode(cmd_of(proto::Command::SESS_KEY_NEG_RESP), nonce_and_hmac, 1);
+  REQUIRE(resp.ok());
+  t.deliver(resp.value());
   CHECK(h.has_error("wrong_key"));
   CHECK_FALSE(h.has_error("no_answer"));
   CHECK_FALSE(h.session->online());
+  CHECK(h.session->version() == proto::Version::V3_4);  // the version was right
 }
 
 TEST_CASE("device22: a 'data unvalid' answer switches to CONTROL_NEW queries with null DPs") {

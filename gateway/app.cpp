@@ -1,0 +1,270 @@
+#include "gateway/app.h"
+
+#include <csignal>
+#include <cstdio>
+
+#include "common/log.h"
+#include "common/loop_executor.h"
+#include "common/timers.h"
+#include "gateway/bridge.h"
+#include "gateway/cli_args.h"
+#include "gateway/discovery_listener.h"
+#include "gateway/transport.h"
+#include "mqtt/paho_client.h"
+#include "mqtt/payload.h"
+#include "mqtt/publisher.h"
+
+namespace t2m::gw {
+namespace {
+
+constexpr std::string_view TAG = "gateway.app";
+constexpr int EXIT_CONFIG = 2;
+constexpr int EXIT_RUNTIME = 1;
+constexpr uint32_t MS_PER_S = 1000;
+
+// Paho speaks tcp:// and ssl://; users write mqtt:// and mqtts:// as zigbee2mqtt's config does.
+std::string paho_uri(const std::string& server) {
+  if (server.rfind("mqtt://", 0) == 0) return "tcp://" + server.substr(7);
+  if (server.rfind("mqtts://", 0) == 0) return "ssl://" + server.substr(8);
+  return server;
+}
+
+}  // namespace
+
+struct App::Impl {
+  uv_loop_t* loop;
+  config::LoadedConfig loaded;
+  LoopExecutor executor;
+  UvTimers timers;
+  UvTcpTransportFactory transports;
+  mqtt::PahoClient client;
+  mqtt::Publisher publisher;
+  std::unique_ptr<Bridge> bridge;
+  std::unique_ptr<DiscoveryListener> discovery;
+  Scheduler sched;
+  int log_sink = 0;
+  bool stopping = false;
+
+  Impl(uv_loop_t* l, config::LoadedConfig c)
+      : loop(l), loaded(std::move(c)), executor(l), timers(l), transports(l), client(executor), publisher(client),
+        sched(timers) {}
+};
+
+App::App(uv_loop_t* loop, config::LoadedConfig loaded) : impl_(std::make_unique<Impl>(loop, std::move(loaded))) {}
+
+App::~App() {
+  if (impl_ && impl_->log_sink) log_remove_sink(impl_->log_sink);
+}
+
+Bridge& App::bridge() { return *impl_->bridge; }
+
+Status App::start() {
+  Impl& m = *impl_;
+  const config::Config& cfg = m.loaded.config;
+  if (!cfg.mqtt.password.empty()) log_register_secret(cfg.mqtt.password);
+  if (cfg.mqtt.tls && !cfg.mqtt.tls->key_password.empty()) log_register_secret(cfg.mqtt.tls->key_password);
+  if (cfg.cloud && !cfg.cloud->access_secret.empty()) log_register_secret(cfg.cloud->access_secret);
+
+  Bridge::Hooks hooks;
+  const std::string path = m.loaded.path;
+  hooks.save_config = [path](const config::Config& c) { return config::save_config(c, path); };
+  if (!cfg.discovery.broadcast_target.empty()) {
+    hooks.send_discovery_request = [&m]() -> Status {
+      if (!m.discovery) return fail("discovery_off", "UDP discovery is disabled in the configuration");
+      Bytes iv(12);
+      system_random()(iv.data(), iv.size());
+      // Devices answer to the address in the request; with a loopback target that is loopback too.
+      const auto& target = m.loaded.config.discovery.broadcast_target;
+      return m.discovery->send_request(target, proto::PORT_UDP_APP, target.rfind("127.", 0) == 0 ? target : "0.0.0.0",
+                                       iv);
+    };
+  }
+  m.bridge = std::make_unique<Bridge>(
+      Bridge::Deps{m.timers, m.transports, system_random(), m.client, m.publisher}, cfg, std::move(hooks));
+
+  // Log lines of warning level and above also go to <base>/bridge/logging, as zigbee2mqtt does.
+  const std::string logging_topic = m.bridge->topics().bridge_logging();
+  m.log_sink = log_add_sink([exec = &m.executor, pub = &m.publisher, logging_topic](
+                                LogLevel level, std::string_view tag, std::string_view message) {
+    if (level > LogLevel::WARN) return;
+    nlohmann::json j{{"level", std::string(to_string(level))}, {"namespace", std::string(tag)},
+                     {"message", std::string(message)}};
+    exec->post([pub, logging_topic, body = mqtt::dump_json(j)]() mutable {
+      (void)pub->publish(mqtt::Message{logging_topic, std::move(body), mqtt::Qos::AT_MOST_ONCE, false});
+    });
+  });
+
+  mqtt::ConnectOptions co;
+  co.server_uri = paho_uri(cfg.mqtt.server);
+  co.client_id = cfg.mqtt.client_id;
+  co.username = cfg.mqtt.username;
+  co.password = cfg.mqtt.password;
+  co.keep_alive_s = static_cast<int>(cfg.mqtt.keepalive.count());
+  if (cfg.mqtt.tls) {
+    mqtt::TlsOptions t;
+    t.ca_file = cfg.mqtt.tls->ca;
+    t.cert_file = cfg.mqtt.tls->cert;
+    t.key_file = cfg.mqtt.tls->key;
+    t.key_password = cfg.mqtt.tls->key_password;
+    t.verify_hostname = cfg.mqtt.tls->verify_hostname;
+    co.tls = t;
+  }
+  co.will = mqtt::Message{m.bridge->topics().bridge_state(), R"({"state":"offline"})", mqtt::Qos::AT_LEAST_ONCE, true};
+  mqtt::ClientHandlers h;
+  h.on_connected = [&m](bool) {
+    T2M_LOGI(TAG, "connected to the MQTT broker");
+    m.bridge->on_mqtt_connected();
+  };
+  h.on_connection_lost = [](const std::string& cause) {
+    T2M_LOGW(TAG, "lost the MQTT broker (%s); reconnecting, state is kept and republished", cause.c_str());
+  };
+  h.on_message = [&m](mqtt::Message msg) { m.bridge->on_mqtt_message(msg); };
+  h.on_error = [](const Error& e) { T2M_LOGE(TAG, "MQTT: %s", e.message.c_str()); };
+  auto st = m.client.connect(co, std::move(h));
+  if (!st.ok()) return st;
+
+  if (cfg.discovery.enabled) {
+    DiscoveryOptions dopt;
+    dopt.bind_address = cfg.discovery.bind_address;
+    dopt.ports = cfg.discovery.ports;
+    m.discovery = std::make_unique<DiscoveryListener>(
+        m.loop, dopt, [&m](const proto::Announcement& a, const std::string& ip) { m.bridge->on_announcement(a, ip); },
+        nullptr);
+    (void)m.discovery->start();  // a port in use is reported; the gateway still runs on configured addresses
+    if (!cfg.discovery.broadcast_target.empty()) {
+      const uint64_t every = static_cast<uint64_t>(cfg.discovery.request_interval.count()) * MS_PER_S;
+      if (every > 0) {
+        m.sched.set_interval("discovery-request", every, [&m] {
+          Bytes iv(12);
+          system_random()(iv.data(), iv.size());
+          const auto& target = m.loaded.config.discovery.broadcast_target;
+          (void)m.discovery->send_request(target, proto::PORT_UDP_APP, target, iv);
+        });
+      }
+    }
+  }
+  m.bridge->start();
+  T2M_LOGI(TAG, "tuya2mqtt %s running with %zu devices, base topic '%s'", std::string(GATEWAY_VERSION).c_str(),
+           cfg.devices.size(), cfg.mqtt.base_topic.c_str());
+  return {};
+}
+
+void App::stop(std::function<void()> done) {
+  Impl& m = *impl_;
+  if (m.stopping) return;
+  m.stopping = true;
+  T2M_LOGI(TAG, "shutting down");
+  if (m.log_sink) {
+    log_remove_sink(m.log_sink);
+    m.log_sink = 0;
+  }
+  m.sched.cancel_all();
+  if (m.discovery) m.discovery->stop();
+  if (m.bridge) m.bridge->stop();  // offline for every device and the bridge, queued to the broker
+  m.client.disconnect([&m, done = std::move(done)] {
+    m.executor.close();
+    if (done) done();
+  });
+}
+
+namespace {
+
+const char* RUN_HELP = R"(usage: tuya2mqtt run -c <config.json> [--log-level LEVEL]
+
+Keeps every configured Tuya device connected and mirrors it on MQTT (see README).
+  -c, --config FILE     configuration file (JSON)
+  --log-level LEVEL     error | warning | info | debug | verbose (overrides the config)
+  --check               validate the configuration, print every problem, and exit
+  -h, --help            this text
+Stops cleanly on SIGINT / SIGTERM (devices and bridge published offline).
+)";
+
+struct SignalSet {
+  UvHandle<uv_signal_t> sigint;
+  UvHandle<uv_signal_t> sigterm;
+};
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  ArgSpec spec{{"--config", "--log-level"}, {"--help", "--check"}, {{"-c", "--config"}, {"-h", "--help"}}};
+  auto parsed = parse_args(args, spec);
+  if (!parsed) {
+    std::fprintf(stderr, "tuya2mqtt run: %s\n", parsed.error().message.c_str());
+    return EXIT_CONFIG;
+  }
+  if (parsed->has("--help")) {
+    std::fputs(RUN_HELP, stdout);
+    return 0;
+  }
+  auto path = parsed->get("--config");
+  if (!path) {
+    std::fprintf(stderr, "tuya2mqtt run: -c <config.json> is required (see --help)\n");
+    return EXIT_CONFIG;
+  }
+  auto loaded = config::load_config(*path);
+  if (!loaded) {
+    std::fprintf(stderr, "tuya2mqtt: %s is not valid (%zu problems):\n", path->c_str(), loaded.error().size());
+    for (const auto& i : loaded.error()) std::fprintf(stderr, "  - %s\n", i.to_string().c_str());
+    return EXIT_CONFIG;
+  }
+  for (const auto& w : loaded->warnings) std::fprintf(stderr, "tuya2mqtt: warning: %s\n", w.c_str());
+  if (parsed->has("--check")) {
+    std::printf("%s: valid, %zu devices\n", path->c_str(), loaded->config.devices.size());
+    return 0;
+  }
+  LogLevel level = LogLevel::INFO;
+  std::string level_text = parsed->get("--log-level").value_or(loaded->config.log_level);
+  if (!parse_log_level(level_text, level)) {
+    std::fprintf(stderr, "tuya2mqtt: unknown log level '%s'\n", level_text.c_str());
+    return EXIT_CONFIG;
+  }
+  log_set_level(level);
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int rc = 0;
+  {
+    App app(&loop, std::move(loaded.value()));
+    auto st = app.start();
+    if (!st.ok()) {
+      T2M_LOGE(TAG, "cannot start: %s", st.error().message.c_str());
+      rc = EXIT_RUNTIME;
+    } else {
+      SignalSet sig;
+      struct RunContext {
+        App* app;
+        SignalSet* sig;
+        bool stopping = false;
+      } ctx{&app, &sig};
+      auto on_signal = [](uv_signal_t* s, int signum) {
+        auto* c = static_cast<RunContext*>(s->data);
+        if (!c) return;
+        if (c->stopping) {
+          T2M_LOGW(TAG, "second signal %d: exiting without waiting", signum);
+          uv_stop(s->loop);
+          return;
+        }
+        c->stopping = true;
+        T2M_LOGI(TAG, "signal %d received", signum);
+        c->app->stop([c] {
+          // Once the signal handles are released nothing keeps the loop alive: uv_run returns.
+          c->sig->sigint.close();
+          c->sig->sigterm.close();
+        });
+      };
+      for (auto* h : {&sig.sigint, &sig.sigterm}) {
+        h->init([&](uv_signal_t* s) { return uv_signal_init(&loop, s); });
+        (*h)->data = &ctx;
+      }
+      uv_signal_start(sig.sigint.get(), on_signal, SIGINT);
+      uv_signal_start(sig.sigterm.get(), on_signal, SIGTERM);
+      uv_run(&loop, UV_RUN_DEFAULT);
+    }
+  }
+  if (uv_close_all_and_drain(&loop) != 0) T2M_LOGW(TAG, "some handles were still open at exit");
+  return rc;
+}
+
+}  // namespace t2m::gw

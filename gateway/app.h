@@ -1,0 +1,40 @@
+// The composition root (house-style §3): builds the loop's modules from a loaded configuration, wires
+// them (MQTT <-> bridge <-> sessions, discovery -> bridge, logs -> bridge/logging), and tears them down
+// in order. Loop thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "config/config.h"
+
+namespace t2m::gw {
+
+class Bridge;
+
+class App {
+ public:
+  App(uv_loop_t* loop, config::LoadedConfig loaded);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  Status start();
+  // Publishes every device and the bridge offline, disconnects from the broker, closes every handle;
+  // `done` runs on the loop when nothing of the App is left running.
+  void stop(std::function<void()> done);
+  Bridge& bridge();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// `tuya2mqtt run`: loads the config, runs until SIGINT/SIGTERM, returns the process exit code.
+int run_main(int argc, char** argv);
+
+}  // namespace t2m::gw

@@ -1,0 +1,132 @@
+// The router between MQTT and the devices (the only place wiring the two, house-style §3):
+// device reports become retained state, link changes become availability, /set and /get become
+// session commands with an answer on set/result, and bridge/request/<path> is answered on
+// bridge/response/<path> with the transaction echoed. Loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/timers.h"
+#include "config/config.h"
+#include "gateway/device_model.h"
+#include "gateway/device_session.h"
+#include "mqtt/client.h"
+#include "mqtt/publisher.h"
+#include "mqtt/topics.h"
+#include "protocol/discovery.h"
+
+namespace t2m::gw {
+
+inline constexpr std::string_view GATEWAY_VERSION = "0.1.0";
+
+struct BridgeStats {
+  uint64_t reports = 0;
+  uint64_t state_publishes = 0;
+  uint64_t commands = 0;
+  uint64_t command_errors = 0;
+  uint64_t bad_mqtt_messages = 0;
+  uint64_t bridge_requests = 0;
+  std::map<std::string, uint64_t> errors;  // by error code: wrong_key, bad_frame, mqtt_payload_invalid_json, ...
+};
+
+class Bridge {
+ public:
+  struct Deps {
+    Timers& timers;
+    TransportFactory& transports;
+    RandomSource random;
+    mqtt::Client& client;
+    mqtt::Publisher& publisher;
+  };
+  // Optional hooks the composition root provides (discovery requests, persistence, HA discovery).
+  struct Hooks {
+    // bridge/request/scan: send the 3.5 discovery request now. Returns an error if not possible.
+    std::function<Status()> send_discovery_request;
+    // Persist the configuration after add/remove/rename/options.
+    std::function<Status(const config::Config&)> save_config;
+    // A device appeared, changed or was renamed (discovery must be (re)published), or was removed.
+    std::function<void(const std::string& id)> on_device_changed;
+    std::function<void(const std::string& id, const std::string& old_name)> on_device_removed;
+  };
+
+  Bridge(Deps deps, config::Config config, Hooks hooks = {});
+  ~Bridge();
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  // Starts every enabled device session and publishes bridge/state online, info and devices.
+  void start();
+  // Stops every session and publishes every device offline and bridge/state offline.
+  void stop();
+
+  // From mqtt::ClientHandlers.
+  void on_mqtt_connected();
+  void on_mqtt_message(const mqtt::Message& m);
+  // From the discovery listener.
+  void on_announcement(const proto::Announcement& a, const std::string& sender_ip);
+
+  const BridgeStats& stats() const { return stats_; }
+  const config::Config& config() const { return config_; }
+  const mqtt::Topics& topics() const { return topics_; }
+  nlohmann::json health() const;
+  nlohmann::json devices_json() const;
+  // Current MQTT state object of a device (for discovery templates and tests); null if unknown.
+  nlohmann::json state_of(const std::string& id_or_name) const;
+  bool device_online(const std::string& id_or_name) const;
+  const DeviceModel* model_of(const std::string& id_or_name) const;
+  std::vector<std::string> device_ids() const;
+
+ private:
+  struct Device;
+  using DevicePtr = std::unique_ptr<Device>;
+
+  Device* find_(std::string_view id_or_name) const;
+  void add_device_(const config::DeviceConfig& cfg);
+  void start_device_(Device& d);
+  void remove_device_(const std::string& id);
+  void link_children_();
+  SessionOptions session_options_(const config::DeviceConfig& cfg) const;
+  DeviceSession* session_for_(Device& d);
+
+  void on_report_(Device& d, const nlohmann::json& dps, const std::optional<std::string>& cid);
+  void on_link_(Device& d, bool online, const std::string& reason);
+  void on_error_(Device& d, const Error& e);
+  void publish_state_(Device& d);
+  void publish_availability_(Device& d);
+  void publish_bridge_info_();
+  void publish_bridge_devices_();
+  void publish_event_(const std::string& type, nlohmann::json data);
+
+  void handle_set_(const std::string& name, nlohmann::json command);
+  void handle_get_(const std::string& name, const std::vector<std::string>& attrs);
+  void answer_set_(const std::string& name, const Status& st, const std::optional<nlohmann::json>& transaction,
+                   const nlohmann::json& written);
+  void handle_request_(const std::string& path, const std::string& payload);
+  Result<nlohmann::json> request_rename_(const nlohmann::json& data);
+  Result<nlohmann::json> request_add_(const nlohmann::json& data);
+  Result<nlohmann::json> request_remove_(const nlohmann::json& data);
+  Result<nlohmann::json> request_options_(const nlohmann::json& data);
+  Result<nlohmann::json> request_scan_(const nlohmann::json& data);
+  void count_error_(const std::string& code);
+  void persist_();
+
+  Deps deps_;
+  config::Config config_;
+  Hooks hooks_;
+  mqtt::Topics topics_;
+  std::map<std::string, DevicePtr> devices_;  // by id
+  std::map<std::string, nlohmann::json> heard_;  // UDP announcements by device id
+  BridgeStats stats_;
+  bool started_ = false;
+  std::shared_ptr<bool> alive_;
+};
+
+}  // namespace t2m::gw
