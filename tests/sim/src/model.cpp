@@ -27,7 +27,7 @@ struct Rule {
   const char* id;
   int64_t min;
   int64_t max;
-  std::array<const char*, 5> enums;  // empty strings end the list
+  std::array<const char*, 5> enums;  // a null or empty entry ends the list
 };
 
 // Value ranges a real device enforces; DPs without a rule accept any value of the right type.
@@ -173,10 +173,10 @@ bool DpModel::accepts(const std::string& id, const json& value) const {
   if (!state_.contains(id) || read_only(profile_, id) || !same_kind(state_.at(id), value)) return false;
   for (const Rule& r : rules_for(profile_)) {
     if (id != r.id) continue;
-    if (r.enums[0][0] != '\0') {
+    if (r.enums[0] != nullptr && r.enums[0][0] != '\0') {
       if (!value.is_string()) return false;
       const auto& s = value.get_ref<const std::string&>();
-      return std::any_of(r.enums.begin(), r.enums.end(), [&](const char* e) { return e[0] != '\0' && s == e; });
+      return std::any_of(r.enums.begin(), r.enums.end(), [&](const char* e) { return e != nullptr && e[0] != '\0' && s == e; });
     }
     if (value.is_number_integer()) {
       int64_t v = value.get<int64_t>();

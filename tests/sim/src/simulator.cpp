@@ -865,7 +865,6 @@ struct Simulator::Impl {
   }
 
   Status inject(Device& d, const Fault& f) {
-    d.c.faults++;
     T2M_LOGI(TAG, "%s: fault %s", d.spec.id.c_str(), std::string(to_string(f.kind)).c_str());
     auto need_conn = [&]() -> Status {
       if (!d.conn) return fail("not_connected", d.spec.id + " has no client connected");
@@ -1034,7 +1033,9 @@ Status Simulator::inject(std::string_view id, const Fault& f) {
   Device* d = impl_->find(id);
   if (!d) return fail("unknown_device", "no device '" + std::string(id) + "'");
   if (!impl_->running) return fail("not_running", "the simulator is stopped");
-  return impl_->inject(*d, f);
+  auto st = impl_->inject(*d, f);
+  if (st) d->c.faults++;
+  return st;
 }
 
 Status Simulator::set_push_interval(std::string_view id, uint32_t ms) {
