@@ -57,7 +57,11 @@ PResult<Announcement> decode_discovery(ByteView datagram) {
   if (peek && !peek->is_6699) {
     auto f = decode_55aa(datagram, Integrity::CRC32, {}, Direction::FROM_DEVICE);
     if (!f) return fail(f.error());
-    if (starts_with_brace(f->payload)) return parse_announcement(f->payload);
+    // Plaintext (3.1) when it reads as JSON; a ciphertext may also start with '{' by chance.
+    if (starts_with_brace(f->payload)) {
+      auto a = parse_announcement(f->payload);
+      if (a || f->payload.size() % crypto::AES_BLOCK_SIZE != 0) return a;
+    }
     auto plain = decrypt_ecb_blob(f->payload);
     if (!plain) return fail(plain.error());
     return parse_announcement(*plain);
@@ -68,7 +72,10 @@ PResult<Announcement> decode_discovery(ByteView datagram) {
     if (!f) return fail(f.error());
     return parse_announcement(f->payload);
   }
-  if (datagram.size() >= HEADER_SIZE_55AA && starts_with_brace(datagram)) return parse_announcement(datagram);
+  if (starts_with_brace(datagram)) {
+    auto a = parse_announcement(datagram);
+    if (a || datagram.size() % crypto::AES_BLOCK_SIZE != 0) return a;
+  }
   // No frame header: some firmwares send the bare ECB blob.
   if (datagram.empty() || datagram.size() % crypto::AES_BLOCK_SIZE != 0) {
     return proto_fail(ErrorCode::BAD_PREFIX, "datagram is neither a 55AA/6699 frame nor an ECB blob");

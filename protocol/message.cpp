@@ -197,15 +197,17 @@ PResult<Frame> MessageCodec::open(ByteView frame) const {
     case Version::V3_2:
     case Version::V3_3: {
       ByteView p = f.payload;
-      if (!session_cmd && starts_with_version(p)) {
+      // Ciphertext is whole blocks, so a 15-byte header shows as a length of 15 mod 16. Testing the
+      // length too keeps a ciphertext that happens to start with "3.x" from being cut.
+      const bool header_length = p.size() % crypto::AES_BLOCK_SIZE == VERSION_HEADER_SIZE;
+      if (!session_cmd && starts_with_version(p) && header_length) {
         if (p[2] != '2' && p[2] != '3') {
           return proto_fail(ErrorCode::WRONG_VERSION,
                             "version header " + std::string(as_chars(p.first(VERSION_TEXT_SIZE))) + " in a " +
                                 std::string(to_string(version_)) + " session");
         }
-        if (p.size() < VERSION_HEADER_SIZE) return proto_fail(ErrorCode::TRUNCATED, "short version header");
         p = p.subspan(VERSION_HEADER_SIZE);
-      } else if (device22_ && p.size() % crypto::AES_BLOCK_SIZE == VERSION_HEADER_SIZE) {
+      } else if (!session_cmd && device22_ && header_length) {
         p = p.subspan(VERSION_HEADER_SIZE);  // §4.5 receive quirk: a header that doesn't say "3.x"
       }
       if (p.empty()) {

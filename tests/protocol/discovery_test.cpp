@@ -99,6 +99,23 @@ TEST_CASE("6699 broadcast without the retcode word, and trailing NULs") {
   CHECK(a->gw_id == "eb0123456789abcdefghij");
 }
 
+TEST_CASE("an ECB broadcast whose ciphertext starts with '{' is still decrypted") {
+  // Found by fuzz_discovery: the plaintext-or-ciphertext decision must not rest on the first byte alone.
+  int found = 0;
+  for (int n = 0; n < 5000 && found < 3; ++n) {
+    const std::string info = R"({"gwId":"dev)" + std::to_string(n) + R"(","version":"3.3"})";
+    auto bytes = encode_broadcast_text(Version::V3_3, info);
+    auto f = decode_55aa(bytes, Integrity::CRC32, {}, Direction::FROM_DEVICE);
+    REQUIRE(f);
+    if (f->payload.front() != '{') continue;
+    ++found;
+    auto a = decode_discovery(bytes);
+    REQUIRE(a);
+    CHECK(a->gw_id == "dev" + std::to_string(n));
+  }
+  CHECK(found == 3);
+}
+
 TEST_CASE("discovery errors") {
   SUBCASE("CRC") {
     auto bad = H(v::BCAST33_REAL);
