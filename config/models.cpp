@@ -120,7 +120,7 @@ constexpr BinaryRule BINARY_RULES[] = {
 bool config_code(std::string_view code) {
   return code == "child_lock" || code == "muffling" || code == "control_back" || code == "led_type_1" ||
          code.rfind("brightness_min", 0) == 0 || code.rfind("countdown", 0) == 0 || code == "relay_status" ||
-         code == "light_mode";
+         code == "light_mode" || code == "temp_unit_convert";
 }
 
 void apply_override(DpDescription& d, const DpOverride& o) {

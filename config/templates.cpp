@@ -133,7 +133,8 @@ std::vector<CategoryTemplate> build() {
                                {ro(1, "va_temperature", "Integer", integer(-400, 1000, 1, 1, "°C")),
                                 ro(2, "va_humidity", "Integer", integer(0, 100, 0, 1, "%")),
                                 ro(3, "battery_state", "Enum", enumeration({"low", "middle", "high"})),
-                                ro(4, "battery_percentage", "Integer", integer(0, 100, 0, 1, "%"))}});
+                                ro(4, "battery_percentage", "Integer", integer(0, 100, 0, 1, "%")),
+                                rw(9, "temp_unit_convert", "Enum", enumeration({"c", "f"}))}});
   t.push_back(CategoryTemplate{"mcs",
                                "Door / window sensor",
                                {ro(1, "doorcontact_state", "Boolean"),

@@ -351,3 +351,17 @@ TEST_SUITE("config") {
     CHECK(back->config.devices[0].local_key == "0123456789abcdef");
   }
 }
+
+TEST_CASE("the example configurations load and validate") {
+  auto a = load_config(std::string(T2M_SOURCE_DIR) + "/examples/config/tuya2mqtt.json");
+  REQUIRE_MESSAGE(a.ok(), (a.ok() ? std::string() : a.error().front().to_string()));
+  CHECK(a->config.devices.size() == 9);
+  CHECK(a->config.discovery.broadcast_target == "127.255.255.255");
+  for (const auto& d : a->config.devices) CHECK((d.address.rfind("127.", 0) == 0 || d.is_sub_device()));
+  auto b = load_config(std::string(T2M_SOURCE_DIR) + "/examples/config/tuya2mqtt-with-device-list.json");
+  REQUIRE_MESSAGE(b.ok(), (b.ok() ? std::string() : b.error().front().to_string()));
+  CHECK(b->config.devices.size() == 4);
+  REQUIRE(b->config.find_device("kitchen_plug"));
+  CHECK(b->config.find_device("kitchen_plug")->mapping.contains("19"));
+  CHECK(b->config.find_device("bf34gw07sub0000sw01")->parent == "bf34gateway000000007");
+}

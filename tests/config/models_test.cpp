@@ -187,7 +187,9 @@ TEST_SUITE("models") {
   TEST_CASE("sensors: temperature/humidity, door, motion, smoke, leak, gas") {
     const DeviceModel th = derive_model(device("wsdcg"));
     CHECK(summary(th) ==
-          V{"sensor:va_temperature", "sensor:va_humidity", "sensor:battery_percentage", "sensor:battery_state"});
+          V{"sensor:va_temperature", "sensor:va_humidity", "sensor:battery_percentage", "sensor:battery_state",
+            "select:temp_unit_convert"});
+    CHECK(entity(th, "temp_unit_convert").entity_category == "config");
     CHECK(entity(th, "va_temperature").unit == "°C");
     CHECK(entity(th, "va_temperature").precision == 1);
     CHECK(entity(th, "va_humidity").device_class == "humidity");
