@@ -40,6 +40,41 @@ void decode_everywhere(ByteView frame) {
   }
 }
 
+// Random bytes almost never carry a valid CRC/HMAC/tag, so the layers behind the check would only see the
+// seed corpus. Re-sign each cut frame with every key the decoders use so those layers get fuzzed too.
+void decode_resigned(ByteView frame) {
+  auto peek = peek_header(frame);
+  if (!peek) return;
+  if (!peek->is_6699) {
+    const size_t body_end = frame.size() - SUFFIX_SIZE;
+    for (size_t check : {CRC_SIZE, HMAC_SIZE}) {
+      if (body_end < HEADER_SIZE_55AA + check) continue;
+      Frame f;
+      f.seqno = peek->seqno;
+      f.cmd = peek->cmd;
+      f.payload.assign(frame.begin() + HEADER_SIZE_55AA,
+                       frame.begin() + static_cast<std::ptrdiff_t>(body_end - check));
+      if (check == CRC_SIZE) {
+        decode_everywhere(encode_55aa(f, Integrity::CRC32));
+      } else {
+        decode_everywhere(encode_55aa(f, Integrity::HMAC_SHA256, LOCAL_KEY));
+        decode_everywhere(encode_55aa(f, Integrity::HMAC_SHA256, SESSION_KEY_34));
+      }
+    }
+    return;
+  }
+  constexpr size_t IV_SIZE = 12;
+  constexpr size_t TAG_SIZE = 16;
+  if (frame.size() < HEADER_SIZE_6699 + IV_SIZE + TAG_SIZE + SUFFIX_SIZE) return;
+  Frame f;
+  f.seqno = peek->seqno;
+  f.cmd = peek->cmd;
+  f.payload.assign(frame.begin() + HEADER_SIZE_6699 + IV_SIZE,
+                   frame.end() - static_cast<std::ptrdiff_t>(TAG_SIZE + SUFFIX_SIZE));
+  decode_everywhere(encode_6699(f, LOCAL_KEY, IV));
+  decode_everywhere(encode_6699(f, SESSION_KEY_35, IV));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -62,6 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           peek->is_6699 ? HEADER_SIZE_6699 + peek->length + SUFFIX_SIZE : HEADER_SIZE_55AA + peek->length;
       T2M_FUZZ_CHECK(frame.size() == expected);
       decode_everywhere(frame);
+      decode_resigned(frame);
     }
     T2M_FUZZ_CHECK(splitter.buffered() <= MAX_BUFFER + chunk);
   }
