@@ -186,6 +186,11 @@ void Bridge::on_report_(Device& d, const nlohmann::json& dps, const std::optiona
   ++target->reports;
   target->last_seen_ms = deps_.timers.now_ms();
   for (auto it = dps.begin(); it != dps.end(); ++it) target->dps[it.key()] = it.value();
+  if (target->model.refine(target->cfg, target->dps)) {
+    // The device showed DPs its model did not know: entities (and HA discovery) may change.
+    publish_bridge_devices_();
+    if (hooks_.on_device_changed) hooks_.on_device_changed(target->cfg.id);
+  }
   if (target != &d && !target->online) {
     // A sub-device that reports is reachable (gateways report cached state for offline ones too, but a
     // fresh push means the gateway heard from it).
@@ -225,7 +230,12 @@ void Bridge::on_error_(Device& d, const Error& e) {
 }
 
 void Bridge::publish_state_(Device& d) {
-  nlohmann::json state = d.model.to_state(d.dps);
+  std::vector<Error> problems;
+  nlohmann::json state = d.model.to_state(d.dps, &problems);
+  for (const auto& p : problems) {
+    ++d.errors[p.code];
+    count_error_(p.code);
+  }
   std::string payload = to_string(state);
   ++stats_.state_publishes;
   if (d.cfg.retain.value_or(config_.mqtt.retain)) {
@@ -405,7 +415,7 @@ void Bridge::handle_set_(const std::string& name, nlohmann::json command) {
     answer_set_(name, fail("unknown_device", "no device is called '" + name + "'"), transaction, nullptr);
     return;
   }
-  auto dps = d->model.to_dps(command);
+  auto dps = d->model.to_dps(command, d->dps);
   if (!dps) {
     count_error_(dps.error().code);
     answer_set_(name, Unexpected<Error>{dps.error()}, transaction, nullptr);
@@ -459,8 +469,8 @@ void Bridge::handle_request_(const std::string& path, const std::string& payload
   ++stats_.bridge_requests;
   auto req = mqtt::parse_bridge_request(payload);
   auto respond = [&](const Result<nlohmann::json>& r, const std::optional<nlohmann::json>& transaction) {
-    std::string body = r.ok() ? mqtt::make_response(r.value(), transaction)
-                              : mqtt::make_error_response(r.error().message, transaction);
+    std::string body = r.ok() ? mqtt::make_response(r.value(), transaction.value_or(nullptr))
+                              : mqtt::make_error_response(r.error().message, transaction.value_or(nullptr));
     (void)deps_.publisher.publish(
         mqtt::Message{topics_.bridge_response(path), std::move(body), mqtt::Qos::AT_LEAST_ONCE, false});
   };

@@ -16,6 +16,7 @@
 #include "gateway/device_model.h"
 #include "gateway/device_session.h"
 #include "gateway/discovery_listener.h"
+#include "config/convert.h"
 #include "mqtt/payload.h"
 
 namespace t2m::gw {
@@ -260,7 +261,7 @@ int oneshot(int argc, char** argv, bool is_set) {
       std::fprintf(stderr, "tuya2mqtt: %s\n", v.error().message.c_str());
       return EXIT_USAGE;
     }
-    auto dps = model.to_dps(nlohmann::json{{a->positional[1], v.value()}});
+    auto dps = config::command_to_dps(model.model(), a->positional[1], v.value(), nullptr);
     if (!dps) {
       std::fprintf(stderr, "tuya2mqtt: %s\n", dps.error().message.c_str());
       return EXIT_USAGE;

@@ -1,8 +1,7 @@
-// What the bridge needs to know about a device's DPs: names, types, scales and ranges, and the two
-// conversions done on every message (device dps -> MQTT state, MQTT command -> device dps).
+// The bridge's view of a device's DPs: a config::DeviceModel (user overrides > cloud specification >
+// built-in category template) plus the two conversions done on every message.
 #pragma once
 
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,36 +11,30 @@
 
 #include "common/result.h"
 #include "config/config.h"
-#include "protocol/dps.h"
+#include "config/models.h"
 
 namespace t2m::gw {
 
-struct DpInfo {
-  std::string id;    // "1"
-  std::string code;  // "switch_1"; empty when unknown
-  std::optional<proto::DpSpec> spec;
-  bool read_only = false;
-};
-
 class DeviceModel {
  public:
-  // Sources in order: the config's per-DP overrides, the cloud specification saved in the device list.
-  static DeviceModel build(const config::DeviceConfig& cfg);
+  static DeviceModel build(const config::DeviceConfig& cfg, const nlohmann::json& reported_dps = nullptr);
 
-  // {"<code or id>": real value, ..., "dps": {raw wire dps}} for every DP in `dps`.
-  nlohmann::json to_state(const nlohmann::json& dps) const;
-  // A command object keyed by codes or DP ids -> wire dps, validated. Errors name the DP and say what
-  // is allowed. Keys that are not DPs (e.g. "transaction") must be removed by the caller.
-  Result<nlohmann::json> to_dps(const nlohmann::json& command) const;
-  // "switch_1" or "1" -> "1".
-  std::optional<std::string> dp_id(std::string_view code_or_id) const;
-  // For bridge/devices: every known DP with its description.
+  // Re-derives the model when a report names DPs the model did not know (templates choose a layout, e.g.
+  // v1 or v2 lights, from the DPs a device really has). Returns true if the model changed.
+  bool refine(const config::DeviceConfig& cfg, const nlohmann::json& merged_dps);
+
+  // The MQTT state object for the merged wire dps ({"<property>": real value, ..., "dps": {...}}).
+  // Values that cannot be read are passed through raw and counted in `problems`.
+  nlohmann::json to_state(const nlohmann::json& dps, std::vector<Error>* problems = nullptr) const;
+  // A set command (properties, entity keys or DP ids) -> wire dps, validated.
+  Result<nlohmann::json> to_dps(const nlohmann::json& command, const nlohmann::json& current_dps = nullptr) const;
+  // For bridge/devices: every known DP with its description, and the entities.
   nlohmann::json describe() const;
   std::vector<std::string> dp_ids() const;
+  const config::DeviceModel& model() const { return model_; }
 
  private:
-  std::map<std::string, DpInfo> by_id_;
-  std::map<std::string, std::string, std::less<>> id_by_code_;
+  config::DeviceModel model_;
 };
 
 }  // namespace t2m::gw
