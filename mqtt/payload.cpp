@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <optional>
 
 namespace t2m::mqtt {
 namespace {
@@ -149,7 +150,7 @@ Result<BridgeRequest> parse_bridge_request(std::string_view payload) {
   if (!parsed) return fail(parsed.error());
   if (parsed->is_object()) {
     if (auto it = parsed->find("transaction"); it != parsed->end()) {
-      req.transaction = *it;
+      req.transaction = std::move(*it);
       parsed->erase(it);
     }
   }
@@ -159,15 +160,15 @@ Result<BridgeRequest> parse_bridge_request(std::string_view payload) {
 
 std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-std::string make_response(const json& data, const std::optional<json>& transaction) {
+std::string make_response(const json& data, const json& transaction) {
   json out = {{"data", data.is_null() ? json::object() : data}, {"status", "ok"}};
-  if (transaction) out["transaction"] = *transaction;
+  if (!transaction.is_null()) out["transaction"] = transaction;
   return dump_json(out);
 }
 
-std::string make_error_response(std::string_view message, const std::optional<json>& transaction) {
+std::string make_error_response(std::string_view message, const json& transaction) {
   json out = {{"data", json::object()}, {"status", "error"}, {"error", std::string(message)}};
-  if (transaction) out["transaction"] = *transaction;
+  if (!transaction.is_null()) out["transaction"] = transaction;
   return dump_json(out);
 }
 
