@@ -1,0 +1,232 @@
+#include "cloud/openhub_client.h"
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <vector>
+
+#include "tests/fakes/fake_mqtt_client.h"
+
+using namespace t2m;
+using namespace t2m::cloud;
+using namespace t2m::cloud::push;
+
+namespace {
+
+constexpr std::string_view PASSWORD = "9f2a5c1e7b3d4f60a8c2e4b6d8f0a1c3";
+constexpr std::string_view TOPIC = "cloud/token/in/abc";
+
+struct RecordingSink : PushSink {
+  std::vector<PushMessage> got;
+  std::vector<bool> channel;
+  std::vector<Error> errors;
+  void on_push(const PushMessage& m) override { got.push_back(m); }
+  void on_push_channel(std::string_view, bool up) override { channel.push_back(up); }
+  void on_push_error(std::string_view, const Error& e) override { errors.push_back(e); }
+};
+
+nlohmann::json config_json(std::string_view password = PASSWORD, int64_t expire = 7200) {
+  return {{"url", "tcp://127.0.0.1:1883"},
+          {"client_id", "cloud_0123abcd"},
+          {"username", "cloud_0123abcd"},
+          {"password", password},
+          {"expire_time", expire},
+          {"source_topic", {{"device", TOPIC}}},
+          {"sink_topic", {{"device", "cloud/token/out/abc"}}}};
+}
+
+// A scripted fetcher: each call pops the next answer; calls are recorded.
+struct ScriptedFetcher {
+  std::deque<Result<OpenhubConfig>> answers;
+  size_t calls = 0;
+  OpenhubConfigFetcher fn() {
+    return [this](OpenhubConfigDone done) {
+      ++calls;
+      if (answers.empty()) {
+        done(fail("http", "no answer scripted"));
+        return;
+      }
+      auto a = std::move(answers.front());
+      answers.pop_front();
+      done(std::move(a));
+    };
+  }
+};
+
+struct Factory {
+  std::vector<mqtt::FakeMqttClient*> made;
+  MqttClientFactory fn() {
+    return [this]() -> mqtt::ClientPtr {
+      auto c = std::make_unique<mqtt::FakeMqttClient>();
+      made.push_back(c.get());
+      return c;
+    };
+  }
+};
+
+OpenhubConfig cfg(std::string_view version = OPENHUB_V1, int64_t expire = 7200, std::string_view password = PASSWORD) {
+  auto c = parse_openhub_config(config_json(password, expire), version);
+  REQUIRE(c.ok());
+  return c.value();
+}
+
+std::string envelope_v1(int protocol, std::string_view plain, uint64_t t) {
+  return make_envelope(protocol, encrypt_ecb_data(plain, *openhub_key(PASSWORD)), t);
+}
+
+}  // namespace
+
+TEST_SUITE("openhub_client") {
+  TEST_CASE("config request body and result parsing") {
+    auto body = openhub_config_request("bay1", "t2m.1234", OPENHUB_V1);
+    CHECK(body.dump() ==
+          R"({"link_id":"t2m.1234","link_type":"mqtt","msg_encrypted_version":"1.0","topics":"device","uid":"bay1"})");
+    auto c = parse_openhub_config(config_json(), OPENHUB_V2);
+    REQUIRE(c.ok());
+    CHECK(c->url == "tcp://127.0.0.1:1883");
+    CHECK(c->client_id == "cloud_0123abcd");
+    CHECK(c->expire_time_s == 7200);
+    CHECK(c->source_topics == std::vector<std::string>{std::string(TOPIC)});
+    CHECK(c->msg_encrypted_version == "2.0");
+    auto bad = config_json();
+    bad.erase("source_topic");
+    CHECK(parse_openhub_config(bad, OPENHUB_V1).error().code == "openhub.config");
+    CHECK_FALSE(parse_openhub_config(config_json("short"), OPENHUB_V1).ok());
+    auto http = config_json();
+    http["url"] = "http://x";
+    CHECK_FALSE(parse_openhub_config(http, OPENHUB_V1).ok());
+    CHECK_FALSE(parse_openhub_config(config_json(), "3.0").ok());
+    CHECK_FALSE(parse_openhub_config(nlohmann::json::array(), OPENHUB_V1).ok());
+  }
+
+  TEST_CASE("connects with the config, subscribes, decrypts 1.0 messages into events") {
+    FakeTimers timers;
+    RecordingSink sink;
+    ScriptedFetcher fetcher;
+    Factory factory;
+    fetcher.answers.push_back(cfg());
+    OpenhubClient oh(timers, sink, fetcher.fn(), factory.fn());
+    REQUIRE(oh.start().ok());
+    REQUIRE(factory.made.size() == 1);
+    auto* c = factory.made[0];
+    CHECK(c->options().client_id == "cloud_0123abcd");
+    CHECK(c->options().username == "cloud_0123abcd");
+    CHECK(c->options().password == PASSWORD);
+    CHECK_FALSE(c->options().tls.has_value());
+    CHECK(oh.state() == OpenhubState::CONNECTING);
+    c->simulate_connect();
+    CHECK(oh.state() == OpenhubState::CONNECTED);
+    CHECK(c->subscriptions.count(std::string(TOPIC)) == 1);
+    CHECK(sink.channel == std::vector<bool>{true});
+    c->inject(std::string(TOPIC), envelope_v1(20, R"({"devId":"d1","bizCode":"online"})", 1700000000123));
+    c->inject(std::string(TOPIC), envelope_v1(4, R"({"dataId":"x","devId":"d1","status":[{"code":"switch_1","value":true,"t":5}]})",
+                                              1700000000124));
+    c->inject(std::string(TOPIC), "not an envelope");
+    REQUIRE(sink.got.size() == 2);
+    CHECK(std::holds_alternative<Online>(sink.got[0].event));
+    CHECK(std::get<StatusReport>(sink.got[1].event).items.at(0).t_ms == 5000);
+    CHECK(oh.counters().by_reason.at(std::string(ERR_BAD_ENVELOPE)) == 1);
+    c->simulate_connection_lost();
+    CHECK(sink.channel == std::vector<bool>{true, false});
+    c->simulate_connect();  // the MQTT client reconnected by itself
+    CHECK(sink.channel == std::vector<bool>{true, false, true});
+    CHECK(oh.stats().connection_losses == 1);
+  }
+
+  TEST_CASE("2.0 messages verify with either AAD form") {
+    FakeTimers timers;
+    RecordingSink sink;
+    ScriptedFetcher fetcher;
+    Factory factory;
+    fetcher.answers.push_back(cfg(OPENHUB_V2));
+    OpenhubClient oh(timers, sink, fetcher.fn(), factory.fn());
+    REQUIRE(oh.start().ok());
+    factory.made[0]->simulate_connect();
+    Bytes key = *openhub_key(PASSWORD);
+    Bytes iv = hex_literal("a0a1a2a3a4a5a6a7a8a9aaab");
+    std::string plain = R"({"devId":"d1","bizCode":"offline"})";
+    factory.made[0]->inject(std::string(TOPIC),
+                            make_envelope(20, encrypt_openhub_gcm_data(plain, key, iv, AadForm::DECIMAL_TEXT, 17), 17));
+    factory.made[0]->inject(std::string(TOPIC),
+                            make_envelope(20, encrypt_openhub_gcm_data(plain, key, iv, AadForm::BE48, 18), 18));
+    CHECK(sink.got.size() == 2);
+    CHECK(oh.counters().aad_forms.at("decimal-text") == 1);
+    CHECK(oh.counters().aad_forms.at("be48") == 1);
+  }
+
+  TEST_CASE("config rotation before expiry: new client connects, then the old one is dropped") {
+    FakeTimers timers;
+    RecordingSink sink;
+    ScriptedFetcher fetcher;
+    Factory factory;
+    fetcher.answers.push_back(cfg(OPENHUB_V1, 300));
+    fetcher.answers.push_back(cfg(OPENHUB_V1, 300, "ffffffff7b3d4f60a8c2e4b6d8f0a1c3"));
+    OpenhubClient oh(timers, sink, fetcher.fn(), factory.fn());
+    REQUIRE(oh.start().ok());
+    factory.made[0]->simulate_connect();
+    timers.advance(239'000);
+    CHECK(fetcher.calls == 1);
+    timers.advance(1'000);  // 300 s - 60 s margin
+    CHECK(fetcher.calls == 2);
+    REQUIRE(factory.made.size() == 2);
+    CHECK(oh.clients() == 2);
+    CHECK(factory.made[0]->disconnect_calls == 0);  // still serving until the new one is up
+    factory.made[1]->simulate_connect();
+    CHECK(factory.made[0]->disconnect_calls == 1);
+    CHECK(oh.stats().rotations == 1);
+    timers.advance(1);
+    CHECK(oh.clients() == 1);
+    CHECK(sink.channel == std::vector<bool>{true});  // no gap was reported
+    CHECK(oh.state() == OpenhubState::CONNECTED);
+  }
+
+  TEST_CASE("refused credentials fetch a new config at once; fetch failures back off") {
+    FakeTimers timers;
+    RecordingSink sink;
+    ScriptedFetcher fetcher;
+    Factory factory;
+    OpenhubOptions o;
+    o.jitter_seed = 7;
+    fetcher.answers.push_back(fail("http", "HTTP 500"));
+    fetcher.answers.push_back(cfg());
+    fetcher.answers.push_back(cfg());
+    OpenhubClient oh(timers, sink, fetcher.fn(), factory.fn(), o);
+    REQUIRE(oh.start().ok());
+    CHECK(fetcher.calls == 1);
+    CHECK(oh.state() == OpenhubState::WAITING_RETRY);
+    CHECK(oh.stats().last_retry_delay_ms >= 800);
+    CHECK(oh.stats().last_retry_delay_ms <= 1200);
+    timers.advance(1200);
+    CHECK(fetcher.calls == 2);
+    REQUIRE(factory.made.size() == 1);
+    factory.made[0]->simulate_error(Error{"mqtt_auth", "not authorised (rc 5)"});
+    CHECK(oh.stats().auth_errors == 1);
+    REQUIRE(sink.errors.size() == 1);
+    CHECK(factory.made[0]->disconnect_calls == 1);
+    timers.advance(1200);
+    CHECK(fetcher.calls == 3);
+    REQUIRE(factory.made.size() == 2);
+    factory.made[1]->simulate_connect();
+    CHECK(oh.state() == OpenhubState::CONNECTED);
+  }
+
+  TEST_CASE("stop disconnects every client and reports completion") {
+    FakeTimers timers;
+    RecordingSink sink;
+    ScriptedFetcher fetcher;
+    Factory factory;
+    fetcher.answers.push_back(cfg());
+    OpenhubClient oh(timers, sink, fetcher.fn(), factory.fn());
+    REQUIRE(oh.start().ok());
+    factory.made[0]->simulate_connect();
+    bool done = false;
+    oh.stop([&] { done = true; });
+    CHECK(factory.made[0]->disconnect_calls == 1);
+    timers.advance(1);
+    CHECK(done);
+    CHECK(oh.clients() == 0);
+    CHECK(oh.state() == OpenhubState::STOPPED);
+    CHECK(sink.channel == std::vector<bool>{true, false});
+    CHECK(timers.pending() == 0);
+  }
+}
