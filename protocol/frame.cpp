@@ -19,6 +19,13 @@ namespace {
 constexpr std::array<uint8_t, 4> PREFIX_55AA_BYTES = {0x00, 0x00, 0x55, 0xAA};
 constexpr std::array<uint8_t, 4> PREFIX_6699_BYTES = {0x00, 0x00, 0x66, 0x99};
 constexpr size_t PREFIX_SIZE = 4;
+// Field offsets in the headers (§2.1, §2.2).
+constexpr size_t SEQNO_OFFSET_55AA = 4;
+constexpr size_t CMD_OFFSET_55AA = 8;
+constexpr size_t LENGTH_OFFSET_55AA = 12;
+constexpr size_t SEQNO_OFFSET_6699 = 6;  // after the reserved u16
+constexpr size_t CMD_OFFSET_6699 = 10;
+constexpr size_t LENGTH_OFFSET_6699 = 14;
 constexpr size_t AAD_OFFSET_6699 = 4;  // the AAD is the header after the prefix
 constexpr size_t AAD_SIZE_6699 = HEADER_SIZE_6699 - AAD_OFFSET_6699;
 // The smallest `length` each frame kind can declare: check + suffix (55AA), IV + tag (6699).
@@ -66,7 +73,7 @@ PResult<Frame> decode_55aa(ByteView frame, Integrity integrity, ByteView hmac_ke
                       "55AA frame of " + num(frame.size()) + " bytes has no full header");
   }
   if (!has_prefix(frame, PREFIX_55AA_BYTES)) return proto_fail(ErrorCode::BAD_PREFIX, "no 000055AA prefix");
-  const uint32_t length = get_u32(frame.data() + 12);
+  const uint32_t length = get_u32(frame.data() + LENGTH_OFFSET_55AA);
   if (length > MAX_FRAME_LENGTH) {
     return proto_fail(ErrorCode::OVERSIZE,
                       "declared length " + num(length) + " over " + num(MAX_FRAME_LENGTH));
@@ -98,8 +105,8 @@ PResult<Frame> decode_55aa(ByteView frame, Integrity integrity, ByteView hmac_ke
     if (!crypto::equal_ct(mac, check)) return proto_fail(ErrorCode::BAD_HMAC, "HMAC-SHA256 mismatch");
   }
   Frame f;
-  f.seqno = get_u32(frame.data() + 4);
-  f.cmd = get_u32(frame.data() + 8);
+  f.seqno = get_u32(frame.data() + SEQNO_OFFSET_55AA);
+  f.cmd = get_u32(frame.data() + CMD_OFFSET_55AA);
   ByteView body = frame.subspan(HEADER_SIZE_55AA, covered - HEADER_SIZE_55AA);
   // §2.1: a first word with any of its upper 24 bits set is payload (the sender omitted the retcode).
   if (dir == Direction::FROM_DEVICE && body.size() >= RETCODE_SIZE && (get_u32(body.data()) >> 8) == 0) {
@@ -140,7 +147,7 @@ PResult<Frame> decode_6699(ByteView frame, ByteView key, Direction dir) {
                       "6699 frame of " + num(frame.size()) + " bytes has no full header");
   }
   if (!has_prefix(frame, PREFIX_6699_BYTES)) return proto_fail(ErrorCode::BAD_PREFIX, "no 00006699 prefix");
-  const uint32_t length = get_u32(frame.data() + 14);
+  const uint32_t length = get_u32(frame.data() + LENGTH_OFFSET_6699);
   if (length > MAX_FRAME_LENGTH) {
     return proto_fail(ErrorCode::OVERSIZE,
                       "declared length " + num(length) + " over " + num(MAX_FRAME_LENGTH));
@@ -167,8 +174,8 @@ PResult<Frame> decode_6699(ByteView frame, ByteView key, Direction dir) {
   auto plain = crypto::aes_gcm_decrypt(key, iv, aad, ct, tag);
   if (!plain) return proto_fail(ErrorCode::BAD_TAG, "GCM tag mismatch");
   Frame f;
-  f.seqno = get_u32(frame.data() + 6);
-  f.cmd = get_u32(frame.data() + 10);
+  f.seqno = get_u32(frame.data() + SEQNO_OFFSET_6699);
+  f.cmd = get_u32(frame.data() + CMD_OFFSET_6699);
   ByteView body = *plain;
   if (dir == Direction::FROM_DEVICE && body.size() >= RETCODE_SIZE && body[0] != '{') {
     f.retcode = get_u32(body.data());
@@ -229,7 +236,7 @@ std::optional<PResult<Bytes>> FrameSplitter::next() {
   const ByteView rest = ByteView(buf_).subspan(start_);
   const size_t header = is_6699 ? HEADER_SIZE_6699 : HEADER_SIZE_55AA;
   if (rest.size() < header) return std::nullopt;
-  const uint32_t length = get_u32(rest.data() + (is_6699 ? 14 : 12));
+  const uint32_t length = get_u32(rest.data() + (is_6699 ? LENGTH_OFFSET_6699 : LENGTH_OFFSET_55AA));
   const uint32_t min_length = is_6699 ? MIN_LENGTH_6699 : MIN_LENGTH_55AA;
   // Resynchronise past this prefix; the bytes after it are scanned again for the next one.
   auto resync = [this]() {
@@ -263,16 +270,16 @@ std::optional<PResult<Bytes>> FrameSplitter::next() {
 std::optional<FramePeek> peek_header(ByteView data) {
   FramePeek p;
   if (has_prefix(data, PREFIX_55AA_BYTES) && data.size() >= HEADER_SIZE_55AA) {
-    p.seqno = get_u32(data.data() + 4);
-    p.cmd = get_u32(data.data() + 8);
-    p.length = get_u32(data.data() + 12);
+    p.seqno = get_u32(data.data() + SEQNO_OFFSET_55AA);
+    p.cmd = get_u32(data.data() + CMD_OFFSET_55AA);
+    p.length = get_u32(data.data() + LENGTH_OFFSET_55AA);
     return p;
   }
   if (has_prefix(data, PREFIX_6699_BYTES) && data.size() >= HEADER_SIZE_6699) {
     p.is_6699 = true;
-    p.seqno = get_u32(data.data() + 6);
-    p.cmd = get_u32(data.data() + 10);
-    p.length = get_u32(data.data() + 14);
+    p.seqno = get_u32(data.data() + SEQNO_OFFSET_6699);
+    p.cmd = get_u32(data.data() + CMD_OFFSET_6699);
+    p.length = get_u32(data.data() + LENGTH_OFFSET_6699);
     return p;
   }
   return std::nullopt;

@@ -27,11 +27,13 @@ struct Frame {
 
 // 55AA: header + [retcode] + payload + CRC32|HMAC(key) + suffix. `hmac_key` is used only for HMAC.
 Bytes encode_55aa(const Frame& f, Integrity integrity, ByteView hmac_key = {});
-// Verifies and splits one complete 55AA frame. For FROM_DEVICE frames without a retcode (some stubs
+// Verifies and splits one complete 55AA frame: `frame` must be exactly the declared size (fewer bytes:
+// TRUNCATED; more: BAD_SUFFIX). For FROM_DEVICE frames without a retcode (some stubs
 // and odd devices), the §2.1 heuristic applies: a first word with any of its upper 24 bits set is payload.
 PResult<Frame> decode_55aa(ByteView frame, Integrity integrity, ByteView hmac_key, Direction dir);
 
-// 6699: header (AAD) + IV + GCM(key, [retcode] + payload) + tag + suffix. `iv` must be 12 bytes.
+// 6699: header (AAD) + IV + GCM(key, [retcode] + payload) + tag + suffix. `key` must be 16 bytes and `iv`
+// 12 bytes; otherwise the result is empty.
 Bytes encode_6699(const Frame& f, ByteView key, ByteView iv);
 // Verifies the tag and decrypts. For FROM_DEVICE the first 4 plaintext bytes are the retcode, unless the
 // plaintext starts with '{' (senders that omit it).
@@ -45,8 +47,9 @@ class FrameSplitter {
   explicit FrameSplitter(uint32_t max_length = MAX_FRAME_LENGTH) : max_length_(max_length) {}
 
   void feed(ByteView data);
-  // The next complete frame's bytes; nullopt when more input is needed. An error (OVERSIZE,
-  // BAD_SUFFIX) is returned once and the splitter has already resynchronised after it.
+  // The next complete frame's bytes; nullopt when more input is needed. An error (OVERSIZE, BAD_SUFFIX,
+  // or TRUNCATED for a declared length too small to hold the check/tag) is returned once and the
+  // splitter has already resynchronised after it.
   std::optional<PResult<Bytes>> next();
   void reset();
 
