@@ -108,3 +108,17 @@ TEST_CASE("force sets anything and reports only changes") {
   CHECK(s.force(json{{"150", "new"}}) == json{{"150", "new"}});
   CHECK(s.subset({"1", "404"}) == json{{"1", true}});
 }
+
+TEST_CASE("countdown: armed by a write, toggles the switch when it runs out") {
+  DpModel plug(Profile::PLUG, json::object(), 1);
+  CHECK_FALSE(plug.countdown_armed(json{{"1", false}}).has_value());
+  json acc = plug.apply_write(json{{"9", 60}});
+  CHECK(plug.countdown_armed(acc) == 60u);
+  CHECK(plug.countdown_armed(json{{"9", 0}}) == 0u);
+  CHECK(plug.countdown_expired() == json{{"1", false}, {"9", 0}});
+  CHECK(plug.countdown_expired().empty());  // nothing armed any more
+  DpModel bulb(Profile::BULB, json::object(), 1);
+  bulb.apply_write(json{{"26", 5}});
+  CHECK(bulb.countdown_expired() == json{{"20", false}, {"26", 0}});
+  CHECK_FALSE(DpModel(Profile::SENSOR, json::object(), 1).countdown_armed(json{{"9", 5}}).has_value());
+}

@@ -469,6 +469,17 @@ TEST_CASE("pushes: external changes, spontaneous drift at a configurable rate, c
   h.finish();
 }
 
+TEST_CASE("countdown: the plug switches itself off when its countdown runs out") {
+  Harness h({dev("bf33plug000000000002", "3.3plugKey000002", Version::V3_3, Profile::PLUG)});
+  auto* cl = h.connected("bf33plug000000000002");
+  cl->send_cmd(Command::CONTROL, t2m::proto::build_control(Version::V3_3, cl->target(), T, json{{"9", 1}}));
+  REQUIRE(run_until(&h.loop, [&] { return cl->count(Command::STATUS) == 1; }));
+  CHECK(h.sim->state("bf33plug000000000002").value()["1"] == true);
+  REQUIRE(run_until(&h.loop, [&] { return cl->count(Command::STATUS) == 2; }, 3000));
+  CHECK(report_dps(cl->with_cmd(Command::STATUS)[1]) == json{{"1", false}, {"9", 0}});
+  h.finish();
+}
+
 TEST_CASE("discovery: broadcasts reach only the configured loopback port; 3.5 answers a request") {
   uv_loop_t loop{};
   REQUIRE(uv_loop_init(&loop) == 0);

@@ -98,6 +98,20 @@ json initial_dps(Profile p) {
   return json::object();
 }
 
+// The countdown DP and the switch it toggles, per profile.
+struct CountdownDps {
+  const char* countdown;
+  const char* power;
+};
+std::optional<CountdownDps> countdown_dps(Profile p) {
+  switch (p) {
+    case Profile::PLUG: return CountdownDps{"9", "1"};
+    case Profile::BULB: return CountdownDps{"26", "20"};
+    case Profile::SWITCH: return CountdownDps{"7", "1"};
+    default: return std::nullopt;
+  }
+}
+
 bool same_kind(const json& a, const json& b) {
   if (a.is_boolean()) return b.is_boolean();
   if (a.is_number_integer()) return b.is_number_integer();
@@ -280,6 +294,26 @@ json DpModel::drift() {
   json changed = json::object();
   for (const auto& [id, value] : state_.items()) {
     if (!before.contains(id) || before[id] != value) changed[id] = value;
+  }
+  return changed;
+}
+
+std::optional<uint32_t> DpModel::countdown_armed(const json& accepted) const {
+  auto dps = countdown_dps(profile_);
+  if (!dps || !accepted.contains(dps->countdown) || !accepted[dps->countdown].is_number_integer()) return std::nullopt;
+  int64_t s = accepted[dps->countdown].get<int64_t>();
+  return s <= 0 ? 0 : static_cast<uint32_t>(s);
+}
+
+json DpModel::countdown_expired() {
+  json changed = json::object();
+  auto dps = countdown_dps(profile_);
+  if (!dps || !state_.contains(dps->countdown) || state_[dps->countdown] == 0) return changed;
+  state_[dps->countdown] = 0;
+  changed[dps->countdown] = 0;
+  if (state_.contains(dps->power) && state_[dps->power].is_boolean()) {
+    state_[dps->power] = !state_[dps->power].get<bool>();
+    changed[dps->power] = state_[dps->power];
   }
   return changed;
 }

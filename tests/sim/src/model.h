@@ -67,6 +67,11 @@ class DpModel {
   // that changed (percent_state, and control/work_state when the motor stops).
   bool moving() const { return target_.has_value(); }
   nlohmann::json step_motion(int percent);
+  // Countdown timers (plug 9, bulb 26, switch 7): after a write, the seconds a countdown was armed for
+  // (0 when it was cancelled, nullopt when the write did not touch it). When it runs out, countdown_expired() toggles the switch,
+  // zeroes the countdown and returns both.
+  std::optional<uint32_t> countdown_armed(const nlohmann::json& accepted) const;
+  nlohmann::json countdown_expired();
   // Reboot: state back to the initial values, motion stopped.
   void reset();
 

@@ -50,7 +50,7 @@ struct WriteReq {
   Bytes data;
 };
 
-enum class EvKind : uint8_t { IDLE, DRIFT, MOTION, DELAYED, FAULT_END, REBOOT_END, BROADCAST };
+enum class EvKind : uint8_t { IDLE, DRIFT, MOTION, COUNTDOWN, DELAYED, FAULT_END, REBOOT_END, BROADCAST };
 
 struct Event {
   uint64_t due;
@@ -180,6 +180,7 @@ struct Node {
   std::string cid;  // empty for the device itself
   DpModel model;
   uint32_t motion_gen = 0;
+  uint32_t countdown_gen = 0;
 };
 
 struct Conn {
@@ -240,8 +241,8 @@ struct Simulator::Impl {
       d->index = static_cast<uint32_t>(devices.size());
       d->key = spec.key;
       log_register_secret(spec.key);
-      d->nodes.push_back(Node{"", DpModel(spec.profile, spec.dps, seed++), 0});
-      for (const auto& s : spec.sub_devices) d->nodes.push_back(Node{s.cid, DpModel(s.profile, s.dps, seed++), 0});
+      d->nodes.push_back(Node{"", DpModel(spec.profile, spec.dps, seed++), 0, 0});
+      for (const auto& s : spec.sub_devices) d->nodes.push_back(Node{s.cid, DpModel(s.profile, s.dps, seed++), 0, 0});
       d->spec = spec;
       by_id.emplace(spec.id, d->index);
       devices.push_back(std::move(d));
@@ -330,6 +331,14 @@ struct Simulator::Impl {
         json changed = n.model.step_motion(step);
         if (!changed.empty()) push(d, e.node, changed);
         if (n.model.moving()) schedule(MOTION_STEP_MS, d, EvKind::MOTION, n.motion_gen, e.node);
+        return;
+      }
+      case EvKind::COUNTDOWN: {
+        if (e.node >= d.nodes.size()) return;
+        Node& n = d.nodes[e.node];
+        if (e.gen != n.countdown_gen) return;
+        json changed = n.model.countdown_expired();
+        if (!changed.empty()) push(d, e.node, changed);
         return;
       }
       case EvKind::DELAYED: {
@@ -538,6 +547,14 @@ struct Simulator::Impl {
     send(d, std::move(f));
   }
 
+  void arm_countdown(Device& d, size_t node, const json& changed) {
+    Node& n = d.nodes[node];
+    auto cd = n.model.countdown_armed(changed);
+    if (!cd) return;
+    n.countdown_gen++;
+    if (*cd > 0) schedule(uint64_t{*cd} * 1000, d, EvKind::COUNTDOWN, n.countdown_gen, static_cast<uint16_t>(node));
+  }
+
   // --- receiving ---------------------------------------------------------------------------------------
 
   void on_frame(Device& d, Conn& c, const Bytes& frame) {
@@ -694,6 +711,7 @@ struct Simulator::Impl {
           n.motion_gen++;
           schedule(MOTION_STEP_MS, d, EvKind::MOTION, n.motion_gen, static_cast<uint16_t>(*node));
         }
+        arm_countdown(d, *node, accepted);
         return;
       }
       case Command::UPDATEDPS: {
@@ -954,6 +972,7 @@ struct Simulator::Impl {
         for (auto& n : d.nodes) {
           n.model.reset();
           n.motion_gen++;
+          n.countdown_gen++;
         }
         schedule(f.ms, d, EvKind::REBOOT_END, d.reboot_gen);
         return {};
@@ -1026,6 +1045,7 @@ Status Simulator::set_dps(std::string_view id, const std::optional<std::string>&
   if (!node) return fail("unknown_cid", "device '" + std::string(id) + "' has no sub-device '" + *cid + "'");
   json changed = d->nodes[*node].model.force(dps);
   if (!changed.empty()) impl_->push(*d, *node, changed);
+  impl_->arm_countdown(*d, *node, changed);
   return {};
 }
 
