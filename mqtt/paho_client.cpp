@@ -19,6 +19,7 @@ constexpr const char* TAG = "mqtt.paho";
 constexpr int MQTT_VERSION = MQTTVERSION_3_1_1;
 // The guard fires only if Paho never answers the disconnect.
 constexpr int DISCONNECT_GUARD_MARGIN_MS = 1000;
+constexpr std::string_view NO_KEY_PASSWORD = "\x01no-password";
 // Floor for reconnect_min_ms: a zero delay would spin against a dead broker.
 constexpr int MIN_RECONNECT_DELAY_MS = 10;
 
@@ -215,7 +216,10 @@ struct PahoClient::Impl {
         if (!t.ca_file.empty()) ssl.set_trust_store(t.ca_file);
         if (!t.cert_file.empty()) ssl.set_key_store(t.cert_file);
         if (!t.key_file.empty()) ssl.set_private_key(t.key_file);
-        if (!t.key_password.empty()) ssl.set_private_key_password(t.key_password);
+        // Without a password OpenSSL would prompt on the terminal for an encrypted key (blocking a Paho
+        // thread); a dummy one makes it fail cleanly instead, and is ignored for a plain key.
+        if (!t.key_file.empty() || !t.cert_file.empty())
+          ssl.set_private_key_password(t.key_password.empty() ? std::string(NO_KEY_PASSWORD) : t.key_password);
         ssl.set_enable_server_cert_auth(true);
         ssl.set_verify(t.verify_hostname);
         // No set_error_handler: Paho C++ 1.2 hands the C library a pointer to a temporary copy of
@@ -342,7 +346,8 @@ struct PahoClient::Impl {
     if (connected || stopping) return;
     switch (r.outcome) {
       case TlsProbeResult::Outcome::TLS_FAILED:
-        report_error_("mqtt_tls_failed", "TLS handshake with " + uri + " failed: " + r.reason);
+        report_error_("mqtt_tls_failed",
+                      (r.local ? "TLS setup for " : "TLS handshake with ") + uri + " failed: " + r.reason);
         break;
       case TlsProbeResult::Outcome::TCP_FAILED:
         T2M_LOGD(TAG, "broker %s unreachable: %s", uri.c_str(), r.reason.c_str());
@@ -395,6 +400,8 @@ struct PahoClient::Impl {
 
   Status publish(Message m) {
     if (!cli) return fail("mqtt_not_started", "publish before connect()");
+    // Nothing would ever send it: Paho would keep it in the offline buffer forever.
+    if (disconnect_state == DisconnectState::DONE) return fail("mqtt_disconnected", "publish after disconnect()");
     if (m.topic.empty() || m.topic.find_first_of("+#") != std::string::npos) {
       ++stats.publish_failures;
       return fail("mqtt_topic_invalid", "cannot publish to '" + m.topic + "'");

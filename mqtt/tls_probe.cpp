@@ -134,6 +134,7 @@ TlsProbeResult probe_tls(const std::string& host, uint16_t port, const TlsOption
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   if (!tls.ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx.get(), tls.ca_file.c_str(), nullptr) != 1) {
+      out.local = true;
       out.reason = "cannot load CA file " + tls.ca_file + ": " + openssl_reason();
       return out;
     }
@@ -142,6 +143,7 @@ TlsProbeResult probe_tls(const std::string& host, uint16_t port, const TlsOption
   }
   if (!tls.cert_file.empty() &&
       SSL_CTX_use_certificate_chain_file(ctx.get(), tls.cert_file.c_str()) != 1) {
+    out.local = true;
     out.reason = "cannot load client certificate " + tls.cert_file + ": " + openssl_reason();
     return out;
   }
@@ -150,6 +152,7 @@ TlsProbeResult probe_tls(const std::string& host, uint16_t port, const TlsOption
     // The password is only handed to OpenSSL, never copied into a message.
     SSL_CTX_set_default_passwd_cb_userdata(ctx.get(), const_cast<char*>(tls.key_password.c_str()));
     if (SSL_CTX_use_PrivateKey_file(ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      out.local = true;
       out.reason = "cannot load client key " + key + " (wrong key password?): " + openssl_reason();
       return out;
     }

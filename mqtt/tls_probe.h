@@ -20,6 +20,7 @@ struct TlsProbeResult {
   };
   Outcome outcome = Outcome::TCP_FAILED;
   std::string reason;
+  bool local = false;  // TLS_FAILED before any network traffic: our CA/cert/key files could not be used
 };
 
 inline constexpr int TLS_PROBE_TIMEOUT_MS = 3000;

@@ -184,9 +184,10 @@ TEST_SUITE("mqtt.paho_client") {
     CHECK_FALSE(gw->connected());
     REQUIRE(l.until([&] { return watcher.count_on("t2m/bridge/state") == 2; }));
     CHECK(watcher.messages.back().payload == "{\"state\":\"offline\"}");
-    // Safe to call again: done still runs.
+    // Safe to call again: done still runs. Publishing afterwards is refused, not silently buffered.
     gw->disconnect([&] { ++calls; });
     REQUIRE(l.until([&] { return calls == 2; }));
+    CHECK(gw->publish(Message{"t2m/x", "y", Qos::AT_LEAST_ONCE, false}).error().code == "mqtt_disconnected");
     gw.reset();
   }
 
@@ -418,6 +419,24 @@ TEST_SUITE("mqtt.paho_client") {
       REQUIRE_MESSAGE(l.until([&] { return good.connects == 1 || !good.errors.empty(); }), broker.log());
       REQUIRE_MESSAGE(good.errors.empty(), good.errors[0].message);
 
+      Probe plain_key(l);  // an unencrypted key needs no password (the dummy one is ignored)
+      auto pk = options_for(broker.tls_uri(), "t2m-mtls-plain");
+      pk.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key, "", true};
+      REQUIRE(plain_key.start(pk).ok());
+      REQUIRE(l.until([&] { return plain_key.connects == 1 || !plain_key.errors.empty(); }));
+      REQUIRE_MESSAGE(plain_key.errors.empty(), plain_key.errors[0].message);
+
+      Probe wrong_pass(l);
+      auto w = options_for(broker.tls_uri(), "t2m-mtls-wrongpass");
+      w.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key_encrypted, "not-the-pass-phrase", true};
+      REQUIRE(wrong_pass.start(w).ok());
+      REQUIRE(l.until([&] { return !wrong_pass.errors.empty() || wrong_pass.connects > 0; }));
+      CHECK(wrong_pass.connects == 0);
+      REQUIRE(wrong_pass.errors.size() == 1);
+      MESSAGE(wrong_pass.errors[0].message);
+      CHECK(wrong_pass.errors[0].message.find("client key") != std::string::npos);
+      CHECK(wrong_pass.errors[0].message.find("not-the-pass-phrase") == std::string::npos);
+
       Probe anon(l);
       auto a = options_for(broker.tls_uri(), "t2m-mtls-anon");
       a.tls = TlsOptions{pki->ca_cert, "", "", "", true};
@@ -427,6 +446,19 @@ TEST_SUITE("mqtt.paho_client") {
       CHECK(anon.errors[0].code == "mqtt_tls_failed");
       MESSAGE(anon.errors[0].message);
       CHECK(anon.errors[0].message.find(pki->key_password) == std::string::npos);
+    }
+
+    SUBCASE("nothing listening on the TLS port is not a TLS error: retries, no on_error") {
+      uint16_t port = t2m::test::free_port();
+      Loop l;
+      Probe c(l);
+      auto o = options_for("ssl://127.0.0.1:" + std::to_string(port), "t2m-tls-down");
+      o.tls = TlsOptions{pki->ca_cert, "", "", "", true};
+      REQUIRE(c.start(o).ok());
+      CHECK(l.until([&] { return c.client.stats().connect_failures >= 3; }));
+      l.run_for(200);  // let a probe finish
+      CHECK(c.errors.empty());
+      CHECK(c.connects == 0);
     }
 
     SUBCASE("unreadable certificate files are refused synchronously") {
