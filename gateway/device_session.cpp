@@ -398,6 +398,15 @@ void DeviceSession::on_closed_(int status) {
     }
     case LinkState::HANDSHAKING:
     case LinkState::PROBING:
+      if (version_known_) {
+        // The device accepted the connection, so it is there and free, then dropped it on our first
+        // frame: with the version known, the key is the likely culprit (re-paired device).
+        report_error_("wrong_key", options_.device_id + " closed the connection on the first " +
+                                       (state_ == LinkState::HANDSHAKING ? "negotiation frame" : "query") +
+                                       ": its local key has probably changed (re-paired?); refresh it");
+        link_down_("local key rejected", true);
+        return;
+      }
       probe_failed_("the device closed the connection");
       return;
     case LinkState::ONLINE:
