@@ -68,7 +68,7 @@ struct PahoClient::Impl {
   // Paho completion callbacks (Paho threads): copy what is needed and post; nothing else.
   class Listener final : public ::mqtt::iaction_listener {
    public:
-    enum class Kind { CONNECT, PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT };
+    enum class Kind { CONNECT, PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT, WILL };
     Listener(LoopExecutor& ex, std::shared_ptr<Life> life, Kind kind) : ex_(ex), life_(std::move(life)), kind_(kind) {}
 
     void on_success(const ::mqtt::token& tok) override {
@@ -87,6 +87,11 @@ struct PahoClient::Impl {
         case Kind::DISCONNECT:
           ex_.post([life = life_] {
             if (life->impl) life->impl->finish_disconnect_();
+          });
+          break;
+        case Kind::WILL:
+          ex_.post([life = life_] {
+            if (life->impl) life->impl->send_disconnect_();
           });
           break;
         case Kind::PUBLISH:  // the hot path: success costs nothing
@@ -133,7 +138,8 @@ struct PahoClient::Impl {
         publish_listener(ex, life, Listener::Kind::PUBLISH),
         subscribe_listener(ex, life, Listener::Kind::SUBSCRIBE),
         unsubscribe_listener(ex, life, Listener::Kind::UNSUBSCRIBE),
-        disconnect_listener(ex, life, Listener::Kind::DISCONNECT) {
+        disconnect_listener(ex, life, Listener::Kind::DISCONNECT),
+        will_listener(ex, life, Listener::Kind::WILL) {
     life->impl = this;
     retry_timer.init([&](uv_timer_t* t) { return uv_timer_init(ex.loop(), t); });
     retry_timer->data = this;
@@ -395,6 +401,9 @@ struct PahoClient::Impl {
       case Listener::Kind::DISCONNECT:
         finish_disconnect_();
         break;
+      case Listener::Kind::WILL:
+        send_disconnect_();
+        break;
     }
   }
 
@@ -469,18 +478,33 @@ struct PahoClient::Impl {
       finish_disconnect_();
       return;
     }
+    uv_timer_start(
+        guard_timer.get(),
+        [](uv_timer_t* t) {
+          if (t->data) static_cast<Impl*>(t->data)->finish_disconnect_();
+        },
+        DISCONNECT_TIMEOUT_MS + DISCONNECT_GUARD_MARGIN_MS, 0);
     if (opts.will && opts.publish_will_on_disconnect) {
-      Message will = *opts.will;
-      (void)publish(std::move(will));
+      // Disconnect once the broker has the will-state: Paho's disconnect timeout would otherwise wait
+      // for it with a coarse (about a second) polling step.
+      try {
+        auto msg = ::mqtt::message::create(opts.will->topic, opts.will->payload, static_cast<int>(opts.will->qos),
+                                           opts.will->retained);
+        cli->publish(msg, nullptr, will_listener);
+        ++stats.publishes;
+        return;
+      } catch (const ::mqtt::exception&) {
+        ++stats.publish_failures;
+      }
     }
+    send_disconnect_();
+  }
+
+  void send_disconnect_() {
+    if (disconnect_state != DisconnectState::IN_PROGRESS || disconnect_sent) return;
+    disconnect_sent = true;
     try {
       cli->disconnect(DISCONNECT_TIMEOUT_MS, nullptr, disconnect_listener);
-      uv_timer_start(
-          guard_timer.get(),
-          [](uv_timer_t* t) {
-            if (t->data) static_cast<Impl*>(t->data)->finish_disconnect_();
-          },
-          DISCONNECT_TIMEOUT_MS + DISCONNECT_GUARD_MARGIN_MS, 0);
     } catch (const ::mqtt::exception&) {
       finish_disconnect_();
     }
@@ -492,6 +516,14 @@ struct PahoClient::Impl {
     uv_timer_stop(guard_timer.get());
     bool was_connected = connected;
     connected = false;
+    if (cli && !disconnect_sent && cli->is_connected()) {
+      // The guard fired before the will-state completed: drop the connection now.
+      disconnect_sent = true;
+      try {
+        cli->disconnect(0);
+      } catch (const ::mqtt::exception&) {
+      }
+    }
     if (cli) T2M_LOGI(TAG, "disconnected from %s%s", uri.c_str(), was_connected ? "" : " (was not connected)");
     flush_waiters_();
   }
@@ -522,6 +554,7 @@ struct PahoClient::Impl {
   int max_delay_ms = 0;
   int delay_ms = 0;
   DisconnectState disconnect_state = DisconnectState::NONE;
+  bool disconnect_sent = false;
   std::vector<std::function<void()>> waiters;
   std::map<std::string, Qos> subscriptions;
   Stats stats;
@@ -534,6 +567,7 @@ struct PahoClient::Impl {
   Listener subscribe_listener;
   Listener unsubscribe_listener;
   Listener disconnect_listener;
+  Listener will_listener;
   ::mqtt::connect_options conn_opts;
   std::unique_ptr<::mqtt::async_client> cli;
 };

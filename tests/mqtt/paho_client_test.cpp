@@ -136,14 +136,12 @@ TEST_SUITE("mqtt.paho_client") {
     CHECK(a.client.stats().messages_received == 2);
     CHECK(a.errors.empty());
 
-    // Retained messages come back flagged as retained to a later subscriber.
-    CHECK(a.client.publish(Message{"t2m/ret/state", "ON", Qos::AT_LEAST_ONCE, true}).ok());
-    Probe b(l);
-    REQUIRE(b.start(options_for(broker.uri(), "t2m-rt-b")).ok());
-    CHECK(b.client.subscribe("t2m/ret/#", Qos::AT_LEAST_ONCE).ok());
-    REQUIRE(l.until([&] { return !b.messages.empty(); }));
-    CHECK(b.messages[0].retained);
-    CHECK(b.messages[0].payload == "ON");
+    // A retained message comes back flagged as retained to a later subscription.
+    CHECK(t2m::test::mqtt_publish(broker.port(), "t2m/ret/state", "ON", true));
+    CHECK(a.client.subscribe("t2m/ret/#", Qos::AT_LEAST_ONCE).ok());
+    REQUIRE(l.until([&] { return a.count_on("t2m/ret/state") == 1; }));
+    CHECK(a.messages.back().retained);
+    CHECK(a.messages.back().payload == "ON");
 
     CHECK(a.client.unsubscribe("t2m/rt/#").ok());
     CHECK_FALSE(a.client.publish(Message{"t2m/+/bad", "x"}).ok());
@@ -154,12 +152,9 @@ TEST_SUITE("mqtt.paho_client") {
     QuietLogs quiet;
     MosquittoBroker broker;
     REQUIRE(broker.running());
+    t2m::test::MqttSpy watcher(broker.port(), "t2m/bridge/state");
+    REQUIRE_MESSAGE(watcher.ready(), watcher.output());
     Loop l;
-    Probe watcher(l);
-    REQUIRE(watcher.start(options_for(broker.uri(), "t2m-watch")).ok());
-    CHECK(watcher.client.subscribe("t2m/bridge/state", Qos::AT_LEAST_ONCE).ok());
-    REQUIRE(l.until([&] { return watcher.connects == 1; }));
-
     auto gw = std::make_unique<PahoClient>(*l.ex);
     auto o = options_for(broker.uri(), "t2m-gw");
     o.will = Message{"t2m/bridge/state", "{\"state\":\"offline\"}", Qos::AT_LEAST_ONCE, true};
@@ -169,7 +164,7 @@ TEST_SUITE("mqtt.paho_client") {
     REQUIRE(gw->connect(o, std::move(h)).ok());
     REQUIRE(l.until([&] { return up; }));
     CHECK(gw->publish(Message{"t2m/bridge/state", "{\"state\":\"online\"}", Qos::AT_LEAST_ONCE, true}).ok());
-    REQUIRE(l.until([&] { return watcher.count_on("t2m/bridge/state") == 1; }));
+    REQUIRE(l.until([&] { return watcher.count("t2m/bridge/state") == 1; }));
 
     bool done = false, done_on_loop = false;
     int calls = 0;
@@ -182,8 +177,8 @@ TEST_SUITE("mqtt.paho_client") {
     REQUIRE(l.until([&] { return done; }, 5000));
     CHECK(done_on_loop);
     CHECK_FALSE(gw->connected());
-    REQUIRE(l.until([&] { return watcher.count_on("t2m/bridge/state") == 2; }));
-    CHECK(watcher.messages.back().payload == "{\"state\":\"offline\"}");
+    REQUIRE(l.until([&] { return watcher.count("t2m/bridge/state") == 2; }));
+    CHECK(watcher.last("t2m/bridge/state")->payload == "{\"state\":\"offline\"}");
     // Safe to call again: done still runs. Publishing afterwards is refused, not silently buffered.
     gw->disconnect([&] { ++calls; });
     REQUIRE(l.until([&] { return calls == 2; }));
@@ -197,12 +192,9 @@ TEST_SUITE("mqtt.paho_client") {
     REQUIRE(broker.running());
     t2m::test::TcpProxy proxy(broker.port());
     REQUIRE(proxy.port() != 0);
+    t2m::test::MqttSpy watcher(broker.port(), "t2m/lwt/#");
+    REQUIRE_MESSAGE(watcher.ready(), watcher.output());
     Loop l;
-    Probe watcher(l);
-    REQUIRE(watcher.start(options_for(broker.uri(), "t2m-watch2")).ok());
-    CHECK(watcher.client.subscribe("t2m/lwt/#", Qos::AT_LEAST_ONCE).ok());
-    REQUIRE(l.until([&] { return watcher.connects == 1; }));
-
     Probe gw(l);
     auto o = options_for(proxy.uri(), "t2m-gw-lwt");
     o.will = Message{"t2m/lwt/state", "offline", Qos::AT_LEAST_ONCE, true};
@@ -210,11 +202,11 @@ TEST_SUITE("mqtt.paho_client") {
     CHECK(gw.client.subscribe("t2m/lwt/cmd", Qos::AT_LEAST_ONCE).ok());
     REQUIRE(l.until([&] { return gw.connects == 1; }));
     CHECK(gw.client.publish(Message{"t2m/lwt/state", "online", Qos::AT_LEAST_ONCE, true}).ok());
-    REQUIRE(l.until([&] { return watcher.count_on("t2m/lwt/state") == 1; }));
+    REQUIRE(l.until([&] { return watcher.count("t2m/lwt/state") == 1; }));
 
     proxy.cut();  // RST both ways: no DISCONNECT reaches the broker
-    REQUIRE_MESSAGE(l.until([&] { return watcher.count_on("t2m/lwt/state") == 2; }), broker.log());
-    CHECK(watcher.messages.back().payload == "offline");
+    REQUIRE_MESSAGE(l.until([&] { return watcher.count("t2m/lwt/state") == 2; }), broker.log());
+    CHECK(watcher.last("t2m/lwt/state")->payload == "offline");
     REQUIRE(l.until([&] { return gw.losses == 1; }));
     REQUIRE(l.until([&] { return gw.connects == 2; }));  // back through the proxy
     CHECK(gw.client.stats().connection_losses == 1);
@@ -223,7 +215,7 @@ TEST_SUITE("mqtt.paho_client") {
     bool got = l.until(
         [&] {
           if (gw.count_on("t2m/lwt/cmd") > 0) return true;
-          (void)watcher.client.publish(Message{"t2m/lwt/cmd", "ping", Qos::AT_LEAST_ONCE, false});
+          (void)t2m::test::mqtt_publish(broker.port(), "t2m/lwt/cmd", "ping");
           l.run_for(100);
           return gw.count_on("t2m/lwt/cmd") > 0;
         },
@@ -259,12 +251,11 @@ TEST_SUITE("mqtt.paho_client") {
     REQUIRE(broker.start());
     REQUIRE(l.until([&] { return gw.connects == 2; }));
 
-    Probe reader(l);
-    REQUIRE(reader.start(options_for(broker.uri(), "t2m-reader")).ok());
-    CHECK(reader.client.subscribe("t2m/kill/buf/#", Qos::AT_LEAST_ONCE).ok());
+    t2m::test::MqttSpy reader(broker.port(), "t2m/kill/buf/#");
+    REQUIRE_MESSAGE(reader.ready(), reader.output());
     std::set<std::string> seen;
     REQUIRE_MESSAGE(l.until([&] {
-      for (const auto& m : reader.messages) seen.insert(m.topic + "=" + m.payload);
+      for (const auto& m : reader.messages()) seen.insert(m.topic + "=" + m.payload);
       return seen.size() == N;
     }),
                     "received " << seen.size() << " of " << N);
@@ -273,7 +264,7 @@ TEST_SUITE("mqtt.paho_client") {
 
     bool got = l.until(
         [&] {
-          (void)reader.client.publish(Message{"t2m/kill/cmd", "ping", Qos::AT_LEAST_ONCE, false});
+          (void)t2m::test::mqtt_publish(broker.port(), "t2m/kill/cmd", "ping");
           l.run_for(100);
           return gw.count_on("t2m/kill/cmd") > 0;
         },
@@ -303,12 +294,11 @@ TEST_SUITE("mqtt.paho_client") {
     MosquittoBroker broker(bo);
     REQUIRE(broker.running());
     REQUIRE(l.until([&] { return gw.connects == 1; }));
-    Probe reader(l);
-    REQUIRE(reader.start(options_for(broker.uri(), "t2m-reader-buf")).ok());
-    CHECK(reader.client.subscribe("t2m/buf/#", Qos::AT_LEAST_ONCE).ok());
-    REQUIRE(l.until([&] { return reader.messages.size() >= 5; }));
+    t2m::test::MqttSpy reader(broker.port(), "t2m/buf/#");
+    REQUIRE_MESSAGE(reader.ready(), reader.output());
+    REQUIRE(l.until([&] { return reader.messages().size() >= 5; }));
     l.run_for(200);
-    CHECK(reader.messages.size() == 5);
+    CHECK(reader.messages().size() == 5);
   }
 
   TEST_CASE("username/password: accepted, and a wrong password gives one clear error without the password") {
@@ -412,40 +402,46 @@ TEST_SUITE("mqtt.paho_client") {
       MosquittoBroker broker(bo);
       REQUIRE(broker.running());
       Loop l;
-      Probe good(l);
-      auto o = options_for(broker.tls_uri(), "t2m-mtls");
-      o.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key_encrypted, pki->key_password, true};
-      REQUIRE(good.start(o).ok());
-      REQUIRE_MESSAGE(l.until([&] { return good.connects == 1 || !good.errors.empty(); }), broker.log());
-      REQUIRE_MESSAGE(good.errors.empty(), good.errors[0].message);
-
-      Probe plain_key(l);  // an unencrypted key needs no password (the dummy one is ignored)
-      auto pk = options_for(broker.tls_uri(), "t2m-mtls-plain");
-      pk.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key, "", true};
-      REQUIRE(plain_key.start(pk).ok());
-      REQUIRE(l.until([&] { return plain_key.connects == 1 || !plain_key.errors.empty(); }));
-      REQUIRE_MESSAGE(plain_key.errors.empty(), plain_key.errors[0].message);
-
-      Probe wrong_pass(l);
-      auto w = options_for(broker.tls_uri(), "t2m-mtls-wrongpass");
-      w.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key_encrypted, "not-the-pass-phrase", true};
-      REQUIRE(wrong_pass.start(w).ok());
-      REQUIRE(l.until([&] { return !wrong_pass.errors.empty() || wrong_pass.connects > 0; }));
-      CHECK(wrong_pass.connects == 0);
-      REQUIRE(wrong_pass.errors.size() == 1);
-      MESSAGE(wrong_pass.errors[0].message);
-      CHECK(wrong_pass.errors[0].message.find("client key") != std::string::npos);
-      CHECK(wrong_pass.errors[0].message.find("not-the-pass-phrase") == std::string::npos);
-
-      Probe anon(l);
-      auto a = options_for(broker.tls_uri(), "t2m-mtls-anon");
-      a.tls = TlsOptions{pki->ca_cert, "", "", "", true};
-      REQUIRE(anon.start(a).ok());
-      REQUIRE(l.until([&] { return !anon.errors.empty(); }));
-      CHECK(anon.connects == 0);
-      CHECK(anon.errors[0].code == "mqtt_tls_failed");
-      MESSAGE(anon.errors[0].message);
-      CHECK(anon.errors[0].message.find(pki->key_password) == std::string::npos);
+      // One client at a time: Paho serves a process's clients from one poll thread (slow second connects).
+      {
+        Probe good(l);
+        auto o = options_for(broker.tls_uri(), "t2m-mtls");
+        o.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key_encrypted, pki->key_password, true};
+        REQUIRE(good.start(o).ok());
+        REQUIRE_MESSAGE(l.until([&] { return good.connects == 1 || !good.errors.empty(); }), broker.log());
+        REQUIRE_MESSAGE(good.errors.empty(), good.errors[0].message);
+      }
+      {
+        Probe plain_key(l);  // an unencrypted key needs no password (the dummy one is ignored)
+        auto pk = options_for(broker.tls_uri(), "t2m-mtls-plain");
+        pk.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key, "", true};
+        REQUIRE(plain_key.start(pk).ok());
+        REQUIRE(l.until([&] { return plain_key.connects == 1 || !plain_key.errors.empty(); }));
+        REQUIRE_MESSAGE(plain_key.errors.empty(), plain_key.errors[0].message);
+      }
+      {
+        Probe wrong_pass(l);
+        auto w = options_for(broker.tls_uri(), "t2m-mtls-wrongpass");
+        w.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key_encrypted, "not-the-pass-phrase", true};
+        REQUIRE(wrong_pass.start(w).ok());
+        REQUIRE(l.until([&] { return !wrong_pass.errors.empty() || wrong_pass.connects > 0; }));
+        CHECK(wrong_pass.connects == 0);
+        REQUIRE(wrong_pass.errors.size() == 1);
+        MESSAGE(wrong_pass.errors[0].message);
+        CHECK(wrong_pass.errors[0].message.find("client key") != std::string::npos);
+        CHECK(wrong_pass.errors[0].message.find("not-the-pass-phrase") == std::string::npos);
+      }
+      {
+        Probe anon(l);
+        auto a = options_for(broker.tls_uri(), "t2m-mtls-anon");
+        a.tls = TlsOptions{pki->ca_cert, "", "", "", true};
+        REQUIRE(anon.start(a).ok());
+        REQUIRE(l.until([&] { return !anon.errors.empty(); }));
+        CHECK(anon.connects == 0);
+        CHECK(anon.errors[0].code == "mqtt_tls_failed");
+        MESSAGE(anon.errors[0].message);
+        CHECK(anon.errors[0].message.find(pki->key_password) == std::string::npos);
+      }
     }
 
     SUBCASE("nothing listening on the TLS port is not a TLS error: retries, no on_error") {

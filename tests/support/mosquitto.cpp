@@ -445,6 +445,79 @@ size_t TcpProxy::connections() const {
   return state_->pairs.size();
 }
 
+MqttSpy::MqttSpy(uint16_t port, const std::string& filter, const std::vector<std::string>& extra) {
+  // mosquitto_sub's stdout is a file, so fully buffered: its debug lines (SUBACK) may never show up.
+  // Readiness is proven instead by a sentinel message on a private topic reaching the output (each
+  // received message is flushed).
+  static int counter = 0;
+  sentinel_ = "t2m-spy/" + std::to_string(::getpid()) + "/" + std::to_string(++counter);
+  std::vector<std::string> argv = {"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t", filter,
+                                   "-t", sentinel_, "-q", "1", "-F", "MSG %r %t %p"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  pid_ = spawn(argv, dir_.file("sub.out"));
+  if (pid_ <= 0) {
+    pid_ = -1;
+    return;
+  }
+  auto deadline = Clock::now() + std::chrono::milliseconds(READY_TIMEOUT_MS);
+  while (Clock::now() < deadline) {
+    (void)mqtt_publish(port, sentinel_, "ready");
+    for (int i = 0; i < 5; ++i) {
+      if (output().find(" " + sentinel_ + " ") != std::string::npos) {
+        ready_ = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(POLL_STEP_MS / 4));
+    }
+  }
+}
+
+MqttSpy::~MqttSpy() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+}
+
+std::vector<MqttSpy::Msg> MqttSpy::messages() const {
+  std::vector<Msg> out;
+  std::istringstream in(output());
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("MSG ", 0) != 0) continue;
+    // "MSG <retained> <topic> <payload...>"; our test topics have no spaces.
+    size_t a = 4, b = line.find(' ', a);
+    if (b == std::string::npos) continue;
+    size_t c = line.find(' ', b + 1);
+    Msg m;
+    m.retained = line.substr(a, b - a) == "1";
+    m.topic = line.substr(b + 1, c == std::string::npos ? std::string::npos : c - b - 1);
+    if (c != std::string::npos) m.payload = line.substr(c + 1);
+    if (m.topic != sentinel_) out.push_back(std::move(m));
+  }
+  return out;
+}
+
+size_t MqttSpy::count(const std::string& topic) const {
+  size_t n = 0;
+  for (const auto& m : messages()) n += m.topic == topic;
+  return n;
+}
+
+std::optional<MqttSpy::Msg> MqttSpy::last(const std::string& topic) const {
+  std::optional<Msg> out;
+  for (auto& m : messages())
+    if (m.topic == topic) out = m;
+  return out;
+}
+
+bool mqtt_publish(uint16_t port, const std::string& topic, const std::string& payload, bool retain) {
+  std::vector<std::string> argv = {"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(port), "-q", "1",
+                                   "-t", topic, "-m", payload};
+  if (retain) argv.push_back("-r");
+  return run_command(argv) == 0;
+}
+
 bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done, int timeout_ms) {
   UvHandle<uv_timer_t> wake;
   wake.init([&](uv_timer_t* t) { return uv_timer_init(loop, t); });

@@ -133,6 +133,39 @@ class TcpProxy {
   uint16_t port_ = 0;
 };
 
+// A passive observer: `mosquitto_sub` as a child process, so tests need no second Paho client (Paho
+// serves all clients of a process from one poll thread, and a second client's connect can wait
+// seconds for it). Output goes to a file that messages() parses on demand.
+class MqttSpy {
+ public:
+  static constexpr int READY_TIMEOUT_MS = 5000;
+  struct Msg {
+    std::string topic;
+    std::string payload;
+    bool retained = false;
+  };
+  // Subscribes to `filter` at QoS 1 on 127.0.0.1:port; ready() once a sentinel published to a
+  // private topic came back (waited for, bounded), so the subscription is in place. `extra` adds mosquitto_sub options (e.g. {"--cafile", ca, ...}).
+  MqttSpy(uint16_t port, const std::string& filter, const std::vector<std::string>& extra = {});
+  ~MqttSpy();
+  MqttSpy(const MqttSpy&) = delete;
+  MqttSpy& operator=(const MqttSpy&) = delete;
+  bool ready() const { return ready_; }
+  std::vector<Msg> messages() const;
+  size_t count(const std::string& topic) const;
+  std::optional<Msg> last(const std::string& topic) const;
+  std::string output() const { return read_file(dir_.file("sub.out")); }
+
+ private:
+  TempDir dir_{"t2m-spy"};
+  std::string sentinel_;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+// mosquitto_pub on 127.0.0.1:port (QoS 1), waits for it; true on success.
+bool mqtt_publish(uint16_t port, const std::string& topic, const std::string& payload, bool retain = false);
+
 // Runs `loop` until `done()` is true or `timeout_ms` passes (a repeating timer wakes the loop so
 // the predicate is checked even when nothing else happens). Returns done().
 bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done, int timeout_ms);
