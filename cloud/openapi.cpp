@@ -175,6 +175,10 @@ std::vector<RateRule> default_rate_rules() {
   };
 }
 
+uint64_t OpenApi::interval_ms(const Bucket& b) {
+  return static_cast<uint64_t>(std::ceil(1000.0 / std::max(b.qps, 0.001)));
+}
+
 struct OpenApi::Call {
   std::string method, path;
   KeyValues query;
@@ -278,8 +282,7 @@ void OpenApi::pump() {
         ++i;
         continue;
       }
-      const auto interval = static_cast<uint64_t>(std::ceil(1000.0 / std::max(b.qps, 0.001)));
-      b.next_ms = now + interval;
+      b.next_ms = now + interval_ms(b);
       CallPtr c = queue_[i];
       queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
       dispatch(c);
@@ -378,6 +381,9 @@ void OpenApi::send(const CallPtr& c) {
     return;
   }
   const std::string token = access_token_;
+  // Charged again at the moment of sending: a call that waited for a token must not arrive early.
+  Bucket& b = bucket_for(*c);
+  b.next_ms = std::max(b.next_ms, timers_.now_ms() + interval_ms(b));
   ++stats_.requests;
   T2M_LOGV(TAG, "%s %s", c->method.c_str(), c->path.c_str());
   HttpRequestId id = http_.send(build(c->method, c->path, c->query, c->body, token),

@@ -197,6 +197,7 @@ class OpenApi {
   void stop(const Error& e);
   void adopt_server_time(int64_t server_t);
   Bucket& bucket_for(const Call& c);
+  static uint64_t interval_ms(const Bucket& b);
   void after(uint64_t delay_ms, std::function<void()> fn);
 
   void ensure_token();

@@ -611,6 +611,7 @@ InProcessHttpClient::~InProcessHttpClient() {
 cloud::HttpRequestId InProcessHttpClient::send(cloud::HttpRequest request, cloud::HttpCallback callback) {
   const cloud::HttpRequestId id = next_++;
   sent_.push_back(request);
+  sent_at_.push_back(timers_.now_ms());
   Request r;
   r.method = request.method;
   r.body = request.body;
@@ -622,6 +623,7 @@ cloud::HttpRequestId InProcessHttpClient::send(cloud::HttpRequest request, cloud
   }
   Response resp = parsed ? cloud_.handle(r) : Response{400, "bad request", false};
   const uint64_t delay = resp.hang ? request.timeout_ms : latency_ms_;
+  peak_ = std::max(peak_, pending_.size() + 1);
   pending_[id] = timers_.start(delay, 0, [this, id, resp, cb = std::move(callback)]() {
     pending_.erase(id);
     if (resp.hang) {

@@ -171,6 +171,9 @@ class InProcessHttpClient final : public cloud::HttpClient {
   size_t in_flight() const override { return pending_.size(); }
   // Every request as sent (method, url, headers, body), for assertions.
   const std::vector<cloud::HttpRequest>& sent() const { return sent_; }
+  // Monotonic time of each send, parallel to sent().
+  const std::vector<uint64_t>& sent_at() const { return sent_at_; }
+  size_t peak_in_flight() const { return peak_; }
 
  private:
   FakeCloud& cloud_;
@@ -179,6 +182,8 @@ class InProcessHttpClient final : public cloud::HttpClient {
   cloud::HttpRequestId next_ = 1;
   std::map<cloud::HttpRequestId, TimerId> pending_;
   std::vector<cloud::HttpRequest> sent_;
+  std::vector<uint64_t> sent_at_;
+  size_t peak_ = 0;
 };
 
 // A demo data set: a bulb, a plug with energy DPs, a Zigbee gateway and one sub-device.

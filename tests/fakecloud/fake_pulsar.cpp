@@ -20,7 +20,9 @@ const lws_protocols PROTOCOLS[] = {
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
-FakePulsar* owner_of(lws* wsi) { return static_cast<FakePulsar*>(lws_context_user(lws_get_context(wsi))); }
+FakePulsar* owner_of(lws* wsi) {
+  return static_cast<FakePulsar*>(lws_context_user(lws_get_context(wsi)));
+}
 
 std::string header(lws* wsi, const char* name) {
   int n = lws_hdr_custom_length(wsi, name, static_cast<int>(std::strlen(name)));
@@ -43,8 +45,8 @@ FakePulsar::~FakePulsar() {
 }
 
 std::string FakePulsar::expected_path() const {
-  return "/ws/v2/consumer/persistent/" + options_.access_id + "/out/" + options_.env + "/" + options_.access_id +
-         "-sub";
+  return "/ws/v2/consumer/persistent/" + options_.access_id + "/out/" + options_.env + "/" +
+         options_.access_id + "-sub";
 }
 
 Status FakePulsar::start() {
@@ -59,7 +61,8 @@ Status FakePulsar::start() {
   ctx_ = std::move(ctx.value());
   port_ = ctx_->listen_port();
   if (port_ <= 0) return fail("fake_pulsar.listen", "fake Pulsar could not learn its listening port");
-  check_timer_ = timers_.start(options_.redelivery_check_ms, options_.redelivery_check_ms, [this] { flush_pending_(true); });
+  check_timer_ = timers_.start(options_.redelivery_check_ms, options_.redelivery_check_ms,
+                               [this] { flush_pending_(true); });
   return {};
 }
 
@@ -95,7 +98,9 @@ std::string FakePulsar::publish_payload(std::string_view payload_b64, std::strin
   return id;
 }
 
-void FakePulsar::send_raw(std::string text) { send_to_all_(text); }
+void FakePulsar::send_raw(std::string text) {
+  send_to_all_(text);
+}
 
 void FakePulsar::send_to_all_(const std::string& text) {
   for (auto& [wsi, s] : sessions_) {
@@ -191,7 +196,8 @@ int FakePulsar::lws_callback(lws* wsi, lws_callback_reasons reason, void* user, 
       it->second.out.erase(it->second.out.begin());
       std::vector<unsigned char> buf(LWS_PRE + text.size());
       std::memcpy(buf.data() + LWS_PRE, text.data(), text.size());
-      if (lws_write(wsi, buf.data() + LWS_PRE, text.size(), LWS_WRITE_TEXT) < static_cast<int>(text.size())) return -1;
+      if (lws_write(wsi, buf.data() + LWS_PRE, text.size(), LWS_WRITE_TEXT) < static_cast<int>(text.size()))
+        return -1;
       if (!it->second.out.empty()) lws_callback_on_writable(wsi);
       return 0;
     }

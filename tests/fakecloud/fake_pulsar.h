@@ -44,7 +44,8 @@ class FakePulsar {
 
   // Encrypts `plain_json` with the access secret (em "aes_ecb" or "aes_gcm"), wraps it in the §6.0
   // envelope with time `t` and queues it for the consumer. Returns the messageId.
-  std::string publish(int protocol, std::string_view plain_json, std::string_view em, uint64_t t = 1700000000123);
+  std::string publish(int protocol, std::string_view plain_json, std::string_view em,
+                      uint64_t t = 1700000000123);
   // Queues a frame whose payload is given verbatim (base64 of an envelope, or junk); returns its id.
   std::string publish_payload(std::string_view payload_b64, std::string_view em);
   // Sends arbitrary text as a frame (not tracked for acks).
