@@ -27,11 +27,16 @@ std::string json_str(const nlohmann::json& j, const char* key) {
 
 std::string_view to_string(OpenhubState state) {
   switch (state) {
-    case OpenhubState::STOPPED: return "stopped";
-    case OpenhubState::FETCHING: return "fetching";
-    case OpenhubState::CONNECTING: return "connecting";
-    case OpenhubState::CONNECTED: return "connected";
-    case OpenhubState::WAITING_RETRY: return "waiting_retry";
+    case OpenhubState::STOPPED:
+      return "stopped";
+    case OpenhubState::FETCHING:
+      return "fetching";
+    case OpenhubState::CONNECTING:
+      return "connecting";
+    case OpenhubState::CONNECTED:
+      return "connected";
+    case OpenhubState::WAITING_RETRY:
+      return "waiting_retry";
   }
   return "?";
 }
@@ -96,7 +101,8 @@ OpenhubClient::~OpenhubClient() {
 
 Status OpenhubClient::start() {
   if (state_ != OpenhubState::STOPPED) return {};
-  if (!fetcher_ || !factory_) return fail("openhub.config", "open-hub: no config fetcher or MQTT client factory");
+  if (!fetcher_ || !factory_)
+    return fail("openhub.config", "open-hub: no config fetcher or MQTT client factory");
   fetch_attempt_ = 0;
   fetch_();
   return {};
@@ -142,7 +148,8 @@ void OpenhubClient::on_config_(Result<OpenhubConfig> config) {
 
 void OpenhubClient::schedule_fetch_retry_(const std::string& why) {
   if (state_ == OpenhubState::STOPPED || fetch_timer_ != NO_TIMER || fetching_) return;
-  uint64_t base = static_cast<uint64_t>(options_.fetch_backoff_min_ms) << std::min(fetch_attempt_, MAX_BACKOFF_SHIFT);
+  uint64_t base = static_cast<uint64_t>(options_.fetch_backoff_min_ms)
+                  << std::min(fetch_attempt_, MAX_BACKOFF_SHIFT);
   base = std::min<uint64_t>(base, options_.fetch_backoff_max_ms);
   std::uniform_real_distribution<double> jitter(1.0 - JITTER, 1.0 + JITTER);
   auto delay = static_cast<uint32_t>(static_cast<double>(base) * jitter(rng_));
@@ -176,6 +183,8 @@ void OpenhubClient::connect_(OpenhubConfig config) {
   co.username = config.username;
   co.password = config.password;
   co.keep_alive_s = options_.keep_alive_s;
+  co.reconnect_min_ms = options_.reconnect_min_ms;
+  co.reconnect_max_ms = options_.reconnect_max_ms;
   co.clean_session = true;
   if (config.url.rfind("ssl://", 0) == 0 || config.url.rfind("mqtts://", 0) == 0) {
     mqtt::TlsOptions tls;
@@ -281,7 +290,8 @@ void OpenhubClient::on_error_(uint64_t gen, const Error& e) {
   Generation* g = find_(gen);
   if (!g || g->retiring) return;
   ++stats_.auth_errors;
-  T2M_LOGE(TAG, "broker refused the connection (%s): %s; fetching a new config", e.code.c_str(), e.message.c_str());
+  T2M_LOGE(TAG, "broker refused the connection (%s): %s; fetching a new config", e.code.c_str(),
+           e.message.c_str());
   sink_.on_push_error(push::CHANNEL_OPENHUB, e);
   retire_(*g);
   // CONNACK rc 5 means the config's credentials are no longer valid: fetch new ones now (§6.b).

@@ -28,11 +28,11 @@ inline constexpr std::string_view OPENHUB_CONFIG_PATH_SMART_HOME = "/v1.0/open-h
 inline constexpr std::string_view OPENHUB_CONFIG_PATH_INDUSTRY = "/v1.0/iot-03/open-hub/access-config";
 
 struct OpenhubConfig {
-  std::string url;        // ssl://host:8883 or tcp://host:port
+  std::string url;  // ssl://host:8883 or tcp://host:port
   std::string client_id;
   std::string username;
-  std::string password;   // secret; its characters [8, 24) are the AES key
-  int64_t expire_time_s = 0;  // validity in seconds from the moment it was fetched
+  std::string password;                    // secret; its characters [8, 24) are the AES key
+  int64_t expire_time_s = 0;               // validity in seconds from the moment it was fetched
   std::vector<std::string> source_topics;  // every value of source_topic
   std::string msg_encrypted_version = std::string(push::OPENHUB_V1);  // the version that was requested
 };
@@ -52,12 +52,14 @@ using OpenhubConfigFetcher = std::function<void(OpenhubConfigDone done)>;
 using MqttClientFactory = std::function<mqtt::ClientPtr()>;
 
 struct OpenhubOptions {
-  std::string ca_file;               // CA for ssl:// brokers (Tuya's public CA chain)
-  uint32_t refresh_margin_s = 60;    // fetch a new config this long before expiry (§6.b)
-  uint32_t min_validity_s = 30;      // never schedule a refresh sooner than this
+  std::string ca_file;             // CA for ssl:// brokers (Tuya's public CA chain)
+  uint32_t refresh_margin_s = 60;  // fetch a new config this long before expiry (§6.b)
+  uint32_t min_validity_s = 30;    // never schedule a refresh sooner than this
   uint32_t fetch_backoff_min_ms = 1000;
   uint32_t fetch_backoff_max_ms = 60000;
   int keep_alive_s = 60;
+  int reconnect_min_ms = 1000;  // the MQTT client's own reconnect back-off
+  int reconnect_max_ms = 60000;
   uint32_t jitter_seed = 0;  // 0: seeded from std::random_device
 };
 
@@ -67,10 +69,10 @@ std::string_view to_string(OpenhubState state);
 struct OpenhubStats {
   uint64_t config_fetches = 0;
   uint64_t config_failures = 0;
-  uint64_t connects = 0;          // on_connected of any client generation
+  uint64_t connects = 0;  // on_connected of any client generation
   uint64_t connection_losses = 0;
-  uint64_t auth_errors = 0;       // on_error from the client (refused credentials, bad TLS)
-  uint64_t rotations = 0;         // a newer client took over from an older one
+  uint64_t auth_errors = 0;  // on_error from the client (refused credentials, bad TLS)
+  uint64_t rotations = 0;    // a newer client took over from an older one
   uint32_t last_retry_delay_ms = 0;
 };
 

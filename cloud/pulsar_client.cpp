@@ -43,7 +43,8 @@ bool parse_url(const std::string& url, bool& tls, std::string& host, int& port, 
   if (colon != std::string_view::npos) {
     std::string p(hostport.substr(colon + 1));
     hostport = hostport.substr(0, colon);
-    if (p.empty() || p.size() > 5 || !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    if (p.empty() || p.size() > 5 ||
+        !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }))
       return false;
     port = std::stoi(p);
     if (port <= 0 || port > 65535) return false;
@@ -55,11 +56,16 @@ bool parse_url(const std::string& url, bool& tls, std::string& host, int& port, 
 
 std::string_view to_string(PulsarState state) {
   switch (state) {
-    case PulsarState::STOPPED: return "stopped";
-    case PulsarState::RESOLVING: return "resolving";
-    case PulsarState::CONNECTING: return "connecting";
-    case PulsarState::CONNECTED: return "connected";
-    case PulsarState::WAITING_RETRY: return "waiting_retry";
+    case PulsarState::STOPPED:
+      return "stopped";
+    case PulsarState::RESOLVING:
+      return "resolving";
+    case PulsarState::CONNECTING:
+      return "connecting";
+    case PulsarState::CONNECTED:
+      return "connected";
+    case PulsarState::WAITING_RETRY:
+      return "waiting_retry";
   }
   return "?";
 }
@@ -94,7 +100,9 @@ PulsarClient::PulsarClient(uv_loop_t* loop, Timers& timers, push::PushSink& sink
       processor_(sink, timers),
       rng_(options_.jitter_seed != 0 ? options_.jitter_seed : std::random_device{}()) {}
 
-PulsarClient::~PulsarClient() { stop(); }
+PulsarClient::~PulsarClient() {
+  stop();
+}
 
 std::string PulsarClient::request_path() const {
   return base_path_ + "ws/v2/consumer/persistent/" + options_.access_id + "/out/" + options_.env + "/" +
@@ -108,7 +116,8 @@ Status PulsarClient::start() {
   auto key = push::pulsar_key(options_.access_secret);
   if (!key) return fail("pulsar.config", "Pulsar: access_secret must be at least 24 characters");
   if (!parse_url(options_.url, tls_, host_, port_, base_path_))
-    return fail("pulsar.config", "Pulsar: url must look like wss://host[:port]/ (got \"" + options_.url + "\")");
+    return fail("pulsar.config",
+                "Pulsar: url must look like wss://host[:port]/ (got \"" + options_.url + "\")");
   if (options_.env != PULSAR_ENV_PROD && options_.env != PULSAR_ENV_TEST)
     return fail("pulsar.config", "Pulsar: env must be \"event\" or \"event-test\"");
   key_ = std::move(*key);
@@ -132,8 +141,8 @@ Status PulsarClient::start() {
   lws_ = std::move(state);
   stopping_ = false;
   attempt_ = 0;
-  T2M_LOGI(TAG, "consumer %s on %s://%s:%d (env %s)", options_.access_id.c_str(), tls_ ? "wss" : "ws", host_.c_str(),
-           port_, options_.env.c_str());
+  T2M_LOGI(TAG, "consumer %s on %s://%s:%d (env %s)", options_.access_id.c_str(), tls_ ? "wss" : "ws",
+           host_.c_str(), port_, options_.env.c_str());
   connect_();
   return {};
 }
@@ -302,10 +311,11 @@ void PulsarClient::on_connection_error_(lws* wsi, const char* why) {
   std::string reason = why ? why : "unknown error";
   if (http == HTTP_UNAUTHORIZED || http == HTTP_FORBIDDEN) {
     ++stats_.auth_failures;
-    Error e{"pulsar.auth",
-            strformat("Tuya's message service refused the credentials (HTTP %u): check access_id/access_secret, "
-                      "that the project's Message Service is enabled, and the data-center URL",
-                      http)};
+    Error e{
+        "pulsar.auth",
+        strformat("Tuya's message service refused the credentials (HTTP %u): check access_id/access_secret, "
+                  "that the project's Message Service is enabled, and the data-center URL",
+                  http)};
     T2M_LOGE(TAG, "%s", e.message.c_str());
     sink_.on_push_error(push::CHANNEL_PULSAR, e);
     // Retrying will not fix credentials quickly: wait the longest back-off.

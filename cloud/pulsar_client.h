@@ -50,12 +50,12 @@ enum class PulsarState { STOPPED, RESOLVING, CONNECTING, CONNECTED, WAITING_RETR
 std::string_view to_string(PulsarState state);
 
 struct PulsarStats {
-  uint64_t connects = 0;         // upgrades that succeeded
-  uint64_t disconnects = 0;      // established connections that ended
-  uint64_t connect_failures = 0; // DNS, TCP, TLS or upgrade failures
-  uint64_t auth_failures = 0;    // upgrade refused with 401/403
+  uint64_t connects = 0;          // upgrades that succeeded
+  uint64_t disconnects = 0;       // established connections that ended
+  uint64_t connect_failures = 0;  // DNS, TCP, TLS or upgrade failures
+  uint64_t auth_failures = 0;     // upgrade refused with 401/403
   uint64_t acks_sent = 0;
-  uint64_t oversize = 0;         // messages dropped for exceeding max_message_bytes
+  uint64_t oversize = 0;  // messages dropped for exceeding max_message_bytes
   uint32_t last_retry_delay_ms = 0;
 };
 

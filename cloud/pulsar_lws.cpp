@@ -49,11 +49,14 @@ struct LwsContext::Reaper {
     if (r->slot) T2M_LOGE(TAG, "libwebsockets context did not finish closing; leaking it");
     --g_finishing;
     uv_idle_stop(t);
-    uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) { std::unique_ptr<Reaper> done(static_cast<Reaper*>(h->data)); });
+    uv_close(reinterpret_cast<uv_handle_t*>(t),
+             [](uv_handle_t* h) { std::unique_ptr<Reaper> done(static_cast<Reaper*>(h->data)); });
   }
 };
 
-size_t lws_contexts_finishing() { return g_finishing; }
+size_t lws_contexts_finishing() {
+  return g_finishing;
+}
 
 bool lws_drain(uv_loop_t* loop, int max_iterations) {
   for (int i = 0; i < max_iterations && g_finishing > 0; ++i) uv_run(loop, UV_RUN_NOWAIT);
@@ -93,7 +96,7 @@ Result<std::unique_ptr<LwsContext>> LwsContext::create(uv_loop_t* loop, const Lw
 
 LwsContext::~LwsContext() {
   if (!ctx_) return;
-  lws_context_destroy(ctx_);  // first call: closes connections and lws's handles
+  lws_context_destroy(ctx_);      // first call: closes connections and lws's handles
   Reaper* r = reaper_.release();  // now owned by its idle handle, freed in the close callback
   if (uv_idle_init(loop_, &r->idle) != 0) {
     T2M_LOGE(TAG, "cannot arm the libwebsockets reaper; leaking the context");

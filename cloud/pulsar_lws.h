@@ -18,7 +18,7 @@ namespace t2m::cloud {
 
 struct LwsContextOptions {
   const lws_protocols* protocols = nullptr;  // array ending with a null entry
-  void* user = nullptr;                       // lws_context_user()
+  void* user = nullptr;                      // lws_context_user()
   // Server: listen on `iface`:`port` (port 0 picks a free one); client only when listen is false.
   bool listen = false;
   std::string iface = "127.0.0.1";

@@ -4,7 +4,8 @@
 
 namespace t2m::cloud::push {
 
-DedupWindow::DedupWindow(size_t capacity, uint64_t ttl_ms) : capacity_(std::max<size_t>(capacity, 1)), ttl_ms_(ttl_ms) {}
+DedupWindow::DedupWindow(size_t capacity, uint64_t ttl_ms)
+    : capacity_(std::max<size_t>(capacity, 1)), ttl_ms_(ttl_ms) {}
 
 void DedupWindow::expire_(uint64_t now_ms) {
   while (!order_.empty() && (order_.size() >= capacity_ || now_ms - order_.front().seen_ms > ttl_ms_)) {

@@ -125,7 +125,8 @@ PushEvent decode_device_event(const json& j) {
   if (biz == "online") return Online{dev};
   if (biz == "offline") return Offline{dev};
   if (biz == "nameUpdate") return NameUpdate{dev, str_field(biz_data, "name")};
-  if (biz == "dpNameUpdate") return DpNameUpdate{dev, int_field(biz_data, "dpId"), str_field(biz_data, "name")};
+  if (biz == "dpNameUpdate")
+    return DpNameUpdate{dev, int_field(biz_data, "dpId"), str_field(biz_data, "name")};
   if (biz == "bindUser") return BindUser{dev, str_field(biz_data, "uid"), str_field(biz_data, "ownerId")};
   if (biz == "delete") return Delete{dev, str_field(biz_data, "uid"), str_field(biz_data, "ownerId")};
   if (biz == "upgradeStatus") {
@@ -156,8 +157,10 @@ PushEvent decode_scene(const json& j) {
   s.uid = str_field(j, "uid");
   if (s.uid.empty()) s.uid = str_field(biz_data, "uid");
   const json* actions = nullptr;
-  if (j.contains("actions") && j["actions"].is_array()) actions = &j["actions"];
-  else if (biz_data.contains("actions") && biz_data["actions"].is_array()) actions = &biz_data["actions"];
+  if (j.contains("actions") && j["actions"].is_array())
+    actions = &j["actions"];
+  else if (biz_data.contains("actions") && biz_data["actions"].is_array())
+    actions = &biz_data["actions"];
   if (actions) {
     for (const auto& a : *actions) {
       if (!a.is_object()) continue;
@@ -165,7 +168,8 @@ PushEvent decode_scene(const json& j) {
       act.id = str_field(a, "id");
       act.entity_id = str_field(a, "entityId");
       act.exec_status = int_field(a, "execStatus");
-      if (auto t = a.find("executeTime"); t != a.end()) act.execute_time_ms = normalise_time_ms(*t).value_or(0);
+      if (auto t = a.find("executeTime"); t != a.end())
+        act.execute_time_ms = normalise_time_ms(*t).value_or(0);
       s.actions.push_back(std::move(act));
     }
   }
@@ -197,7 +201,9 @@ std::optional<Bytes> pulsar_key(std::string_view access_secret) {
   return to_bytes(access_secret.substr(KEY_OFFSET, crypto::AES_KEY_SIZE));
 }
 
-std::optional<Bytes> openhub_key(std::string_view password) { return pulsar_key(password); }
+std::optional<Bytes> openhub_key(std::string_view password) {
+  return pulsar_key(password);
+}
 
 Result<PulsarFrame> parse_pulsar_frame(std::string_view text) {
   auto j = parse_json(text);
@@ -252,8 +258,10 @@ Result<Envelope> parse_envelope(std::string_view json_text) {
   if (auto t = j->find("t"); t != j->end()) {
     e.t_ms = normalise_time_ms(*t).value_or(0);
     e.t_text = envelope_number_text(*t);
-    if (t->is_number_unsigned()) e.t_integer = t->get<uint64_t>();
-    else if (t->is_number_integer() && t->get<int64_t>() >= 0) e.t_integer = static_cast<uint64_t>(t->get<int64_t>());
+    if (t->is_number_unsigned())
+      e.t_integer = t->get<uint64_t>();
+    else if (t->is_number_integer() && t->get<int64_t>() >= 0)
+      e.t_integer = static_cast<uint64_t>(t->get<int64_t>());
   }
   return e;
 }
@@ -282,9 +290,12 @@ Result<std::string> decrypt_pulsar_data(std::string_view data_b64, std::string_v
 
 std::string_view to_string(AadForm form) {
   switch (form) {
-    case AadForm::NONE: return "none";
-    case AadForm::DECIMAL_TEXT: return "decimal-text";
-    case AadForm::BE48: return "be48";
+    case AadForm::NONE:
+      return "none";
+    case AadForm::DECIMAL_TEXT:
+      return "decimal-text";
+    case AadForm::BE48:
+      return "be48";
   }
   return "?";
 }
@@ -335,8 +346,10 @@ std::string_view event_dev_id(const PushEvent& ev) {
   return std::visit(
       [](const auto& e) -> std::string_view {
         using E = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<E, SceneRun>) return {};
-        else return e.dev_id;
+        if constexpr (std::is_same_v<E, SceneRun>)
+          return {};
+        else
+          return e.dev_id;
       },
       ev);
 }
@@ -375,7 +388,8 @@ Result<PushMessage> decode_business(int protocol, int64_t envelope_t_ms, std::st
       r.product_key = str_field(*j, "productKey");
       auto st = j->find("status");
       if (r.dev_id.empty()) return err(ERR_BAD_PAYLOAD, "status report without devId");
-      if (st == j->end() || !st->is_array()) return err(ERR_BAD_PAYLOAD, "status report without status array");
+      if (st == j->end() || !st->is_array())
+        return err(ERR_BAD_PAYLOAD, "status report without status array");
       for (const auto& it : *st) {
         if (!it.is_object()) continue;
         auto item = decode_status_item(it, m.t_ms);
@@ -418,8 +432,10 @@ std::string encrypt_pulsar_gcm_data(std::string_view plain, ByteView key, ByteVi
 std::string encrypt_openhub_gcm_data(std::string_view plain, ByteView key, ByteView iv, AadForm aad,
                                      uint64_t t) {
   Bytes aad_bytes;
-  if (aad == AadForm::DECIMAL_TEXT) aad_bytes = to_bytes(std::to_string(t));
-  else if (aad == AadForm::BE48) aad_bytes = be48(t);
+  if (aad == AadForm::DECIMAL_TEXT)
+    aad_bytes = to_bytes(std::to_string(t));
+  else if (aad == AadForm::BE48)
+    aad_bytes = be48(t);
   auto s = crypto::aes_gcm_encrypt(key, iv, aad_bytes, as_bytes(plain));
   if (!s) return {};
   Bytes out;
@@ -433,7 +449,8 @@ std::string encrypt_openhub_gcm_data(std::string_view plain, ByteView key, ByteV
 
 std::string make_envelope(int protocol, std::string_view data_b64, uint64_t t) {
   // nlohmann's object keeps keys sorted, which is the §6.c order (data, protocol, pv, sign, t).
-  json j = {{"data", std::string(data_b64)}, {"protocol", protocol}, {"pv", PV}, {"sign", FAKE_SIGN}, {"t", t}};
+  json j = {
+      {"data", std::string(data_b64)}, {"protocol", protocol}, {"pv", PV}, {"sign", FAKE_SIGN}, {"t", t}};
   return j.dump();
 }
 

@@ -19,11 +19,11 @@
 namespace t2m::cloud::push {
 
 // Stable error codes (Error::code), one per counted failure reason (reference §8.11).
-inline constexpr std::string_view ERR_BAD_FRAME = "push.bad_frame";          // Pulsar frame not JSON / no id
-inline constexpr std::string_view ERR_BAD_ENVELOPE = "push.bad_envelope";    // outer JSON malformed
-inline constexpr std::string_view ERR_BAD_BASE64 = "push.bad_base64";        // payload or data not base64
-inline constexpr std::string_view ERR_DECRYPT = "push.decrypt_failed";       // padding / GCM tag / sizes
-inline constexpr std::string_view ERR_BAD_PAYLOAD = "push.bad_payload";      // decrypted text not usable
+inline constexpr std::string_view ERR_BAD_FRAME = "push.bad_frame";        // Pulsar frame not JSON / no id
+inline constexpr std::string_view ERR_BAD_ENVELOPE = "push.bad_envelope";  // outer JSON malformed
+inline constexpr std::string_view ERR_BAD_BASE64 = "push.bad_base64";      // payload or data not base64
+inline constexpr std::string_view ERR_DECRYPT = "push.decrypt_failed";     // padding / GCM tag / sizes
+inline constexpr std::string_view ERR_BAD_PAYLOAD = "push.bad_payload";    // decrypted text not usable
 inline constexpr std::string_view ERR_UNKNOWN_CIPHER = "push.unknown_cipher";  // em / version unknown
 inline constexpr std::string_view ERR_TOO_LARGE = "push.too_large";
 
@@ -66,10 +66,10 @@ std::string pulsar_ack(std::string_view message_id);
 struct Envelope {
   int protocol = 0;
   std::string pv;
-  int64_t t_ms = 0;      // normalised to Unix ms; 0 when absent
-  std::string t_text;    // `t` exactly as its decimal digits were sent (open-hub 2.0 AAD), empty if absent
+  int64_t t_ms = 0;    // normalised to Unix ms; 0 when absent
+  std::string t_text;  // `t` exactly as its decimal digits were sent (open-hub 2.0 AAD), empty if absent
   std::optional<uint64_t> t_integer;  // `t` as an integer when it was one (6-byte AAD variant)
-  std::string data;      // base64 ciphertext
+  std::string data;                   // base64 ciphertext
 };
 Result<Envelope> parse_envelope(std::string_view json_text);
 
@@ -96,10 +96,10 @@ Result<OpenhubPlain> decrypt_openhub_data(const Envelope& env, std::string_view 
 // ---- Typed events ----
 
 struct StatusItem {
-  std::string code;            // empty on the dpId-keyed variant
-  std::optional<int> dp_id;    // from the "<dpId>":"<text>" pair or a "dpId" field
+  std::string code;          // empty on the dpId-keyed variant
+  std::optional<int> dp_id;  // from the "<dpId>":"<text>" pair or a "dpId" field
   nlohmann::json value;
-  int64_t t_ms = 0;            // item time, else the envelope's
+  int64_t t_ms = 0;  // item time, else the envelope's
 };
 struct StatusReport {
   std::string dev_id;
@@ -168,8 +168,8 @@ using PushEvent = std::variant<StatusReport, Online, Offline, NameUpdate, DpName
 // One decoded message: the event plus what is known about where it came from.
 struct PushMessage {
   int protocol = 0;
-  int64_t t_ms = 0;      // envelope time (ordering for non-status events, §10.5)
-  std::string data_id;   // protocol 4 dataId (a per-report id, used for de-duplication), else empty
+  int64_t t_ms = 0;     // envelope time (ordering for non-status events, §10.5)
+  std::string data_id;  // protocol 4 dataId (a per-report id, used for de-duplication), else empty
   PushEvent event;
 };
 

@@ -18,8 +18,8 @@ void PushProcessor::count_error_(std::string_view channel, const Error& e) {
   auto it = counters_.by_reason.find(e.code);
   if (it == counters_.by_reason.end()) it = counters_.by_reason.emplace(e.code, 0).first;
   ++it->second;
-  T2M_LOGW(TAG, "%.*s: message dropped (%s): %s", static_cast<int>(channel.size()), channel.data(), e.code.c_str(),
-           e.message.c_str());
+  T2M_LOGW(TAG, "%.*s: message dropped (%s): %s", static_cast<int>(channel.size()), channel.data(),
+           e.code.c_str(), e.message.c_str());
 }
 
 std::string PushProcessor::handle_pulsar_frame(std::string_view frame_text, ByteView key) {

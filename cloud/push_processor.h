@@ -32,13 +32,13 @@ class PushSink {
 };
 
 struct PushCounters {
-  uint64_t received = 0;        // raw messages handed to the processor
-  uint64_t delivered = 0;       // messages passed to the sink
-  uint64_t duplicates = 0;      // dropped: message id / dataId seen before
-  uint64_t stale_items = 0;     // status items dropped as older than the newest seen
-  uint64_t stale_reports = 0;   // status reports with nothing newer left (not delivered)
-  uint64_t unknown = 0;         // unknown protocol or bizCode (delivered as Unknown)
-  uint64_t errors = 0;          // sum of by_reason
+  uint64_t received = 0;       // raw messages handed to the processor
+  uint64_t delivered = 0;      // messages passed to the sink
+  uint64_t duplicates = 0;     // dropped: message id / dataId seen before
+  uint64_t stale_items = 0;    // status items dropped as older than the newest seen
+  uint64_t stale_reports = 0;  // status reports with nothing newer left (not delivered)
+  uint64_t unknown = 0;        // unknown protocol or bizCode (delivered as Unknown)
+  uint64_t errors = 0;         // sum of by_reason
   std::map<std::string, uint64_t, std::less<>> by_reason;  // Error::code -> count
   std::map<std::string, uint64_t, std::less<>> aad_forms;  // open-hub 2.0: which AAD form verified
 };

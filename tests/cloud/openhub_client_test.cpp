@@ -2,10 +2,16 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <deque>
 #include <vector>
 
+#include "common/log.h"
+#include "common/loop_executor.h"
+#include "common/uv_handle.h"
+#include "mqtt/paho_client.h"
 #include "tests/fakes/fake_mqtt_client.h"
+#include "tests/support/mosquitto.h"
 
 using namespace t2m;
 using namespace t2m::cloud;
@@ -64,7 +70,8 @@ struct Factory {
   }
 };
 
-OpenhubConfig cfg(std::string_view version = OPENHUB_V1, int64_t expire = 7200, std::string_view password = PASSWORD) {
+OpenhubConfig cfg(std::string_view version = OPENHUB_V1, int64_t expire = 7200,
+                  std::string_view password = PASSWORD) {
   auto c = parse_openhub_config(config_json(password, expire), version);
   REQUIRE(c.ok());
   return c.value();
@@ -79,8 +86,9 @@ std::string envelope_v1(int protocol, std::string_view plain, uint64_t t) {
 TEST_SUITE("openhub_client") {
   TEST_CASE("config request body and result parsing") {
     auto body = openhub_config_request("bay1", "t2m.1234", OPENHUB_V1);
-    CHECK(body.dump() ==
-          R"({"link_id":"t2m.1234","link_type":"mqtt","msg_encrypted_version":"1.0","topics":"device","uid":"bay1"})");
+    CHECK(
+        body.dump() ==
+        R"({"link_id":"t2m.1234","link_type":"mqtt","msg_encrypted_version":"1.0","topics":"device","uid":"bay1"})");
     auto c = parse_openhub_config(config_json(), OPENHUB_V2);
     REQUIRE(c.ok());
     CHECK(c->url == "tcp://127.0.0.1:1883");
@@ -119,8 +127,10 @@ TEST_SUITE("openhub_client") {
     CHECK(c->subscriptions.count(std::string(TOPIC)) == 1);
     CHECK(sink.channel == std::vector<bool>{true});
     c->inject(std::string(TOPIC), envelope_v1(20, R"({"devId":"d1","bizCode":"online"})", 1700000000123));
-    c->inject(std::string(TOPIC), envelope_v1(4, R"({"dataId":"x","devId":"d1","status":[{"code":"switch_1","value":true,"t":5}]})",
-                                              1700000000124));
+    c->inject(
+        std::string(TOPIC),
+        envelope_v1(4, R"({"dataId":"x","devId":"d1","status":[{"code":"switch_1","value":true,"t":5}]})",
+                    1700000000124));
     c->inject(std::string(TOPIC), "not an envelope");
     REQUIRE(sink.got.size() == 2);
     CHECK(std::holds_alternative<Online>(sink.got[0].event));
@@ -145,10 +155,12 @@ TEST_SUITE("openhub_client") {
     Bytes key = *openhub_key(PASSWORD);
     Bytes iv = hex_literal("a0a1a2a3a4a5a6a7a8a9aaab");
     std::string plain = R"({"devId":"d1","bizCode":"offline"})";
-    factory.made[0]->inject(std::string(TOPIC),
-                            make_envelope(20, encrypt_openhub_gcm_data(plain, key, iv, AadForm::DECIMAL_TEXT, 17), 17));
-    factory.made[0]->inject(std::string(TOPIC),
-                            make_envelope(20, encrypt_openhub_gcm_data(plain, key, iv, AadForm::BE48, 18), 18));
+    factory.made[0]->inject(
+        std::string(TOPIC),
+        make_envelope(20, encrypt_openhub_gcm_data(plain, key, iv, AadForm::DECIMAL_TEXT, 17), 17));
+    factory.made[0]->inject(
+        std::string(TOPIC),
+        make_envelope(20, encrypt_openhub_gcm_data(plain, key, iv, AadForm::BE48, 18), 18));
     CHECK(sink.got.size() == 2);
     CHECK(oh.counters().aad_forms.at("decimal-text") == 1);
     CHECK(oh.counters().aad_forms.at("be48") == 1);
@@ -228,5 +240,111 @@ TEST_SUITE("openhub_client") {
     CHECK(oh.state() == OpenhubState::STOPPED);
     CHECK(sink.channel == std::vector<bool>{true, false});
     CHECK(timers.pending() == 0);
+  }
+}
+
+// ---- Against a real mosquitto standing in for Tuya's broker (§7), through PahoClient ----
+
+namespace {
+
+constexpr int BROKER_WAIT_MS = 10000;
+
+struct QuietLogs {
+  QuietLogs() { log_set_stderr(std::getenv("T2M_TEST_LOGS") != nullptr); }
+  ~QuietLogs() { log_set_stderr(true); }
+};
+
+}  // namespace
+
+TEST_SUITE("openhub_client") {
+  TEST_CASE("real broker: refused credentials, new config, then encrypted envelopes become events") {
+    QuietLogs quiet;
+    const std::string user = "cloud_0123abcd";
+    const std::string good = std::string(PASSWORD);
+    const std::string bad = "00000000" + good.substr(8);  // same key, wrong broker password
+    test::BrokerOptions bo;
+    bo.users = {{user, good}, {"fake-cloud", "publisher-pass"}};
+    test::MosquittoBroker broker(bo);
+    REQUIRE_MESSAGE(broker.running(), broker.log());
+
+    uv_loop_t loop{};
+    REQUIRE(uv_loop_init(&loop) == 0);
+    {
+      auto executor = std::make_unique<LoopExecutor>(&loop);
+      UvTimers timers(&loop);
+      RecordingSink sink;
+      ScriptedFetcher fetcher;
+      auto with_password = [&](const std::string& pw) {
+        auto j = config_json(pw, 7200);
+        j["url"] = broker.uri();
+        j["client_id"] = "cloud_test_client";
+        j["username"] = user;
+        auto c = parse_openhub_config(j, OPENHUB_V1);
+        REQUIRE(c.ok());
+        return c.value();
+      };
+      fetcher.answers.push_back(with_password(bad));
+      fetcher.answers.push_back(with_password(good));
+      OpenhubOptions o;
+      o.fetch_backoff_min_ms = 50;
+      o.reconnect_min_ms = 50;
+      o.reconnect_max_ms = 400;
+      o.keep_alive_s = 5;
+      o.jitter_seed = 3;
+      auto oh = std::make_unique<OpenhubClient>(
+          timers, sink, fetcher.fn(),
+          [&]() -> mqtt::ClientPtr { return std::make_unique<mqtt::PahoClient>(*executor); }, o);
+      REQUIRE(oh->start().ok());
+      REQUIRE(test::run_loop_until(
+          &loop, [&] { return oh->state() == OpenhubState::CONNECTED; }, BROKER_WAIT_MS));
+      CHECK(oh->stats().auth_errors == 1);
+      REQUIRE_FALSE(sink.errors.empty());
+      CHECK(sink.errors[0].code == "mqtt_auth_refused");
+      CHECK(fetcher.calls == 2);
+
+      // The fake cloud publishes encrypted envelopes on the device's source topic.
+      mqtt::PahoClient pub(*executor);
+      mqtt::ConnectOptions po;
+      po.server_uri = broker.uri();
+      po.client_id = "fake-cloud-publisher";
+      po.username = "fake-cloud";
+      po.password = "publisher-pass";
+      bool pub_up = false;
+      mqtt::ClientHandlers ph;
+      ph.on_connected = [&](bool) { pub_up = true; };
+      REQUIRE(pub.connect(po, std::move(ph)).ok());
+      REQUIRE(test::run_loop_until(
+          &loop, [&] { return pub_up; }, BROKER_WAIT_MS));
+      const std::string topic(TOPIC);
+      CHECK(
+          pub.publish(
+                 {topic,
+                  envelope_v1(
+                      4,
+                      R"({"dataId":"r1","devId":"d1","status":[{"code":"switch_1","value":true,"t":1700000000000}]})",
+                      1700000000123),
+                  mqtt::Qos::AT_LEAST_ONCE, false})
+              .ok());
+      CHECK(pub.publish({topic,
+                         envelope_v1(20, R"({"devId":"d1","bizCode":"nameUpdate","bizData":{"name":"Desk"}})",
+                                     1700000000124),
+                         mqtt::Qos::AT_LEAST_ONCE, false})
+                .ok());
+      CHECK(pub.publish({topic, "garbage", mqtt::Qos::AT_LEAST_ONCE, false}).ok());
+      REQUIRE(test::run_loop_until(
+          &loop, [&] { return sink.got.size() == 2 && oh->counters().errors == 1; }, BROKER_WAIT_MS));
+      CHECK(std::get<StatusReport>(sink.got[0].event).items.at(0).value == true);
+      CHECK(std::get<NameUpdate>(sink.got[1].event).name == "Desk");
+
+      bool oh_done = false, pub_done = false;
+      oh->stop([&] { oh_done = true; });
+      pub.disconnect([&] { pub_done = true; });
+      REQUIRE(test::run_loop_until(
+          &loop, [&] { return oh_done && pub_done; }, BROKER_WAIT_MS));
+      CHECK(oh->clients() == 0);
+      oh.reset();
+      executor->close();
+    }
+    CHECK(uv_close_all_and_drain(&loop) == 0);
   }
 }

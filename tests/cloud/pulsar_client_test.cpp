@@ -48,7 +48,8 @@ bool run_until(uv_loop_t* loop, const std::function<bool()>& done, uint64_t time
 // Lets the loop spin for `ms` (to show that something does NOT happen).
 void run_for(uv_loop_t* loop, uint64_t ms) {
   uint64_t until = uv_now(loop) + ms;
-  run_until(loop, [&] { return uv_now(loop) >= until; }, ms + 100);
+  run_until(
+      loop, [&] { return uv_now(loop) >= until; }, ms + 100);
 }
 
 struct Fixture {
@@ -123,17 +124,23 @@ TEST_SUITE("pulsar_client") {
     Fixture f;
     f.start_client(f.options());
     REQUIRE(run_until(&f.loop, [&] { return f.client->state() == PulsarState::CONNECTED; }));
-    CHECK(f.client->request_path() == f.fake->expected_path() + "?ackTimeoutMillis=3000&subscriptionType=Failover");
+    CHECK(f.client->request_path() ==
+          f.fake->expected_path() + "?ackTimeoutMillis=3000&subscriptionType=Failover");
     CHECK(f.fake->auth_rejections() == 0);
 
     // Protocol 4 code variant (ECB), dpId-only variant (GCM), out-of-order (older, GCM), newer (ECB).
-    f.fake->publish(4, R"({"dataId":"d1","devId":"dev1","status":[{"code":"switch_1","value":true,"t":2000,"1":"true"}]})",
-                    EM_AES_ECB);
-    f.fake->publish(4, R"({"dataId":"d2","devId":"dev1","status":[{"dpId":2,"value":55,"t":2000}]})", EM_AES_GCM);
-    f.fake->publish(4, R"({"dataId":"d3","devId":"dev1","status":[{"code":"switch_1","value":false,"t":1000}]})",
+    f.fake->publish(
+        4,
+        R"({"dataId":"d1","devId":"dev1","status":[{"code":"switch_1","value":true,"t":2000,"1":"true"}]})",
+        EM_AES_ECB);
+    f.fake->publish(4, R"({"dataId":"d2","devId":"dev1","status":[{"dpId":2,"value":55,"t":2000}]})",
                     EM_AES_GCM);
-    f.fake->publish(4, R"({"dataId":"d4","devId":"dev1","status":[{"code":"switch_1","value":false,"t":"3000"}]})",
-                    EM_AES_ECB);
+    f.fake->publish(4,
+                    R"({"dataId":"d3","devId":"dev1","status":[{"code":"switch_1","value":false,"t":1000}]})",
+                    EM_AES_GCM);
+    f.fake->publish(
+        4, R"({"dataId":"d4","devId":"dev1","status":[{"code":"switch_1","value":false,"t":"3000"}]})",
+        EM_AES_ECB);
     // Every protocol-20 bizCode, alternating ciphers.
     const char* biz[] = {
         R"({"devId":"dev1","bizCode":"online","bizData":{"time":1700000000},"ts":1700000000123})",
@@ -146,7 +153,8 @@ TEST_SUITE("pulsar_client") {
     };
     int i = 0;
     for (const char* b : biz) f.fake->publish(20, b, (i++ % 2) ? EM_AES_GCM : EM_AES_ECB);
-    f.fake->publish(25, R"({"bizCode":"sceneExecute","bizData":{"id":"sc1","name":"Good night"},"actions":[]})",
+    f.fake->publish(25,
+                    R"({"bizCode":"sceneExecute","bizData":{"id":"sc1","name":"Good night"},"actions":[]})",
                     EM_AES_GCM);
     f.fake->publish(99, R"({"bizCode":"future"})", EM_AES_ECB);
     // Undecryptable: garbage ciphertext inside a valid envelope; and a payload that is not base64.
@@ -156,7 +164,8 @@ TEST_SUITE("pulsar_client") {
     f.fake->send_raw("this is not a frame");
 
     const size_t published = 4 + 7 + 1 + 1 + 2;
-    REQUIRE(run_until(&f.loop, [&] { return f.fake->acked().size() == published && f.fake->unacked() == 0; }));
+    REQUIRE(
+        run_until(&f.loop, [&] { return f.fake->acked().size() == published && f.fake->unacked() == 0; }));
     // Delivered: 3 status reports (the t=1000 one is stale), 7 device events, the scene, the unknown one.
     CHECK(f.sink.count<StatusReport>() == 3);
     CHECK(f.sink.count<Online>() == 1);
@@ -202,7 +211,7 @@ TEST_SUITE("pulsar_client") {
     f.fake->drop_connections();
     REQUIRE(run_until(&f.loop, [&] { return f.client->state() != PulsarState::CONNECTED; }));
     CHECK(f.client->stats().disconnects == 1);
-    CHECK(f.client->stats().last_retry_delay_ms >= 40);   // 50 ms +- 20 %
+    CHECK(f.client->stats().last_retry_delay_ms >= 40);  // 50 ms +- 20 %
     CHECK(f.client->stats().last_retry_delay_ms <= 60);
     // Published while disconnected: delivered after the reconnect.
     f.fake->publish(20, R"({"devId":"dev1","bizCode":"offline"})", EM_AES_GCM);
@@ -218,7 +227,8 @@ TEST_SUITE("pulsar_client") {
   TEST_CASE("refused credentials: a clear error, counted, retried at the longest back-off") {
     Fixture f;
     f.start_client(f.options("4OHBOnWOqaECxxxxxxxxxxxxxxxxxxxx"));
-    REQUIRE(run_until(&f.loop, [&] { return f.fake->auth_rejections() >= 1 && f.client->stats().connect_failures >= 1; }));
+    REQUIRE(run_until(
+        &f.loop, [&] { return f.fake->auth_rejections() >= 1 && f.client->stats().connect_failures >= 1; }));
     CHECK(f.client->state() != PulsarState::CONNECTED);
     CHECK(f.sink.channel.empty());
     CHECK(f.fake->connections() == 0);

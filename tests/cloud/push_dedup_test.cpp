@@ -41,7 +41,8 @@ TEST_SUITE("push_dedup") {
     CHECK(n.filter(newer) == 0);
     CHECK(newer.items.size() == 2);
     // Arrives late: switch_1 and dp 2 were set at t=1000, countdown is new.
-    StatusReport older{"d1", "x0", "pk", {{"switch_1", 1, false, 1000}, {"countdown", 7, 30, 1000}, {"", 2, 10, 1000}}};
+    StatusReport older{
+        "d1", "x0", "pk", {{"switch_1", 1, false, 1000}, {"countdown", 7, 30, 1000}, {"", 2, 10, 1000}}};
     CHECK(n.filter(older) == 2);
     REQUIRE(older.items.size() == 1);
     CHECK(older.items[0].code == "countdown");

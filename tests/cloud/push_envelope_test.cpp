@@ -11,7 +11,8 @@ namespace crypto = t2m::proto::crypto;
 namespace {
 
 // Reference §6.c.
-constexpr std::string_view PLAIN = R"({"devId":"vdevo1","status":[{"code":"switch_1","value":true,"t":1700000000000}]})";
+constexpr std::string_view PLAIN =
+    R"({"devId":"vdevo1","status":[{"code":"switch_1","value":true,"t":1700000000000}]})";
 constexpr std::string_view PLAIN_SHA256 = "ddbbfbae855fe4cac5af203d00afe5a0e29808922810e7c56e8ae4f1276de3d8";
 constexpr std::string_view ACCESS_ID = "1KAD46OrT9HafiKdsXeg";
 constexpr std::string_view ACCESS_SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC";
@@ -19,21 +20,26 @@ constexpr std::string_view ECB_DATA =
     "EOEPd0WgvUjpGkoY4XXMga0iYCTXPef3eId9JStSKDIgSCQURm7e6N2GC5hW0vpZsgdShN3JfuwYKBN3YzlOYPhfbcGUbsIs62Twsx/"
     "F55mtRHQ9ZIJikJZQhBpotK7P";
 constexpr std::string_view WS_PAYLOAD =
-    "eyJkYXRhIjoiRU9FUGQwV2d2VWpwR2tvWTRYWE1nYTBpWUNUWFBlZjNlSWQ5SlN0U0tESWdTQ1FVUm03ZTZOMkdDNWhXMHZwWnNnZFNoTj"
-    "NKZnV3WUtCTjNZemxPWVBoZmJjR1Vic0lzNjJUd3N4L0Y1NW10UkhROVpJSmlrSlpRaEJwb3RLN1AiLCJwcm90b2NvbCI6NCwicHYiOiIy"
+    "eyJkYXRhIjoiRU9FUGQwV2d2VWpwR2tvWTRYWE1nYTBpWUNUWFBlZjNlSWQ5SlN0U0tESWdTQ1FVUm03ZTZOMkdDNWhXMHZwWnNnZFNo"
+    "Tj"
+    "NKZnV3WUtCTjNZemxPWVBoZmJjR1Vic0lzNjJUd3N4L0Y1NW10UkhROVpJSmlrSlpRaEJwb3RLN1AiLCJwcm90b2NvbCI6NCwicHYiOi"
+    "Iy"
     "LjAiLCJzaWduIjoiaWdub3JlZC1ieS1zZGtzIiwidCI6MTcwMDAwMDAwMDEyM30=";
 constexpr std::string_view GCM_DATA =
     "AAECAwQFBgcICQoLwMbycNRTjWvoV0DmNjJxYBDCIBBP1ZG3UCGHtn4jJcl84gm4AXSvF3Qp60WU1gx3od8Q2WdO8rBwa2UK4Jc+"
     "glsXS76gEQzbs/UeKKnSkxyE3vo96TwiO8fKjxyy/OEq";
 constexpr std::string_view OH_PASSWORD = "9f2a5c1e7b3d4f60a8c2e4b6d8f0a1c3";
 constexpr std::string_view OH_ECB =
-    "kriengZxEcYqj5fz4vP+OVwfgy4O1CUvPLI09QsNGhXLNeaOsAm6gUfw2QF5JG98wGK/a7Ld0rrxcoyq6SWupz6Gvw5H1mgEipEwePcCcO2+"
+    "kriengZxEcYqj5fz4vP+OVwfgy4O1CUvPLI09QsNGhXLNeaOsAm6gUfw2QF5JG98wGK/"
+    "a7Ld0rrxcoyq6SWupz6Gvw5H1mgEipEwePcCcO2+"
     "1LUc1asGo5oSPqWEDZEb";
 constexpr std::string_view OH_GCM_TEXT =
-    "AAAADKChoqOkpaanqKmqq1/P8BxzN7bG1+Hk8KtxQyOoXxXN+5N0ws2sqVQ6aLe795ED1qBvW0FO28ZXb6xUthDaSe3lcq66smzdKPUDD/"
+    "AAAADKChoqOkpaanqKmqq1/"
+    "P8BxzN7bG1+Hk8KtxQyOoXxXN+5N0ws2sqVQ6aLe795ED1qBvW0FO28ZXb6xUthDaSe3lcq66smzdKPUDD/"
     "sCTXDngEci24KQ1+pCW/52ji2i1Bn0xZjwdcA8qycmCA==";
 constexpr std::string_view OH_GCM_BE48 =
-    "AAAADKChoqOkpaanqKmqq1/P8BxzN7bG1+Hk8KtxQyOoXxXN+5N0ws2sqVQ6aLe795ED1qBvW0FO28ZXb6xUthDaSe3lcq66smzdKPUDD/"
+    "AAAADKChoqOkpaanqKmqq1/"
+    "P8BxzN7bG1+Hk8KtxQyOoXxXN+5N0ws2sqVQ6aLe795ED1qBvW0FO28ZXb6xUthDaSe3lcq66smzdKPUDD/"
     "sCTXDngEci24KQ1+pCW/52tSyOtu1BXgEG02nnwI3Ntw==";
 constexpr uint64_t OUTER_T = 1700000000123;
 
@@ -42,8 +48,12 @@ std::string sha_hex(std::string_view s) {
   return to_hex(ByteView(d.data(), d.size()));
 }
 
-Bytes pkey() { return *pulsar_key(ACCESS_SECRET); }
-Bytes okey() { return *openhub_key(OH_PASSWORD); }
+Bytes pkey() {
+  return *pulsar_key(ACCESS_SECRET);
+}
+Bytes okey() {
+  return *openhub_key(OH_PASSWORD);
+}
 
 Envelope oh_env(std::string_view data) {
   auto e = parse_envelope(make_envelope(4, data, OUTER_T));
@@ -208,9 +218,8 @@ TEST_SUITE("push_envelope") {
   }
 
   TEST_CASE("protocol 4: code, dpId pair, sharing variant, string t") {
-    auto m = decode_business(
-        4, 1700000000999,
-        R"({"dataId":"AAXI","devId":"dev1","productKey":"pk","status":[
+    auto m = decode_business(4, 1700000000999,
+                             R"({"dataId":"AAXI","devId":"dev1","productKey":"pk","status":[
              {"code":"switch_1","value":false,"t":1628229842692,"1":"false"},
              {"code":"bright_value","value":120,"t":"1628229842700","2":"120"},
              {"dpId":3,"t":1752456620499,"value":7},
@@ -249,14 +258,16 @@ TEST_SUITE("push_envelope") {
     auto on = dec(R"({"devId":"d1","bizCode":"online","bizData":{"time":1700000000},"ts":1700000000123})");
     CHECK(std::get<Online>(on.event).dev_id == "d1");
     CHECK(on.t_ms == 1700000000123);
-    CHECK(std::get<Offline>(dec(R"({"devId":"d1","bizCode":"offline","bizData":{"time":146052438362}})").event).dev_id ==
-          "d1");
+    CHECK(
+        std::get<Offline>(dec(R"({"devId":"d1","bizCode":"offline","bizData":{"time":146052438362}})").event)
+            .dev_id == "d1");
     // devId only inside bizData (sharing SDK shape).
     auto nu = dec(R"({"bizCode":"nameUpdate","bizData":{"devId":"d2","uid":"ay1","name":"Kitchen lamp"}})");
     CHECK(std::get<NameUpdate>(nu.event).dev_id == "d2");
     CHECK(std::get<NameUpdate>(nu.event).name == "Kitchen lamp");
     auto dn = std::get<DpNameUpdate>(
-        dec(R"({"devId":"d1","bizCode":"dpNameUpdate","bizData":{"devId":"d1","dpId":"1","name":"Left"}})").event);
+        dec(R"({"devId":"d1","bizCode":"dpNameUpdate","bizData":{"devId":"d1","dpId":"1","name":"Left"}})")
+            .event);
     CHECK(dn.dp_id == 1);
     CHECK(dn.name == "Left");
     auto bu = std::get<BindUser>(
@@ -264,7 +275,8 @@ TEST_SUITE("push_envelope") {
             .event);
     CHECK(bu.dev_id == "d3");
     CHECK(bu.owner_id == "123");
-    auto de = std::get<Delete>(dec(R"({"devId":"d3","bizCode":"delete","bizData":{"devId":"d3","uid":"ay1","ownerId":123}})").event);
+    auto de = std::get<Delete>(
+        dec(R"({"devId":"d3","bizCode":"delete","bizData":{"devId":"d3","uid":"ay1","ownerId":123}})").event);
     CHECK(de.owner_id == "123");
     auto up = std::get<UpgradeStatus>(
         dec(R"({"devId":"d1","bizCode":"upgradeStatus","bizData":{"devId":"d1","upgradeStatus":2,"progress":"40","moduleType":9,"description":"x"}})")

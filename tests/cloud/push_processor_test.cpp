@@ -19,12 +19,15 @@ struct RecordingSink : PushSink {
   void on_push(const PushMessage& m) override { got.push_back(m); }
 };
 
-Bytes key() { return *pulsar_key(SECRET); }
+Bytes key() {
+  return *pulsar_key(SECRET);
+}
 
-std::string frame(std::string_view id, int protocol, std::string_view plain, std::string_view em, uint64_t t = 1700000000123,
-                  int redelivery = 0) {
-  std::string data = em == EM_AES_GCM ? encrypt_pulsar_gcm_data(plain, key(), hex_literal("0102030405060708090a0b0c"))
-                                      : encrypt_ecb_data(plain, key());
+std::string frame(std::string_view id, int protocol, std::string_view plain, std::string_view em,
+                  uint64_t t = 1700000000123, int redelivery = 0) {
+  std::string data = em == EM_AES_GCM
+                         ? encrypt_pulsar_gcm_data(plain, key(), hex_literal("0102030405060708090a0b0c"))
+                         : encrypt_ecb_data(plain, key());
   nlohmann::json f = {{"messageId", id},
                       {"payload", crypto::base64_encode(as_bytes(make_envelope(protocol, data, t)))},
                       {"properties", {{"em", em}}},
@@ -48,8 +51,9 @@ TEST_SUITE("push_processor") {
     FakeTimers timers;
     PushProcessor p(sink, timers);
     CHECK(p.handle_pulsar_frame(frame("m1", 4, status("a", "true", 1000), EM_AES_ECB), key()) == "m1");
-    CHECK(p.handle_pulsar_frame(frame("m2", 20, R"({"devId":"dev1","bizCode":"offline","bizData":{}})", EM_AES_GCM),
-                                key()) == "m2");
+    CHECK(p.handle_pulsar_frame(
+              frame("m2", 20, R"({"devId":"dev1","bizCode":"offline","bizData":{}})", EM_AES_GCM), key()) ==
+          "m2");
     REQUIRE(sink.got.size() == 2);
     CHECK(std::get<StatusReport>(sink.got[0].event).items.at(0).value == true);
     CHECK(std::get<Offline>(sink.got[1].event).dev_id == "dev1");
@@ -64,7 +68,8 @@ TEST_SUITE("push_processor") {
     auto f = frame("m1", 4, status("a", "true", 1000), EM_AES_GCM);
     CHECK(p.handle_pulsar_frame(f, key()) == "m1");
     timers.advance(3000);
-    CHECK(p.handle_pulsar_frame(frame("m1", 4, status("a", "true", 1000), EM_AES_GCM, 1700000000123, 1), key()) == "m1");
+    CHECK(p.handle_pulsar_frame(frame("m1", 4, status("a", "true", 1000), EM_AES_GCM, 1700000000123, 1),
+                                key()) == "m1");
     // Same report under a new message id (same dataId): still one delivery.
     CHECK(p.handle_pulsar_frame(frame("m9", 4, status("a", "true", 1000), EM_AES_ECB), key()) == "m9");
     CHECK(sink.got.size() == 1);
@@ -99,11 +104,12 @@ TEST_SUITE("push_processor") {
     auto j = nlohmann::json::parse(gcm);
     j["properties"]["em"] = "aes_ecb";
     CHECK(p.handle_pulsar_frame(j.dump(), key()) == "dec1");
-    CHECK(p.handle_pulsar_frame(frame("dec2", 4, status("y", "true", 1), EM_AES_GCM), to_bytes("0123456789abcdef")) ==
-          "dec2");
+    CHECK(p.handle_pulsar_frame(frame("dec2", 4, status("y", "true", 1), EM_AES_GCM),
+                                to_bytes("0123456789abcdef")) == "dec2");
     CHECK(p.handle_pulsar_frame(frame("pl", 4, "[1,2,3]", EM_AES_ECB), key()) == "pl");
     CHECK(p.handle_pulsar_frame(frame("unk", 77, R"({"bizCode":"new"})", EM_AES_ECB), key()) == "unk");
-    CHECK(p.handle_pulsar_frame(frame("ok", 20, R"({"devId":"d","bizCode":"online"})", EM_AES_GCM), key()) == "ok");
+    CHECK(p.handle_pulsar_frame(frame("ok", 20, R"({"devId":"d","bizCode":"online"})", EM_AES_GCM), key()) ==
+          "ok");
     const auto& c = p.counters();
     CHECK(c.received == 8);
     CHECK(c.by_reason.at(std::string(ERR_BAD_FRAME)) == 1);
@@ -123,7 +129,8 @@ TEST_SUITE("push_processor") {
     FakeTimers timers;
     PushProcessor p(sink, timers);
     (void)p.handle_pulsar_frame(frame("m1", 4, status("a", "true", 5000), EM_AES_ECB), key());
-    (void)p.handle_pulsar_frame(frame("m2", 20, R"({"devId":"dev1","bizCode":"delete","bizData":{}})", EM_AES_ECB), key());
+    (void)p.handle_pulsar_frame(
+        frame("m2", 20, R"({"devId":"dev1","bizCode":"delete","bizData":{}})", EM_AES_ECB), key());
     (void)p.handle_pulsar_frame(frame("m3", 4, status("b", "false", 1000), EM_AES_ECB), key());
     REQUIRE(sink.got.size() == 3);
     CHECK(std::holds_alternative<StatusReport>(sink.got[2].event));
@@ -136,9 +143,10 @@ TEST_SUITE("push_processor") {
     Bytes k = *openhub_key("9f2a5c1e7b3d4f60a8c2e4b6d8f0a1c3");
     std::string plain = R"({"devId":"d1","bizCode":"online","bizData":{}})";
     std::string v1 = make_envelope(20, encrypt_ecb_data(plain, k), 1700000000123);
-    std::string v2 = make_envelope(
-        20, encrypt_openhub_gcm_data(plain, k, hex_literal("a0a1a2a3a4a5a6a7a8a9aaab"), AadForm::BE48, 1700000000124),
-        1700000000124);
+    std::string v2 = make_envelope(20,
+                                   encrypt_openhub_gcm_data(plain, k, hex_literal("a0a1a2a3a4a5a6a7a8a9aaab"),
+                                                            AadForm::BE48, 1700000000124),
+                                   1700000000124);
     p.handle_openhub_message(v1, OPENHUB_V1, k);
     p.handle_openhub_message(v1, OPENHUB_V1, k);  // QoS 1 duplicate
     p.handle_openhub_message(v2, OPENHUB_V2, k);
