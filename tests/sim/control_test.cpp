@@ -163,10 +163,22 @@ TEST_CASE("control port: JSON lines over loopback TCP, writes with timestamps, s
     REQUIRE(lc.replies[2]["writes"].size() == 1);
     CHECK(lc.replies[2]["writes"][0]["seq"] == 2);
     CHECK(lc.replies[3]["connected"] == true);
+    // watch: writes are streamed as they happen.
+    LineClient watcher;
+    watcher.connect(&loop, ctl.port());
+    watcher.send("{\"cmd\":\"watch\"}\n");
+    REQUIRE(run_until(&loop, [&] { return watcher.replies.size() == 1; }));
+    dc.send_cmd(Command::CONTROL, t2m::proto::build_control(Version::V3_3, dc.target(), 1700000000, json{{"1", false}}));
+    REQUIRE(run_until(&loop, [&] { return watcher.replies.size() == 2; }));
+    CHECK(watcher.replies[1]["event"] == "write");
+    CHECK(watcher.replies[1]["seq"] == 3);
+    CHECK(watcher.replies[1]["device"] == "bf33plug000000000002");
+    CHECK(lc.replies.size() == 4);  // a client that did not ask to watch gets nothing
     lc.send("{\"cmd\":\"shutdown\"}\n");
     REQUIRE(run_until(&loop, [&] { return shut; }));
-    REQUIRE(run_until(&loop, [&] { return dc.closed && lc.closed; }));
+    REQUIRE(run_until(&loop, [&] { return dc.closed && lc.closed && watcher.closed; }));
     lc.tcp.close();
+    watcher.tcp.close();
     dc.close();
   }
   CHECK(t2m::uv_close_all_and_drain(&loop) == 0);

@@ -591,3 +591,31 @@ TEST_CASE("many devices on one loop: one address with many ports, every one answ
   clients.clear();
   h.finish();
 }
+
+TEST_CASE("one device per loopback address, all on the same port") {
+  std::vector<DeviceSpec> devs;
+  for (int i = 1; i <= 3; ++i) {
+    auto d = dev("bfaddr00000000000" + std::to_string(100 + i), "addrKey000000" + std::to_string(100 + i),
+                 Version::V3_3, Profile::PLUG);
+    d.host = "127.0.3." + std::to_string(i);
+    devs.push_back(d);
+  }
+  // The first one picks a free port; the others share it on their own addresses.
+  Harness probe({devs[0]});
+  uint16_t port = probe.sim->port_of(devs[0].id);
+  probe.finish();
+  for (auto& d : devs) d.port = port;
+  Harness h(devs);
+  for (const auto& d : devs) {
+    CHECK(h.sim->port_of(d.id) == port);
+    auto* c = h.client(d.id);
+    c->connect(port, d.host);
+    REQUIRE(run_until(&h.loop, [&] { return c->ready(); }));
+    c->send_cmd(Command::DP_QUERY, t2m::proto::build_query(Version::V3_3, false, c->target(), T));
+    REQUIRE(run_until(&h.loop, [&] { return c->received.size() == 1; }));
+    auto r = t2m::proto::parse_report(c->received[0].payload);
+    REQUIRE(r.ok());
+    CHECK(r->dev_id == d.id);
+  }
+  h.finish();
+}

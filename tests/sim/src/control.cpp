@@ -41,7 +41,27 @@ struct WriteCtx {
   std::string data;
 };
 
+json write_to_json(const WriteRecord& w) {
+  json e{{"seq", w.seq}, {"device", w.device}, {"dps", w.dps}, {"unix_us", w.unix_us}};
+  if (w.cid) e["cid"] = *w.cid;
+  return e;
+}
+
 }  // namespace
+
+ControlServer::ControlServer(uv_loop_t* loop, Simulator& sim) : loop_(loop), sim_(sim) {
+  write_listener_ = sim_.add_write_listener([this](const WriteRecord& w) {
+    json ev;  // built only when someone watches
+    for (auto& c : clients_) {
+      if (!c.watching || !c.tcp.open()) continue;
+      if (ev.is_null()) {
+        ev = write_to_json(w);
+        ev["event"] = "write";
+      }
+      reply(c, ev);
+    }
+  });
+}
 
 Status ControlServer::listen(const Endpoint& at) {
   if (!is_loopback_ipv4(at.host)) return fail("config", "the control port must be on a loopback address");
@@ -64,6 +84,8 @@ Status ControlServer::listen(const Endpoint& at) {
 }
 
 void ControlServer::close() {
+  if (write_listener_ != 0) sim_.remove_write_listener(write_listener_);
+  write_listener_ = 0;
   listener_.close();
   clients_.clear();  // each Client's handle closes itself
 }
@@ -130,6 +152,7 @@ void ControlServer::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) 
     } else {
       rep = self->handle(req);
       if (req.value("cmd", "") == "shutdown") shutdown = true;
+      if (req.value("cmd", "") == "watch") c->watching = true;
     }
     self->reply(*c, rep);
   }
@@ -226,14 +249,12 @@ json ControlServer::handle(const json& req) {
         if (arr.size() >= limit) break;
         last = w.seq;
         if (w.seq <= since || (device && w.device != *device)) continue;
-        json e{{"seq", w.seq}, {"device", w.device}, {"dps", w.dps}, {"unix_us", w.unix_us}};
-        if (w.cid) e["cid"] = *w.cid;
-        arr.push_back(std::move(e));
+        arr.push_back(write_to_json(w));
       }
       if (req.value("clear", false)) sim_.clear_writes();
       return json{{"ok", true}, {"writes", arr}, {"last_seq", last}};
     }
-    if (*cmd == "shutdown") return json{{"ok", true}};
+    if (*cmd == "shutdown" || *cmd == "watch") return json{{"ok", true}};
     return error_reply("bad_request", "unknown cmd '" + *cmd + "'");
   }();
   if (req.is_object() && req.contains("id")) rep["id"] = req["id"];

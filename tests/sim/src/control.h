@@ -15,6 +15,9 @@
 //   {"cmd":"writes"[,"since":SEQ][,"device":ID][,"limit":N][,"clear":true]}
 //                                                      {"writes":[{"seq","device","cid","dps","unix_us"}],
 //                                                       "last_seq":N}
+//   {"cmd":"watch"}                                    from now on this connection also gets one line per
+//                                                      write received, as it happens:
+//                                                      {"event":"write","seq","device","cid","dps","unix_us"}
 //   {"cmd":"shutdown"}                                 stops the simulator (the program exits)
 #pragma once
 
@@ -38,7 +41,7 @@ constexpr size_t MAX_CONTROL_LINE = 1024 * 1024;
 
 class ControlServer {
  public:
-  ControlServer(uv_loop_t* loop, Simulator& sim) : loop_(loop), sim_(sim) {}
+  ControlServer(uv_loop_t* loop, Simulator& sim);
   ~ControlServer() { close(); }
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -58,6 +61,7 @@ class ControlServer {
     ControlServer* owner = nullptr;
     OwnedHandle<uv_tcp_t> tcp;
     std::string buf;
+    bool watching = false;
   };
   static void on_connection(uv_stream_t* server, int status);
   static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -71,6 +75,7 @@ class ControlServer {
   uint16_t port_ = 0;
   std::list<Client> clients_;
   std::function<void()> on_shutdown_;
+  int write_listener_ = 0;
   char read_buf_[16 * 1024] = {};
 };
 

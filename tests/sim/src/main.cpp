@@ -69,6 +69,8 @@ Control:
                              {"cmd":"push_rate"[,"device":ID],"interval_ms":N}
                              {"cmd":"stats"[,"device":ID][,"per_device":true]}
                              {"cmd":"writes"[,"since":SEQ][,"device":ID][,"limit":N][,"clear":true]}
+                               -> {"writes":[{"seq","device","cid","dps","unix_us"}],"last_seq":N}
+                             {"cmd":"watch"}  then one {"event":"write",...} line per write, as it happens
                              {"cmd":"shutdown"}
                            Replies: one JSON object per line, {"ok":true,...} or {"ok":false,"error","message"}.
   --ready-file FILE        written once everything listens: {"control_port":N,"pid":P,"devices":[{id,host,port}]}

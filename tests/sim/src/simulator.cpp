@@ -228,7 +228,8 @@ struct Simulator::Impl {
   std::optional<Endpoint> disc_bound;
   std::deque<WriteRecord> writes;
   uint64_t write_seq = 0;
-  std::function<void(const WriteRecord&)> on_write;
+  std::vector<std::pair<int, std::function<void(const WriteRecord&)>>> write_listeners;
+  int next_listener = 1;
   std::array<char, READ_BUFFER_SIZE> read_buf{};
   std::mt19937_64 rng{std::random_device{}()};
   bool running = false;
@@ -647,7 +648,7 @@ struct Simulator::Impl {
       while (writes.size() >= config.writes_capacity) writes.pop_front();
       writes.push_back(w);
     }
-    if (on_write) on_write(w);
+    for (auto& [id, fn] : write_listeners) fn(w);
   }
 
   void on_message(Device& d, const proto::Message& m) {
@@ -1090,6 +1091,14 @@ Result<Counters> Simulator::counters(std::string_view id) const {
 
 const std::deque<WriteRecord>& Simulator::writes() const { return impl_->writes; }
 void Simulator::clear_writes() { impl_->writes.clear(); }
-void Simulator::set_on_write(std::function<void(const WriteRecord&)> fn) { impl_->on_write = std::move(fn); }
+int Simulator::add_write_listener(std::function<void(const WriteRecord&)> fn) {
+  int id = impl_->next_listener++;
+  impl_->write_listeners.emplace_back(id, std::move(fn));
+  return id;
+}
+
+void Simulator::remove_write_listener(int id) {
+  std::erase_if(impl_->write_listeners, [id](const auto& l) { return l.first == id; });
+}
 
 }  // namespace t2m::sim

@@ -122,8 +122,10 @@ class Simulator {
   Result<Counters> counters(std::string_view id) const;
   const std::deque<WriteRecord>& writes() const;
   void clear_writes();
-  // Called for every write received (after it is recorded). Tests use it to stop a loop.
-  void set_on_write(std::function<void(const WriteRecord&)> fn);
+  // Listeners called for every write received (after it is recorded): tests, the control port's "watch".
+  // A listener must not remove listeners from inside the call.
+  int add_write_listener(std::function<void(const WriteRecord&)> fn);
+  void remove_write_listener(int id);
 
   struct Impl;
 
