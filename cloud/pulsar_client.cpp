@@ -54,6 +54,22 @@ bool parse_url(const std::string& url, bool& tls, std::string& host, int& port, 
 }
 }  // namespace
 
+std::optional<std::string> pulsar_url_for_region(std::string_view region) {
+  struct Entry {
+    std::string_view code;
+    std::string_view url;
+  };
+  static constexpr Entry TABLE[] = {
+      {"cn", "wss://mqe.tuyacn.com:8285/"},        {"us", "wss://mqe.tuyaus.com:8285/"},
+      {"us-e", "wss://mqe-ueaz.tuyaus.com:8285/"}, {"eu", "wss://mqe.tuyaeu.com:8285/"},
+      {"eu-w", "wss://mqe-weaz.tuyaeu.com:8285/"}, {"in", "wss://mqe.tuyain.com:8285/"},
+      {"sg", "wss://mqe-sg.iotbing.com:8285/"},
+  };
+  for (const auto& e : TABLE)
+    if (e.code == region) return std::string(e.url);
+  return std::nullopt;
+}
+
 std::string_view to_string(PulsarState state) {
   switch (state) {
     case PulsarState::STOPPED:

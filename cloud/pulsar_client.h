@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -23,16 +24,15 @@ namespace t2m::cloud {
 
 class LwsContext;
 
-// Regional WebSocket endpoints (§3/§9.2 list the hosts; the cn/us/eu/in values follow Tuya's SDK).
-inline constexpr std::string_view PULSAR_URL_CN = "wss://mqe.tuyacn.com:8285/";
-inline constexpr std::string_view PULSAR_URL_US = "wss://mqe.tuyaus.com:8285/";
-inline constexpr std::string_view PULSAR_URL_EU = "wss://mqe.tuyaeu.com:8285/";
-inline constexpr std::string_view PULSAR_URL_IN = "wss://mqe.tuyain.com:8285/";
+// Pulsar WebSocket base URL of a data center (reference §3): cn, us, us-e, eu, eu-w, in, sg. The us-e,
+// eu-w and sg hosts follow Tuya's naming pattern but are unconfirmed (§9.2). nullopt for unknown codes.
+std::optional<std::string> pulsar_url_for_region(std::string_view region);
 inline constexpr std::string_view PULSAR_ENV_PROD = "event";
 inline constexpr std::string_view PULSAR_ENV_TEST = "event-test";
 
 struct PulsarOptions {
-  std::string url = std::string(PULSAR_URL_US);  // ws:// only makes sense for loopback tests
+  std::string url =
+      "wss://mqe.tuyaus.com:8285/";  // see pulsar_url_for_region(); ws:// only for loopback tests
   std::string access_id;
   std::string access_secret;  // secret: registered with the log scrubber
   std::string env = std::string(PULSAR_ENV_PROD);

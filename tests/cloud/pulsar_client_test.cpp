@@ -94,6 +94,15 @@ struct Fixture {
 }  // namespace
 
 TEST_SUITE("pulsar_client") {
+  TEST_CASE("region table (§3)") {
+    CHECK(pulsar_url_for_region("us") == "wss://mqe.tuyaus.com:8285/");
+    CHECK(pulsar_url_for_region("eu") == "wss://mqe.tuyaeu.com:8285/");
+    CHECK(pulsar_url_for_region("cn") == "wss://mqe.tuyacn.com:8285/");
+    CHECK(pulsar_url_for_region("in") == "wss://mqe.tuyain.com:8285/");
+    CHECK(pulsar_url_for_region("sg") == "wss://mqe-sg.iotbing.com:8285/");
+    CHECK_FALSE(pulsar_url_for_region("mars").has_value());
+  }
+
   TEST_CASE("request path and option validation") {
     uv_loop_t loop;
     REQUIRE(uv_loop_init(&loop) == 0);
