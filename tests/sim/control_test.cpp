@@ -75,7 +75,8 @@ struct LineClient {
     w->first.data = w;
     uv_buf_t b = uv_buf_init(w->second.data(), static_cast<unsigned>(w->second.size()));
     uv_write(&w->first, reinterpret_cast<uv_stream_t*>(tcp.get()), &b, 1, [](uv_write_t* r, int) {
-      std::unique_ptr<std::pair<uv_write_t, std::string>> owner(static_cast<std::pair<uv_write_t, std::string>*>(r->data));
+      std::unique_ptr<std::pair<uv_write_t, std::string>> owner(
+          static_cast<std::pair<uv_write_t, std::string>*>(r->data));
     });
   }
 };
@@ -99,17 +100,22 @@ TEST_CASE("control requests: state, set, fault, stats, writes, list, errors") {
     CHECK(st["ok"] == true);
     CHECK(st["dps"]["1"] == true);
     CHECK(st["connected"] == false);
-    CHECK(ctl.handle(json{{"cmd", "set"}, {"device", "bf33plug000000000002"}, {"dps", {{"1", false}}}})["ok"] == true);
+    CHECK(ctl.handle(json{
+              {"cmd", "set"}, {"device", "bf33plug000000000002"}, {"dps", {{"1", false}}}})["ok"] == true);
     CHECK(sim.state("bf33plug000000000002").value()["1"] == false);
-    json sub = ctl.handle(json{{"cmd", "state"}, {"device", "bf34gateway000000007"}, {"cid", "a4c138000000sw01"}});
+    json sub =
+        ctl.handle(json{{"cmd", "state"}, {"device", "bf34gateway000000007"}, {"cid", "a4c138000000sw01"}});
     CHECK(sub["dps"]["1"] == false);
     CHECK(ctl.handle(json{{"cmd", "state"}, {"device", "nope"}})["error"] == "unknown_device");
     CHECK(ctl.handle(json{{"cmd", "set"}, {"device", "bf33plug000000000002"}})["error"] == "bad_request");
-    CHECK(ctl.handle(json{{"cmd", "fault"}, {"device", "bf33plug000000000002"}, {"fault", "melt"}})["error"] ==
-          "bad_request");
-    CHECK(ctl.handle(json{{"cmd", "fault"}, {"device", "bf33plug000000000002"}, {"fault", "close"}})["error"] ==
-          "not_connected");
-    CHECK(ctl.handle(json{{"cmd", "fault"}, {"device", "bf33plug000000000002"}, {"fault", "silence"}})["ok"] == true);
+    CHECK(
+        ctl.handle(json{{"cmd", "fault"}, {"device", "bf33plug000000000002"}, {"fault", "melt"}})["error"] ==
+        "bad_request");
+    CHECK(
+        ctl.handle(json{{"cmd", "fault"}, {"device", "bf33plug000000000002"}, {"fault", "close"}})["error"] ==
+        "not_connected");
+    CHECK(ctl.handle(json{
+              {"cmd", "fault"}, {"device", "bf33plug000000000002"}, {"fault", "silence"}})["ok"] == true);
     CHECK(ctl.handle(json{{"cmd", "push_rate"}, {"interval_ms", 1000}})["ok"] == true);
     CHECK(ctl.handle(json{{"cmd", "push_rate"}})["error"] == "bad_request");
     json stats = ctl.handle(json{{"cmd", "stats"}, {"device", "bf33plug000000000002"}, {"per_device", true}});
@@ -168,7 +174,8 @@ TEST_CASE("control port: JSON lines over loopback TCP, writes with timestamps, s
     watcher.connect(&loop, ctl.port());
     watcher.send("{\"cmd\":\"watch\"}\n");
     REQUIRE(run_until(&loop, [&] { return watcher.replies.size() == 1; }));
-    dc.send_cmd(Command::CONTROL, t2m::proto::build_control(Version::V3_3, dc.target(), 1700000000, json{{"1", false}}));
+    dc.send_cmd(Command::CONTROL,
+                t2m::proto::build_control(Version::V3_3, dc.target(), 1700000000, json{{"1", false}}));
     REQUIRE(run_until(&loop, [&] { return watcher.replies.size() == 2; }));
     CHECK(watcher.replies[1]["event"] == "write");
     CHECK(watcher.replies[1]["seq"] == 3);

@@ -38,7 +38,7 @@ TEST_CASE("writes: right type and range accepted and echoed, the rest ignored li
   CHECK(bulb.dps()["23"] == 500);      // wrong type ignored
   CHECK(bulb.dps()["21"] == "white");  // unknown enum value ignored
   CHECK_FALSE(bulb.dps().contains("99"));
-  CHECK(bulb.apply_write(json{{"22", 5}}).empty());  // below min 10
+  CHECK(bulb.apply_write(json{{"22", 5}}).empty());                 // below min 10
   CHECK(bulb.apply_write(json{{"22", 500}}) == json{{"22", 500}});  // unchanged still echoed
   DpModel plug(Profile::PLUG, json::object(), 1);
   CHECK(plug.apply_write(json{{"19", 1}}).empty());  // measurements are read-only

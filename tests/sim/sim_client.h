@@ -27,14 +27,16 @@ inline bool run_until(uv_loop_t* loop, const std::function<bool()>& pred, uint64
   OwnedHandle<uv_timer_t> guard;
   guard.init([&](uv_timer_t* t) { return uv_timer_init(loop, t); });
   guard.get()->data = &timed_out;
-  uv_timer_start(guard.get(), [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, timeout_ms, 0);
+  uv_timer_start(
+      guard.get(), [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, timeout_ms, 0);
   while (!pred() && !timed_out) uv_run(loop, UV_RUN_ONCE);
   return pred();
 }
 
 // Runs `loop` for `ms` whatever happens (to check that something does NOT happen).
 inline void run_for(uv_loop_t* loop, uint64_t ms) {
-  run_until(loop, [] { return false; }, ms);
+  run_until(
+      loop, [] { return false; }, ms);
 }
 
 class SimClient {
@@ -84,7 +86,9 @@ class SimClient {
     if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(tcp_.get()), &b, 1, &on_write) != 0) delete_write(w);
   }
 
-  proto::Target target(std::optional<std::string> cid = {}) const { return proto::Target{dev_id_, std::move(cid)}; }
+  proto::Target target(std::optional<std::string> cid = {}) const {
+    return proto::Target{dev_id_, std::move(cid)};
+  }
   bool ready() const { return connected && codec_.ready(); }
   proto::MessageCodec& codec() { return codec_; }
   // Messages with `cmd` received so far.

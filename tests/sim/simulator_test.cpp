@@ -96,7 +96,9 @@ int index_of(const SimClient& c, Command cmd, bool want_ack) {
   return -1;
 }
 
-void heartbeat(SimClient& c) { c.send_cmd(Command::HEART_BEAT, t2m::proto::build_heartbeat(c.target())); }
+void heartbeat(SimClient& c) {
+  c.send_cmd(Command::HEART_BEAT, t2m::proto::build_heartbeat(c.target()));
+}
 
 }  // namespace
 
@@ -193,7 +195,8 @@ TEST_CASE("device22: a plain DP_QUERY gets 'json obj data unvalid'; the null-DP 
   CHECK(dps["1"] == true);
   CHECK(h.sim->writes().empty());  // a query is not a write
   // Writes still use CONTROL.
-  cl->send_cmd(Command::CONTROL, t2m::proto::build_control(Version::V3_3, cl->target(), T, json{{"1", false}}));
+  cl->send_cmd(Command::CONTROL,
+               t2m::proto::build_control(Version::V3_3, cl->target(), T, json{{"1", false}}));
   REQUIRE(run_until(&h.loop, [&] { return cl->count(Command::STATUS) == 1; }));
   CHECK(h.sim->state(id).value()["1"] == false);
   h.finish();
@@ -229,7 +232,8 @@ TEST_CASE("a silent client is dropped after the idle timeout; a chatty one is ke
     heartbeat(*c);
     run_for(&h.loop, 100);
   }
-  REQUIRE(run_until(&h.loop, [&] { return q->closed; }, 2000));
+  REQUIRE(run_until(
+      &h.loop, [&] { return q->closed; }, 2000));
   CHECK_FALSE(c->closed);
   CHECK(c->count(Command::HEART_BEAT) == 6);
   CHECK(h.counters(quiet.id).idle_closes == 1);
@@ -351,7 +355,8 @@ TEST_CASE("fault injection") {
   }
   SUBCASE("reboot: dropped, refused while down, back with its initial state") {
     auto cl = h.connected(p33);
-    cl->send_cmd(Command::CONTROL, t2m::proto::build_control(Version::V3_3, cl->target(), T, json{{"1", false}}));
+    cl->send_cmd(Command::CONTROL,
+                 t2m::proto::build_control(Version::V3_3, cl->target(), T, json{{"1", false}}));
     REQUIRE(run_until(&h.loop, [&] { return cl->count(Command::STATUS) == 1; }));
     Fault f = fault(FaultKind::REBOOT);
     f.ms = 500;
@@ -403,7 +408,8 @@ TEST_CASE("Zigbee gateway: sub-devices addressed by cid") {
   REQUIRE(r.ok());
   CHECK(r->cid == th);
   CHECK(r->dps.contains("1"));  // va_temperature
-  cl->send_cmd(Command::CONTROL_NEW, t2m::proto::build_control(Version::V3_4, cl->target(sw), T, json{{"1", true}}));
+  cl->send_cmd(Command::CONTROL_NEW,
+               t2m::proto::build_control(Version::V3_4, cl->target(sw), T, json{{"1", true}}));
   REQUIRE(run_until(&h.loop, [&] { return cl->count(Command::STATUS) == 1; }));
   auto st = t2m::proto::parse_report(cl->with_cmd(Command::STATUS)[0].payload);
   REQUIRE(st.ok());
@@ -451,8 +457,10 @@ TEST_CASE("pushes: external changes, spontaneous drift at a configurable rate, c
   CHECK(p->count(Command::STATUS) == before + 1);  // drift is off now
 
   auto c = h.connected(curtain.id);
-  c->send_cmd(Command::CONTROL_NEW, t2m::proto::build_control(Version::V3_5, c->target(), T, json{{"1", "open"}}));
-  REQUIRE(run_until(&h.loop, [&] { return h.sim->state(curtain.id).value()["3"] == 100; }, 3000));
+  c->send_cmd(Command::CONTROL_NEW,
+              t2m::proto::build_control(Version::V3_5, c->target(), T, json{{"1", "open"}}));
+  REQUIRE(run_until(
+      &h.loop, [&] { return h.sim->state(curtain.id).value()["3"] == 100; }, 3000));
   REQUIRE(run_until(&h.loop, [&] { return report_dps(c->with_cmd(Command::STATUS).back()).contains("1"); }));
   auto pushes = c->with_cmd(Command::STATUS);
   CHECK(pushes.size() >= 3);
@@ -475,7 +483,8 @@ TEST_CASE("countdown: the plug switches itself off when its countdown runs out")
   cl->send_cmd(Command::CONTROL, t2m::proto::build_control(Version::V3_3, cl->target(), T, json{{"9", 1}}));
   REQUIRE(run_until(&h.loop, [&] { return cl->count(Command::STATUS) == 1; }));
   CHECK(h.sim->state("bf33plug000000000002").value()["1"] == true);
-  REQUIRE(run_until(&h.loop, [&] { return cl->count(Command::STATUS) == 2; }, 3000));
+  REQUIRE(run_until(
+      &h.loop, [&] { return cl->count(Command::STATUS) == 2; }, 3000));
   CHECK(report_dps(cl->with_cmd(Command::STATUS)[1]) == json{{"1", false}, {"9", 0}});
   h.finish();
 }
@@ -506,9 +515,12 @@ TEST_CASE("discovery: broadcasts reach only the configured loopback port; 3.5 an
       [](uv_udp_t* u, ssize_t n, const uv_buf_t* b, const sockaddr*, unsigned) {
         auto* r = static_cast<Rx*>(u->data);
         if (!r || n <= 0) return;
-        auto a = t2m::proto::decode_discovery(t2m::ByteView(reinterpret_cast<uint8_t*>(b->base), static_cast<size_t>(n)));
-        if (a) r->got.push_back(*a);
-        else r->bad++;
+        auto a = t2m::proto::decode_discovery(
+            t2m::ByteView(reinterpret_cast<uint8_t*>(b->base), static_cast<size_t>(n)));
+        if (a)
+          r->got.push_back(*a);
+        else
+          r->bad++;
       });
 
   SimConfig cfg;
@@ -549,7 +561,8 @@ TEST_CASE("discovery: broadcasts reach only the configured loopback port; 3.5 an
     sockaddr_in to{};
     uv_ip4_addr("127.0.0.1", at->port, &to);
     uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(req.data()), static_cast<unsigned>(req.size()));
-    REQUIRE(uv_udp_try_send(sock.get(), &b, 1, reinterpret_cast<const sockaddr*>(&to)) == static_cast<int>(req.size()));
+    REQUIRE(uv_udp_try_send(sock.get(), &b, 1, reinterpret_cast<const sockaddr*>(&to)) ==
+            static_cast<int>(req.size()));
     REQUIRE(run_until(&loop, [&] { return !rx.got.empty(); }));
     run_for(&loop, 100);
     REQUIRE(rx.got.size() == 1);  // only the 3.5 device answers
@@ -577,13 +590,18 @@ TEST_CASE("many devices on one loop: one address with many ports, every one answ
     clients.push_back(h.client(d.id));
     clients.back()->connect(h.sim->port_of(d.id));
   }
-  REQUIRE(run_until(&h.loop, [&] {
-    return std::all_of(clients.begin(), clients.end(), [](const auto& c) { return c->ready(); });
-  }, 10000));
+  REQUIRE(run_until(
+      &h.loop,
+      [&] { return std::all_of(clients.begin(), clients.end(), [](const auto& c) { return c->ready(); }); },
+      10000));
   for (auto& c : clients) heartbeat(*c);
-  REQUIRE(run_until(&h.loop, [&] {
-    return std::all_of(clients.begin(), clients.end(), [](const auto& c) { return c->count(Command::HEART_BEAT) == 1; });
-  }, 10000));
+  REQUIRE(run_until(
+      &h.loop,
+      [&] {
+        return std::all_of(clients.begin(), clients.end(),
+                           [](const auto& c) { return c->count(Command::HEART_BEAT) == 1; });
+      },
+      10000));
   Counters t = h.sim->totals();
   CHECK(t.accepted == 300);
   CHECK(t.heartbeats == 300);

@@ -51,7 +51,8 @@ Result<SubDeviceSpec> parse_sub(const json& j) {
   auto prof = get_str(j, "profile", "switch");
   if (!prof) return fail(prof.error());
   auto p = parse_profile(*prof);
-  if (!p || *p == Profile::GATEWAY) return fail("config", "sub-device '" + s.cid + "': unknown profile '" + *prof + "'");
+  if (!p || *p == Profile::GATEWAY)
+    return fail("config", "sub-device '" + s.cid + "': unknown profile '" + *prof + "'");
   s.profile = *p;
   if (j.contains("dps")) {
     if (!j["dps"].is_object()) return fail("config", "sub-device '" + s.cid + "': 'dps' must be an object");
@@ -84,7 +85,8 @@ Result<DeviceSpec> parse_device(const json& j, const Defaults& d) {
   if (!ver) return ctx(ver.error());
   if (auto st = parse_version_name(*ver, s.version, s.device22); !st) return ctx(st.error());
   if (j.contains("device22")) {
-    if (!j["device22"].is_boolean()) return fail("config", "device '" + s.id + "': 'device22' must be a boolean");
+    if (!j["device22"].is_boolean())
+      return fail("config", "device '" + s.id + "': 'device22' must be a boolean");
     s.device22 = s.device22 || j["device22"].get<bool>();
   }
   auto prof = get_str(j, "profile", "plug");
@@ -113,7 +115,8 @@ Result<DeviceSpec> parse_device(const json& j, const Defaults& d) {
     s.dps = j["dps"];
   }
   if (j.contains("sub_devices")) {
-    if (!j["sub_devices"].is_array()) return fail("config", "device '" + s.id + "': 'sub_devices' must be an array");
+    if (!j["sub_devices"].is_array())
+      return fail("config", "device '" + s.id + "': 'sub_devices' must be an array");
     for (const auto& sj : j["sub_devices"]) {
       auto sub = parse_sub(sj);
       if (!sub) return ctx(sub.error());
@@ -127,11 +130,16 @@ Result<DeviceSpec> parse_device(const json& j, const Defaults& d) {
 std::string version_name(proto::Version v, bool device22) {
   if (device22) return "device22";
   switch (v) {
-    case proto::Version::V3_1: return "3.1";
-    case proto::Version::V3_2: return "3.2";
-    case proto::Version::V3_3: return "3.3";
-    case proto::Version::V3_4: return "3.4";
-    case proto::Version::V3_5: return "3.5";
+    case proto::Version::V3_1:
+      return "3.1";
+    case proto::Version::V3_2:
+      return "3.2";
+    case proto::Version::V3_3:
+      return "3.3";
+    case proto::Version::V3_4:
+      return "3.4";
+    case proto::Version::V3_5:
+      return "3.5";
   }
   return "3.3";
 }
@@ -147,7 +155,8 @@ bool is_loopback_ipv4(std::string_view host) {
 
 Result<Endpoint> parse_loopback_endpoint(std::string_view text) {
   auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return fail("config", "endpoint must be host:port: '" + std::string(text) + "'");
+  if (colon == std::string_view::npos)
+    return fail("config", "endpoint must be host:port: '" + std::string(text) + "'");
   Endpoint e;
   e.host = std::string(text.substr(0, colon));
   std::string port(text.substr(colon + 1));
@@ -157,20 +166,29 @@ Result<Endpoint> parse_loopback_endpoint(std::string_view text) {
   }
   e.port = static_cast<uint16_t>(std::stoul(port));
   if (!is_loopback_ipv4(e.host)) {
-    return fail("config", "'" + e.host + "' is not a loopback IPv4 address (127.0.0.0/8); the simulator only uses loopback");
+    return fail(
+        "config",
+        "'" + e.host + "' is not a loopback IPv4 address (127.0.0.0/8); the simulator only uses loopback");
   }
   return e;
 }
 
 Status parse_version_name(std::string_view name, proto::Version& v, bool& device22) {
   device22 = false;
-  if (name == "3.1") v = proto::Version::V3_1;
-  else if (name == "3.2") v = proto::Version::V3_2, device22 = true;  // 3.2 devices behave as device22 (§4.5)
-  else if (name == "3.3") v = proto::Version::V3_3;
-  else if (name == "3.4") v = proto::Version::V3_4;
-  else if (name == "3.5") v = proto::Version::V3_5;
-  else if (name == "device22") v = proto::Version::V3_3, device22 = true;
-  else return fail("config", "unknown version '" + std::string(name) + "' (3.1, 3.2, 3.3, 3.4, 3.5, device22)");
+  if (name == "3.1")
+    v = proto::Version::V3_1;
+  else if (name == "3.2")
+    v = proto::Version::V3_2, device22 = true;  // 3.2 devices behave as device22 (§4.5)
+  else if (name == "3.3")
+    v = proto::Version::V3_3;
+  else if (name == "3.4")
+    v = proto::Version::V3_4;
+  else if (name == "3.5")
+    v = proto::Version::V3_5;
+  else if (name == "device22")
+    v = proto::Version::V3_3, device22 = true;
+  else
+    return fail("config", "unknown version '" + std::string(name) + "' (3.1, 3.2, 3.3, 3.4, 3.5, device22)");
   return {};
 }
 
@@ -189,7 +207,8 @@ Status validate_device(const DeviceSpec& d) {
   std::set<std::string> cids;
   for (const auto& s : d.sub_devices) {
     if (s.cid.empty()) return fail("config", "device '" + d.id + "': a sub-device has no cid");
-    if (!cids.insert(s.cid).second) return fail("config", "device '" + d.id + "': duplicate cid '" + s.cid + "'");
+    if (!cids.insert(s.cid).second)
+      return fail("config", "device '" + d.id + "': duplicate cid '" + s.cid + "'");
   }
   return {};
 }
@@ -201,10 +220,12 @@ Status validate_config(const SimConfig& c) {
     if (auto st = validate_device(d); !st) return st;
     if (!ids.insert(d.id).second) return fail("config", "duplicate device id '" + d.id + "'");
     if (d.port != 0 && !addrs.insert({d.host, d.port}).second) {
-      return fail("config", "device '" + d.id + "': " + d.host + ":" + std::to_string(d.port) + " is already used");
+      return fail("config",
+                  "device '" + d.id + "': " + d.host + ":" + std::to_string(d.port) + " is already used");
     }
   }
-  if (c.broadcast_to && !is_loopback_ipv4(c.broadcast_to->host)) return fail("config", "broadcast_to is not loopback");
+  if (c.broadcast_to && !is_loopback_ipv4(c.broadcast_to->host))
+    return fail("config", "broadcast_to is not loopback");
   if (c.discovery_listen && !is_loopback_ipv4(c.discovery_listen->host)) {
     return fail("config", "discovery listen address is not loopback");
   }
@@ -252,7 +273,8 @@ Result<SimConfig> parse_config(const json& doc) {
       c.discovery_listen = *e;
     }
   }
-  if (!doc.contains("devices") || !doc["devices"].is_array()) return fail("config", "'devices' must be an array");
+  if (!doc.contains("devices") || !doc["devices"].is_array())
+    return fail("config", "'devices' must be an array");
   for (const auto& dj : doc["devices"]) {
     auto dev = parse_device(dj, d);
     if (!dev) return fail(dev.error());
@@ -275,7 +297,8 @@ Result<SimConfig> load_config(const std::string& path) {
 }
 
 Result<std::vector<DeviceSpec>> generate_devices(const GenerateOptions& o) {
-  if (o.versions.empty() || o.profiles.empty()) return fail("config", "--mix and --profiles must not be empty");
+  if (o.versions.empty() || o.profiles.empty())
+    return fail("config", "--mix and --profiles must not be empty");
   in_addr base{};
   if (inet_pton(AF_INET, o.base_host.c_str(), &base) != 1 || !is_loopback_ipv4(o.base_host)) {
     return fail("config", "--base-address must be a loopback IPv4 address");
@@ -293,7 +316,8 @@ Result<std::vector<DeviceSpec>> generate_devices(const GenerateOptions& o) {
     d.key = buf;
     d.name = "sim " + std::to_string(i);
     d.product_key = "simproduct" + std::to_string(i % 10);
-    if (auto st = parse_version_name(o.versions[i % o.versions.size()], d.version, d.device22); !st) return fail(st.error());
+    if (auto st = parse_version_name(o.versions[i % o.versions.size()], d.version, d.device22); !st)
+      return fail(st.error());
     d.profile = o.profiles[i % o.profiles.size()];
     if (d.profile == Profile::GATEWAY) {
       d.sub_devices.push_back({"sub" + std::to_string(i) + "a", "switch", Profile::SWITCH, json::object()});

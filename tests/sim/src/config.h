@@ -30,7 +30,7 @@
 namespace t2m::sim {
 
 constexpr uint32_t DEFAULT_IDLE_TIMEOUT_MS = 30000;  // real devices drop a silent client after ~30 s (§6.3)
-constexpr uint32_t DEFAULT_TRAVEL_MS = 10000;         // curtain: full travel 0 -> 100 %
+constexpr uint32_t DEFAULT_TRAVEL_MS = 10000;        // curtain: full travel 0 -> 100 %
 constexpr uint32_t DEFAULT_BROADCAST_INTERVAL_MS = 5000;
 constexpr size_t DEFAULT_WRITES_CAPACITY = 10000;
 constexpr size_t LOCAL_KEY_SIZE = 16;
@@ -60,7 +60,7 @@ struct DeviceSpec {
   bool device22 = false;
   Profile profile = Profile::PLUG;
   std::string host = "127.0.0.1";
-  uint16_t port = proto::PORT_TCP;  // 0 = any free port (tests)
+  uint16_t port = proto::PORT_TCP;                     // 0 = any free port (tests)
   uint32_t idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;  // 0 = never
   uint32_t push_interval_ms = 0;                       // spontaneous drift + push; 0 = never
   uint32_t travel_ms = DEFAULT_TRAVEL_MS;

@@ -16,7 +16,9 @@ constexpr int CONTROL_BACKLOG = 16;
 json error_reply(std::string_view code, std::string_view message) {
   return json{{"ok", false}, {"error", code}, {"message", message}};
 }
-json error_reply(const Error& e) { return error_reply(e.code, e.message); }
+json error_reply(const Error& e) {
+  return error_reply(e.code, e.message);
+}
 
 std::optional<std::string> opt_string(const json& j, const char* key) {
   auto it = j.find(key);
@@ -27,11 +29,16 @@ std::optional<std::string> opt_string(const json& j, const char* key) {
 const char* version_text(const DeviceSpec& d) {
   if (d.device22) return "device22";
   switch (d.version) {
-    case proto::Version::V3_1: return "3.1";
-    case proto::Version::V3_2: return "3.2";
-    case proto::Version::V3_3: return "3.3";
-    case proto::Version::V3_4: return "3.4";
-    case proto::Version::V3_5: return "3.5";
+    case proto::Version::V3_1:
+      return "3.1";
+    case proto::Version::V3_2:
+      return "3.2";
+    case proto::Version::V3_3:
+      return "3.3";
+    case proto::Version::V3_4:
+      return "3.4";
+    case proto::Version::V3_5:
+      return "3.5";
   }
   return "?";
 }
@@ -71,7 +78,8 @@ Status ControlServer::listen(const Endpoint& at) {
   if (rc != 0) return fail("listen", uv_strerror(rc));
   listener_.get()->data = this;
   rc = uv_tcp_bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_.get()), CONTROL_BACKLOG, &on_connection);
+  if (rc == 0)
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_.get()), CONTROL_BACKLOG, &on_connection);
   if (rc != 0) {
     listener_.close();
     return fail("listen", "control port " + at.host + ":" + std::to_string(at.port) + ": " + uv_strerror(rc));
@@ -123,8 +131,9 @@ void ControlServer::reply(Client& c, const json& j) {
   w->data = j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   w->req.data = w.get();
   uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(c.tcp.get()), &b, 1,
-               [](uv_write_t* r, int) { std::unique_ptr<WriteCtx> owner(static_cast<WriteCtx*>(r->data)); }) == 0) {
+  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(c.tcp.get()), &b, 1, [](uv_write_t* r, int) {
+        std::unique_ptr<WriteCtx> owner(static_cast<WriteCtx*>(r->data));
+      }) == 0) {
     (void)w.release();
   }
 }
@@ -181,7 +190,8 @@ json ControlServer::handle(const json& req) {
       for (const auto& id : sim_.device_ids()) {
         const DeviceSpec* d = sim_.spec(id);
         json cids = json::array();
-        for (const auto& s : d->sub_devices) cids.push_back(json{{"cid", s.cid}, {"profile", to_string(s.profile)}});
+        for (const auto& s : d->sub_devices)
+          cids.push_back(json{{"cid", s.cid}, {"profile", to_string(s.profile)}});
         arr.push_back(json{{"id", d->id},
                            {"name", d->name},
                            {"version", version_text(*d)},
@@ -201,7 +211,8 @@ json ControlServer::handle(const json& req) {
     }
     if (*cmd == "set") {
       if (auto st = need_device(); !st) return error_reply(st.error());
-      if (!req.contains("dps") || !req["dps"].is_object()) return error_reply("bad_request", "'dps' (object) is required");
+      if (!req.contains("dps") || !req["dps"].is_object())
+        return error_reply("bad_request", "'dps' (object) is required");
       if (auto st = sim_.set_dps(*device, cid, req["dps"]); !st) return error_reply(st.error());
       return json{{"ok", true}};
     }
@@ -214,13 +225,15 @@ json ControlServer::handle(const json& req) {
     }
     if (*cmd == "push_rate") {
       auto it = req.find("interval_ms");
-      if (it == req.end() || !it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > UINT32_MAX) {
+      if (it == req.end() || !it->is_number_integer() || it->get<int64_t>() < 0 ||
+          it->get<int64_t>() > UINT32_MAX) {
         return error_reply("bad_request", "'interval_ms' (non-negative integer) is required");
       }
       if (device) {
         if (auto st = need_device(); !st) return error_reply(st.error());
       }
-      if (auto st = sim_.set_push_interval(device.value_or(""), it->get<uint32_t>()); !st) return error_reply(st.error());
+      if (auto st = sim_.set_push_interval(device.value_or(""), it->get<uint32_t>()); !st)
+        return error_reply(st.error());
       return json{{"ok", true}};
     }
     if (*cmd == "stats") {
@@ -239,7 +252,8 @@ json ControlServer::handle(const json& req) {
     }
     if (*cmd == "writes") {
       uint64_t since = 0;
-      if (auto it = req.find("since"); it != req.end() && it->is_number_unsigned()) since = it->get<uint64_t>();
+      if (auto it = req.find("since"); it != req.end() && it->is_number_unsigned())
+        since = it->get<uint64_t>();
       size_t limit = SIZE_MAX;
       if (auto it = req.find("limit"); it != req.end() && it->is_number_unsigned()) limit = it->get<size_t>();
       json arr = json::array();

@@ -23,7 +23,8 @@ using namespace t2m::sim;
 
 constexpr const char* TAG = "sim-main";
 
-constexpr const char* USAGE = R"(tuya2mqtt-sim: simulated Tuya LAN devices (protocol 3.1, 3.3, device22, 3.4, 3.5) on loopback.
+constexpr const char* USAGE =
+    R"(tuya2mqtt-sim: simulated Tuya LAN devices (protocol 3.1, 3.3, device22, 3.4, 3.5) on loopback.
 
 Usage:
   tuya2mqtt-sim --devices FILE [options]

@@ -54,12 +54,18 @@ constexpr Rule SWITCH_RULES[] = {
 
 std::span<const Rule> rules_for(Profile p) {
   switch (p) {
-    case Profile::PLUG: return PLUG_RULES;
-    case Profile::BULB: return BULB_RULES;
-    case Profile::CURTAIN: return CURTAIN_RULES;
-    case Profile::SENSOR: return SENSOR_RULES;
-    case Profile::SWITCH: return SWITCH_RULES;
-    case Profile::GATEWAY: return {};
+    case Profile::PLUG:
+      return PLUG_RULES;
+    case Profile::BULB:
+      return BULB_RULES;
+    case Profile::CURTAIN:
+      return CURTAIN_RULES;
+    case Profile::SENSOR:
+      return SENSOR_RULES;
+    case Profile::SWITCH:
+      return SWITCH_RULES;
+    case Profile::GATEWAY:
+      return {};
   }
   return {};
 }
@@ -67,10 +73,14 @@ std::span<const Rule> rules_for(Profile p) {
 // DPs a client may not write: measurements and read-only states.
 bool read_only(Profile p, const std::string& id) {
   switch (p) {
-    case Profile::PLUG: return id == "17" || id == "18" || id == "19" || id == "20";
-    case Profile::CURTAIN: return id == "3" || id == "7";
-    case Profile::SENSOR: return id == "1" || id == "2" || id == "4";
-    default: return false;
+    case Profile::PLUG:
+      return id == "17" || id == "18" || id == "19" || id == "20";
+    case Profile::CURTAIN:
+      return id == "3" || id == "7";
+    case Profile::SENSOR:
+      return id == "1" || id == "2" || id == "4";
+    default:
+      return false;
   }
 }
 
@@ -79,12 +89,8 @@ json initial_dps(Profile p) {
     case Profile::PLUG:
       return json{{"1", true}, {"9", 0}, {"17", 12}, {"18", 261}, {"19", 600}, {"20", 2300}};
     case Profile::BULB:
-      return json{{"20", true},
-                  {"21", "white"},
-                  {"22", 1000},
-                  {"23", 500},
-                  {"24", "000003e803e8"},
-                  {"25", "000e0d0000000000000000c80000"},
+      return json{{"20", true}, {"21", "white"},        {"22", 1000},
+                  {"23", 500},  {"24", "000003e803e8"}, {"25", "000e0d0000000000000000c80000"},
                   {"26", 0}};
     case Profile::CURTAIN:
       return json{{"1", "stop"}, {"2", 0}, {"3", 0}, {"5", "forward"}, {"7", "closing"}};
@@ -105,10 +111,14 @@ struct CountdownDps {
 };
 std::optional<CountdownDps> countdown_dps(Profile p) {
   switch (p) {
-    case Profile::PLUG: return CountdownDps{"9", "1"};
-    case Profile::BULB: return CountdownDps{"26", "20"};
-    case Profile::SWITCH: return CountdownDps{"7", "1"};
-    default: return std::nullopt;
+    case Profile::PLUG:
+      return CountdownDps{"9", "1"};
+    case Profile::BULB:
+      return CountdownDps{"26", "20"};
+    case Profile::SWITCH:
+      return CountdownDps{"7", "1"};
+    default:
+      return std::nullopt;
   }
 }
 
@@ -119,7 +129,9 @@ bool same_kind(const json& a, const json& b) {
   return a.type() == b.type();
 }
 
-int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return std::min(std::max(v, lo), hi); }
+int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+  return std::min(std::max(v, lo), hi);
+}
 
 }  // namespace
 
@@ -135,12 +147,18 @@ std::optional<Profile> parse_profile(std::string_view name) {
 
 std::string_view to_string(Profile p) {
   switch (p) {
-    case Profile::PLUG: return "plug";
-    case Profile::BULB: return "bulb";
-    case Profile::CURTAIN: return "curtain";
-    case Profile::SENSOR: return "sensor";
-    case Profile::SWITCH: return "switch";
-    case Profile::GATEWAY: return "gateway";
+    case Profile::PLUG:
+      return "plug";
+    case Profile::BULB:
+      return "bulb";
+    case Profile::CURTAIN:
+      return "curtain";
+    case Profile::SENSOR:
+      return "sensor";
+    case Profile::SWITCH:
+      return "switch";
+    case Profile::GATEWAY:
+      return "gateway";
   }
   return "?";
 }
@@ -170,7 +188,8 @@ void DpModel::reset() {
   state_ = initial_;
   target_.reset();
   if (profile_ == Profile::PLUG) {
-    nominal_power_ = state_.contains("19") && state_["19"].is_number_integer() ? state_["19"].get<int64_t>() : 0;
+    nominal_power_ =
+        state_.contains("19") && state_["19"].is_number_integer() ? state_["19"].get<int64_t>() : 0;
   }
 }
 
@@ -190,7 +209,8 @@ bool DpModel::accepts(const std::string& id, const json& value) const {
     if (r.enums[0] != nullptr && r.enums[0][0] != '\0') {
       if (!value.is_string()) return false;
       const auto& s = value.get_ref<const std::string&>();
-      return std::any_of(r.enums.begin(), r.enums.end(), [&](const char* e) { return e != nullptr && e[0] != '\0' && s == e; });
+      return std::any_of(r.enums.begin(), r.enums.end(),
+                         [&](const char* e) { return e != nullptr && e[0] != '\0' && s == e; });
     }
     if (value.is_number_integer()) {
       int64_t v = value.get<int64_t>();
@@ -234,7 +254,8 @@ json DpModel::force(const json& dps) {
     if (state_.contains(id) && state_[id] == value) continue;
     state_[id] = value;
     changed[id] = value;
-    if (profile_ == Profile::PLUG && id == "19" && value.is_number_integer()) nominal_power_ = value.get<int64_t>();
+    if (profile_ == Profile::PLUG && id == "19" && value.is_number_integer())
+      nominal_power_ = value.get<int64_t>();
   }
   return changed;
 }
@@ -274,7 +295,8 @@ void DpModel::resample_measurements() {
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -300,7 +322,8 @@ json DpModel::drift() {
 
 std::optional<uint32_t> DpModel::countdown_armed(const json& accepted) const {
   auto dps = countdown_dps(profile_);
-  if (!dps || !accepted.contains(dps->countdown) || !accepted[dps->countdown].is_number_integer()) return std::nullopt;
+  if (!dps || !accepted.contains(dps->countdown) || !accepted[dps->countdown].is_number_integer())
+    return std::nullopt;
   int64_t s = accepted[dps->countdown].get<int64_t>();
   return s <= 0 ? 0 : static_cast<uint32_t>(s);
 }

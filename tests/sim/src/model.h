@@ -22,7 +22,8 @@ enum class Profile : uint8_t {
             // 24 colour_data_v2 (hhhhssssvvvv hex), 25 scene_data, 26 countdown
   CURTAIN,  // 1 control open/stop/close, 2 percent_control, 3 percent_state, 5 control_back_mode,
             // 7 work_state opening/closing
-  SENSOR,   // battery T/H: 1 va_temperature (scale 1), 2 va_humidity, 4 battery_percentage, 9 temp_unit_convert
+  SENSOR,   // battery T/H: 1 va_temperature (scale 1), 2 va_humidity, 4 battery_percentage, 9
+            // temp_unit_convert
   SWITCH,   // a one-gang switch (typical Zigbee sub-device): 1 switch_1, 7 countdown_1
   GATEWAY,  // a Zigbee gateway: no DPs of its own, sub-devices addressed by cid
 };
@@ -68,8 +69,8 @@ class DpModel {
   bool moving() const { return target_.has_value(); }
   nlohmann::json step_motion(int percent);
   // Countdown timers (plug 9, bulb 26, switch 7): after a write, the seconds a countdown was armed for
-  // (0 when it was cancelled, nullopt when the write did not touch it). When it runs out, countdown_expired() toggles the switch,
-  // zeroes the countdown and returns both.
+  // (0 when it was cancelled, nullopt when the write did not touch it). When it runs out, countdown_expired()
+  // toggles the switch, zeroes the countdown and returns both.
   std::optional<uint32_t> countdown_armed(const nlohmann::json& accepted) const;
   nlohmann::json countdown_expired();
   // Reboot: state back to the initial values, motion stopped.

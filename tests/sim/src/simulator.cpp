@@ -37,7 +37,9 @@ constexpr const char* DATA_FORMAT_ERROR = "data format error";
 constexpr const char* DEFAULT_FOREIGN_ID = "bf00000000000foreign";
 constexpr uint16_t ROOT = 0xFFFF;  // event node index for the device itself
 
-uint32_t cmd_u32(Command c) { return static_cast<uint32_t>(c); }
+uint32_t cmd_u32(Command c) {
+  return static_cast<uint32_t>(c);
+}
 
 int64_t unix_us_now() {
   uv_timeval64_t tv{};
@@ -81,16 +83,26 @@ std::optional<FaultKind> parse_fault_kind(std::string_view n) {
 
 std::string_view to_string(FaultKind k) {
   switch (k) {
-    case FaultKind::CLOSE: return "close";
-    case FaultKind::SILENCE: return "silence";
-    case FaultKind::DELAY: return "delay";
-    case FaultKind::GARBAGE: return "garbage";
-    case FaultKind::CORRUPT: return "corrupt";
-    case FaultKind::OVERSIZE: return "oversize";
-    case FaultKind::CHANGE_KEY: return "change_key";
-    case FaultKind::REBOOT: return "reboot";
-    case FaultKind::FOREIGN: return "foreign";
-    case FaultKind::CLEAR: return "clear";
+    case FaultKind::CLOSE:
+      return "close";
+    case FaultKind::SILENCE:
+      return "silence";
+    case FaultKind::DELAY:
+      return "delay";
+    case FaultKind::GARBAGE:
+      return "garbage";
+    case FaultKind::CORRUPT:
+      return "corrupt";
+    case FaultKind::OVERSIZE:
+      return "oversize";
+    case FaultKind::CHANGE_KEY:
+      return "change_key";
+    case FaultKind::REBOOT:
+      return "reboot";
+    case FaultKind::FOREIGN:
+      return "foreign";
+    case FaultKind::CLEAR:
+      return "clear";
   }
   return "?";
 }
@@ -101,9 +113,10 @@ Result<Fault> parse_fault(const json& j) {
   if (name == j.end() || !name->is_string()) return fail("bad_request", "'fault' (string) is required");
   auto kind = parse_fault_kind(name->get<std::string>());
   if (!kind) {
-    return fail("bad_request", "unknown fault '" + name->get<std::string>() +
-                                   "' (close, silence, delay, garbage, corrupt, oversize, change_key, reboot, "
-                                   "foreign, clear)");
+    return fail("bad_request",
+                "unknown fault '" + name->get<std::string>() +
+                    "' (close, silence, delay, garbage, corrupt, oversize, change_key, reboot, "
+                    "foreign, clear)");
   }
   Fault f;
   f.kind = *kind;
@@ -192,7 +205,8 @@ struct Conn {
   uint64_t last_delayed_due = 0;
   std::deque<std::pair<uint64_t, Bytes>> delayed;
 
-  Conn(proto::Version v, Bytes key, bool device22) : codec(proto::Role::DEVICE, v, std::move(key), device22) {}
+  Conn(proto::Version v, Bytes key, bool device22)
+      : codec(proto::Role::DEVICE, v, std::move(key), device22) {}
 };
 
 struct Device {
@@ -243,7 +257,8 @@ struct Simulator::Impl {
       d->key = spec.key;
       log_register_secret(spec.key);
       d->nodes.push_back(Node{"", DpModel(spec.profile, spec.dps, seed++), 0, 0});
-      for (const auto& s : spec.sub_devices) d->nodes.push_back(Node{s.cid, DpModel(s.profile, s.dps, seed++), 0, 0});
+      for (const auto& s : spec.sub_devices)
+        d->nodes.push_back(Node{s.cid, DpModel(s.profile, s.dps, seed++), 0, 0});
       d->spec = spec;
       by_id.emplace(spec.id, d->index);
       devices.push_back(std::move(d));
@@ -327,8 +342,9 @@ struct Simulator::Impl {
         if (e.node >= d.nodes.size()) return;
         Node& n = d.nodes[e.node];
         if (e.gen != n.motion_gen || !n.model.moving()) return;
-        int step = d.spec.travel_ms == 0 ? 100
-                                         : std::max(1, static_cast<int>(100ULL * MOTION_STEP_MS / d.spec.travel_ms));
+        int step = d.spec.travel_ms == 0
+                       ? 100
+                       : std::max(1, static_cast<int>(100ULL * MOTION_STEP_MS / d.spec.travel_ms));
         json changed = n.model.step_motion(step);
         if (!changed.empty()) push(d, e.node, changed);
         if (n.model.moving()) schedule(MOTION_STEP_MS, d, EvKind::MOTION, n.motion_gen, e.node);
@@ -362,7 +378,8 @@ struct Simulator::Impl {
       case EvKind::REBOOT_END:
         if (e.gen != d.reboot_gen || !d.rebooting) return;
         d.rebooting = false;
-        if (auto st = listen(d); !st) T2M_LOGE(TAG, "%s: cannot listen after reboot: %s", d.spec.id.c_str(), st.error().message.c_str());
+        if (auto st = listen(d); !st)
+          T2M_LOGE(TAG, "%s: cannot listen after reboot: %s", d.spec.id.c_str(), st.error().message.c_str());
         T2M_LOGI(TAG, "%s: back after reboot", d.spec.id.c_str());
         return;
       case EvKind::BROADCAST:
@@ -378,16 +395,18 @@ struct Simulator::Impl {
   Status listen(Device& d) {
     sockaddr_in addr{};
     uint16_t port = d.bound_port != 0 ? d.bound_port : d.spec.port;
-    if (uv_ip4_addr(d.spec.host.c_str(), port, &addr) != 0) return fail("listen", "bad address " + d.spec.host);
+    if (uv_ip4_addr(d.spec.host.c_str(), port, &addr) != 0)
+      return fail("listen", "bad address " + d.spec.host);
     int rc = d.listener.init([&](uv_tcp_t* t) { return uv_tcp_init(loop, t); });
     if (rc != 0) return fail("listen", uv_strerror(rc));
     d.listener.get()->data = &d;
     rc = uv_tcp_bind(d.listener.get(), reinterpret_cast<const sockaddr*>(&addr), 0);
-    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(d.listener.get()), LISTEN_BACKLOG, &Impl::on_connection);
+    if (rc == 0)
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(d.listener.get()), LISTEN_BACKLOG, &Impl::on_connection);
     if (rc != 0) {
       d.listener.close();
-      return fail("listen", d.spec.id + ": cannot listen on " + d.spec.host + ":" + std::to_string(port) + ": " +
-                                uv_strerror(rc));
+      return fail("listen", d.spec.id + ": cannot listen on " + d.spec.host + ":" + std::to_string(port) +
+                                ": " + uv_strerror(rc));
     }
     sockaddr_storage ss{};
     int len = sizeof ss;
@@ -490,7 +509,8 @@ struct Simulator::Impl {
     auto w = std::make_unique<WriteReq>();
     w->data.assign(frame.begin() + static_cast<std::ptrdiff_t>(done), frame.end());
     w->req.data = w.get();
-    uv_buf_t rest = uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
+    uv_buf_t rest =
+        uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
     int rc = uv_write(&w->req, stream, &rest, 1, [](uv_write_t* r, int) {
       std::unique_ptr<WriteReq> owner(static_cast<WriteReq*>(r->data));
     });
@@ -526,9 +546,7 @@ struct Simulator::Impl {
   }
 
   // 3.5 devices number every frame from one counter; older ones echo the request's seqno (§4.7).
-  uint32_t reply_seq(Device& d, uint32_t req) {
-    return proto::uses_6699(d.spec.version) ? ++d.seq : req;
-  }
+  uint32_t reply_seq(Device& d, uint32_t req) { return proto::uses_6699(d.spec.version) ? ++d.seq : req; }
 
   int64_t unix_s() const { return unix_us_now() / 1000000; }
 
@@ -553,7 +571,8 @@ struct Simulator::Impl {
     auto cd = n.model.countdown_armed(changed);
     if (!cd) return;
     n.countdown_gen++;
-    if (*cd > 0) schedule(uint64_t{*cd} * 1000, d, EvKind::COUNTDOWN, n.countdown_gen, static_cast<uint16_t>(node));
+    if (*cd > 0)
+      schedule(uint64_t{*cd} * 1000, d, EvKind::COUNTDOWN, n.countdown_gen, static_cast<uint16_t>(node));
   }
 
   // --- receiving ---------------------------------------------------------------------------------------
@@ -749,10 +768,18 @@ struct Simulator::Impl {
               {"encrypt", d.spec.version != proto::Version::V3_1},
               {"productKey", d.spec.product_key.empty() ? "simproductkey000" : d.spec.product_key}};
     switch (d.spec.version) {
-      case proto::Version::V3_1: info["version"] = "3.1"; break;
-      case proto::Version::V3_2: info["version"] = "3.2"; break;
-      case proto::Version::V3_3: info["version"] = "3.3"; break;
-      case proto::Version::V3_4: info["version"] = "3.4"; break;
+      case proto::Version::V3_1:
+        info["version"] = "3.1";
+        break;
+      case proto::Version::V3_2:
+        info["version"] = "3.2";
+        break;
+      case proto::Version::V3_3:
+        info["version"] = "3.3";
+        break;
+      case proto::Version::V3_4:
+        info["version"] = "3.4";
+        break;
       case proto::Version::V3_5:
         info["version"] = "3.5";
         info["token"] = true;
@@ -823,7 +850,8 @@ struct Simulator::Impl {
       }
     }
     if (config.discovery_listen) {
-      if (!is_loopback_ipv4(config.discovery_listen->host)) return fail("config", "discovery listen is not loopback");
+      if (!is_loopback_ipv4(config.discovery_listen->host))
+        return fail("config", "discovery listen is not loopback");
       int rc = disc.init([&](uv_udp_t* u) { return uv_udp_init(loop, u); });
       if (rc != 0) return fail("udp", uv_strerror(rc));
       disc.get()->data = this;
@@ -831,11 +859,13 @@ struct Simulator::Impl {
       uv_ip4_addr(config.discovery_listen->host.c_str(), config.discovery_listen->port, &addr);
       rc = uv_udp_bind(disc.get(), reinterpret_cast<const sockaddr*>(&addr), UV_UDP_REUSEADDR);
       if (rc == 0) rc = uv_udp_recv_start(disc.get(), &Impl::on_disc_alloc, &Impl::on_disc_recv);
-      if (rc != 0) return fail("udp", std::string("cannot listen for discovery requests: ") + uv_strerror(rc));
+      if (rc != 0)
+        return fail("udp", std::string("cannot listen for discovery requests: ") + uv_strerror(rc));
       sockaddr_storage ss{};
       int len = sizeof ss;
       uv_udp_getsockname(disc.get(), reinterpret_cast<sockaddr*>(&ss), &len);
-      disc_bound = Endpoint{config.discovery_listen->host, ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port)};
+      disc_bound =
+          Endpoint{config.discovery_listen->host, ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port)};
     }
     return {};
   }
@@ -857,8 +887,8 @@ struct Simulator::Impl {
         return st;
       }
       if (d->spec.push_interval_ms > 0) {
-        schedule(d->spec.push_interval_ms / 2 + d->index % std::max<uint32_t>(1, d->spec.push_interval_ms), *d,
-                 EvKind::DRIFT, d->drift_gen);
+        schedule(d->spec.push_interval_ms / 2 + d->index % std::max<uint32_t>(1, d->spec.push_interval_ms),
+                 *d, EvKind::DRIFT, d->drift_gen);
       }
     }
     if (auto st = start_udp(); !st) {
@@ -920,7 +950,8 @@ struct Simulator::Impl {
       case FaultKind::CORRUPT: {
         if (auto st = need_conn(); !st) return st;
         if (!d.conn->codec.ready()) return fail("not_ready", "the session key is not negotiated yet");
-        std::string body = proto::build_report(d.spec.version, target(d, 0), unix_s(), d.nodes[0].model.dps());
+        std::string body =
+            proto::build_report(d.spec.version, target(d, 0), unix_s(), d.nodes[0].model.dps());
         Bytes fr = encode(d, cmd_u32(Command::STATUS), body, ++d.seq);
         if (fr.size() < 2 * proto::SUFFIX_SIZE) return fail("encode", "cannot build a frame");
         fr[fr.size() - proto::SUFFIX_SIZE - 1] ^= 0x5A;  // inside the CRC / HMAC / tag
@@ -955,7 +986,8 @@ struct Simulator::Impl {
         d.key = key;
         if (d.conn) {
           if (f.keep_connection) {
-            d.conn->codec = proto::MessageCodec(proto::Role::DEVICE, d.spec.version, to_bytes(d.key), d.spec.device22);
+            d.conn->codec =
+                proto::MessageCodec(proto::Role::DEVICE, d.spec.version, to_bytes(d.key), d.spec.device22);
           } else {
             close_conn(d, false);
           }
@@ -992,13 +1024,24 @@ struct Simulator::Impl {
 
 // ---------------------------------------------------------------------------------------------------------
 
-Simulator::Simulator(uv_loop_t* loop, SimConfig config) : impl_(std::make_unique<Impl>(loop, std::move(config))) {}
-Simulator::~Simulator() { impl_->stop(); }
+Simulator::Simulator(uv_loop_t* loop, SimConfig config)
+    : impl_(std::make_unique<Impl>(loop, std::move(config))) {}
+Simulator::~Simulator() {
+  impl_->stop();
+}
 
-Status Simulator::start() { return impl_->start(); }
-void Simulator::stop() { impl_->stop(); }
-bool Simulator::running() const { return impl_->running; }
-size_t Simulator::device_count() const { return impl_->devices.size(); }
+Status Simulator::start() {
+  return impl_->start();
+}
+void Simulator::stop() {
+  impl_->stop();
+}
+bool Simulator::running() const {
+  return impl_->running;
+}
+size_t Simulator::device_count() const {
+  return impl_->devices.size();
+}
 
 std::vector<std::string> Simulator::device_ids() const {
   std::vector<std::string> ids;
@@ -1017,7 +1060,9 @@ uint16_t Simulator::port_of(std::string_view id) const {
   return d ? d->bound_port : 0;
 }
 
-std::optional<Endpoint> Simulator::discovery_endpoint() const { return impl_->disc_bound; }
+std::optional<Endpoint> Simulator::discovery_endpoint() const {
+  return impl_->disc_bound;
+}
 
 bool Simulator::connected(std::string_view id) const {
   Device* d = impl_->find(id);
@@ -1089,8 +1134,12 @@ Result<Counters> Simulator::counters(std::string_view id) const {
   return d->c;
 }
 
-const std::deque<WriteRecord>& Simulator::writes() const { return impl_->writes; }
-void Simulator::clear_writes() { impl_->writes.clear(); }
+const std::deque<WriteRecord>& Simulator::writes() const {
+  return impl_->writes;
+}
+void Simulator::clear_writes() {
+  impl_->writes.clear();
+}
 int Simulator::add_write_listener(std::function<void(const WriteRecord&)> fn) {
   int id = impl_->next_listener++;
   impl_->write_listeners.emplace_back(id, std::move(fn));

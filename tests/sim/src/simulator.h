@@ -51,7 +51,7 @@ struct WriteRecord {
   uint64_t seq = 0;  // 1, 2, ... over the simulator's life
   std::string device;
   std::optional<std::string> cid;
-  nlohmann::json dps;  // as the client sent them
+  nlohmann::json dps;   // as the client sent them
   int64_t unix_us = 0;  // wall clock when the frame was decoded
 };
 
