@@ -780,6 +780,60 @@ json override_to_json(const DpOverride& o, json out) {
   return out;
 }
 
+// Every known field of a device, defaults included.
+json all_fields(const DeviceConfig& d) {
+  json j = json::object();
+  j["local_key"] = d.local_key;
+  j["address"] = d.address;
+  j["port"] = d.port;
+  j["version"] = d.version;
+  j["device22"] = d.device22;
+  j["name"] = d.name;
+  j["enabled"] = d.enabled;
+  j["poll_interval"] = d.poll_interval.count();
+  j["heartbeat_interval"] = d.heartbeat_interval.count();
+  j["update_dps"] = d.update_dps;
+  j["update_dps_interval"] = d.update_dps_interval.count();
+  j["max_dps_per_write"] = d.max_dps_per_write;
+  j["write_pacing"] = duration_json(d.write_pacing);
+  j["cid"] = d.cid;
+  j["parent"] = d.parent;
+  j["category"] = d.category;
+  j["product_id"] = d.product_id;
+  j["product_name"] = d.product_name;
+  j["plain_topics"] = d.plain_topics ? json(*d.plain_topics) : json();
+  j["retain"] = d.retain ? json(*d.retain) : json();
+  j["passive"] = d.passive;
+  j["invert_position"] = d.invert_position;
+  j["kelvin_min"] = d.kelvin_min;
+  j["kelvin_max"] = d.kelvin_max;
+  json dps = json::object();
+  for (const auto& [id, o] : d.dps) dps[std::to_string(id)] = override_to_json(o, json::object());
+  j["dps"] = dps;
+  j["mapping"] = d.mapping;
+  return j;
+}
+
+constexpr std::string_view KNOWN_DEVICE_ALIASES[][2] = {{"key", "local_key"}, {"ip", "address"}, {"node_id", "cid"}};
+
+// A device that is also in the device list is written as the fields that differ from the list's entry
+// (plus its unknown keys): the list stays the source of keys, addresses and mappings.
+json listed_device_json(const DeviceConfig& d, const DeviceConfig& listed) {
+  json j = d.extra.is_object() ? d.extra : json::object();
+  for (const auto& alias : KNOWN_DEVICE_ALIASES) j.erase(std::string(alias[0]));
+  const json mine = all_fields(d);
+  const json theirs = all_fields(listed);
+  for (const auto& [k, v] : mine.items()) {
+    if (v != theirs[k] && !v.is_null()) {
+      j[k] = v;
+    } else {
+      j.erase(k);
+    }
+  }
+  j["id"] = d.id;
+  return j;
+}
+
 json device_json(const DeviceConfig& d, const DeviceConfig& base) {
   json j = d.extra.is_object() ? d.extra : json::object();
   // Rename aliases to their canonical names so that nothing is written twice.
@@ -1124,10 +1178,50 @@ json to_json(const Config& c) {
   for (const auto& d : c.devices) {
     if (d.origin != DeviceOrigin::CONFIG) continue;
     auto listed = c.device_list_entries.find(d.id);
-    devs.push_back(device_json(d, listed != c.device_list_entries.end() ? listed->second : DeviceConfig{}));
+    devs.push_back(listed != c.device_list_entries.end() ? listed_device_json(d, listed->second)
+                                                         : device_json(d, DeviceConfig{}));
   }
   if (!devs.empty() || j.contains("devices")) j["devices"] = devs;
   return j;
+}
+
+Result<DeviceConfig, ConfigIssues> update_device(Config& config, std::string_view id_or_name, const json& options) {
+  const DeviceConfig* old = config.find_device(id_or_name);
+  if (!old) return fail(ConfigIssues{{"id", "no device is called \"" + std::string(id_or_name) + "\""}});
+  if (!options.is_object()) return fail(ConfigIssues{{"options", "must be an object"}});
+  if (options.contains("id") && options["id"] != old->id) {
+    return fail(ConfigIssues{{"options.id", "the id of a device cannot change"}});
+  }
+  json entry = merge_entry(device_to_json(*old), options);
+  for (const auto& alias : KNOWN_DEVICE_ALIASES) {
+    // An option given under its tinytuya name replaces the canonical one.
+    if (options.contains(alias[0])) entry.erase(std::string(alias[1]));
+  }
+  auto parsed = parse_device(entry, "options");
+  if (!parsed) return fail(parsed.error());
+  DeviceConfig updated = *parsed;
+  json written = old->extra.is_object() && !old->extra.empty() ? old->extra : json{{"id", old->id}};
+  updated.extra = merge_entry(written, options);
+  updated.origin = DeviceOrigin::CONFIG;
+  updated.source_path = old->source_path;
+  updated.list_path = old->list_path;
+  Config next = config;
+  *next.find_device(old->id) = updated;
+  if (auto issues = validate(next); !issues.empty()) return fail(std::move(issues));
+  config = std::move(next);
+  return updated;
+}
+
+Result<DeviceConfig, ConfigIssues> add_device(Config& config, const json& entry) {
+  auto parsed = parse_device(entry, "device");
+  if (!parsed) return fail(parsed.error());
+  Config next = config;
+  next.devices.push_back(*parsed);
+  next.devices.back().source_path = "device";
+  if (auto issues = validate(next); !issues.empty()) return fail(std::move(issues));
+  config = std::move(next);
+  config.devices.back().source_path = "devices[" + std::to_string(config.devices.size() - 1) + "]";
+  return config.devices.back();
 }
 
 bool remove_device(Config& config, std::string_view id) {

@@ -225,6 +225,17 @@ nlohmann::json device_to_json(const DeviceConfig& device);
 // Parses one "devices" entry (bridge/request/device/add|options). Issues are relative to `path`.
 Result<DeviceConfig, ConfigIssues> parse_device(const nlohmann::json& entry, const std::string& path = "device");
 
+// bridge/request/device/options: applies `options` (a partial "devices" entry, e.g. {"name": "x",
+// "local_key": "..."}; "id" cannot change) to the device `id_or_name`, validates the whole config and only
+// then stores the change in `config`. The stored entry keeps just what was written explicitly (the old
+// entry plus the options), so a device from the device list does not get the list's keys copied into the
+// config file. Issue paths start with "options.".
+Result<DeviceConfig, ConfigIssues> update_device(Config& config, std::string_view id_or_name,
+                                                 const nlohmann::json& options);
+// bridge/request/device/add: parses one entry, validates it against the whole config (duplicate ids and
+// names, parent of a sub-device) and appends it. Issue paths start with "device.".
+Result<DeviceConfig, ConfigIssues> add_device(Config& config, const nlohmann::json& entry);
+
 // Removes a device for good: a config-only device is erased; a device that comes from the device list is
 // kept as {"id":..., "enabled": false} so that it stays removed when the list is read again.
 // Returns false if there is no such device.

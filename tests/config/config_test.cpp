@@ -336,6 +336,42 @@ TEST_SUITE("config") {
     CHECK_FALSE(validate(c).empty());
   }
 
+  TEST_CASE("update_device and add_device validate against the whole config before changing it") {
+    auto r = parse_config(json::parse(R"({"devices":[
+      {"id":"a","local_key":"0123456789abcdef","name":"plug","my_note":1},
+      {"id":"b","local_key":"0123456789abcdef","name":"lamp"}]})"));
+    REQUIRE(r.ok());
+    Config c = *r;
+    auto u = update_device(c, "plug", json::parse(R"({"name":"kitchen_plug","max_dps_per_write":1})"));
+    REQUIRE(u.ok());
+    CHECK(u->name == "kitchen_plug");
+    CHECK(c.find_device("kitchen_plug")->max_dps_per_write == 1);
+    json out = to_json(c);
+    CHECK(out["devices"][0] == json::parse(
+        R"({"id":"a","local_key":"0123456789abcdef","name":"kitchen_plug","my_note":1,"max_dps_per_write":1})"));
+    const Config before = c;
+    auto clash = update_device(c, "a", json::parse(R"({"name":"lamp"})"));
+    REQUIRE_FALSE(clash.ok());
+    CHECK(texts(clash.error()) == std::vector<std::string>{"devices[1].name: duplicate name \"lamp\" (also devices[0])"});
+    auto badkey = update_device(c, "a", json::parse(R"({"local_key":"S3c"})"));
+    REQUIRE_FALSE(badkey.ok());
+    CHECK(texts(badkey.error()) == std::vector<std::string>{"options.local_key: must be 16 characters (got 3)"});
+    CHECK(texts(update_device(c, "a", json::parse(R"({"id":"zz"})")).error()) ==
+          std::vector<std::string>{"options.id: the id of a device cannot change"});
+    CHECK_FALSE(update_device(c, "nope", json::object()).ok());
+    CHECK(to_json(c) == to_json(before));  // refused changes leave the config as it was
+    // New key under tinytuya's name replaces the old one.
+    REQUIRE(update_device(c, "a", json::parse(R"({"key":"fedcba9876543210"})")).ok());
+    CHECK(c.find_device("a")->local_key == "fedcba9876543210");
+    auto added = add_device(c, json::parse(R"({"id":"c","local_key":"0123456789abcdef","name":"lamp"})"));
+    REQUIRE_FALSE(added.ok());
+    CHECK(texts(added.error()) == std::vector<std::string>{"device.name: duplicate name \"lamp\" (also devices[1])"});
+    auto added2 = add_device(c, json::parse(R"({"id":"c","local_key":"0123456789abcdef","name":"fan"})"));
+    REQUIRE(added2.ok());
+    CHECK(c.devices.size() == 3);
+    CHECK(c.devices[2].source_path == "devices[2]");
+  }
+
   TEST_CASE("save_config writes an owner-only file that loads back") {
     TempDir dir;
     auto r = parse_config(json::parse(MINIMAL));

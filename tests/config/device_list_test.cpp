@@ -92,6 +92,18 @@ TEST_SUITE("device_list") {
     auto again = parse_config(out, sample());
     REQUIRE(again.ok());
     CHECK(again->devices[0] == c.devices[0]);
+    // Options on a listed device: the config records the change, never the list's key.
+    Config c3 = c;
+    auto u = update_device(c3, "Desk Bulb", json::parse(R"({"name":"desk_bulb","kelvin_min":2200})"));
+    REQUIRE(u.ok());
+    CHECK(u->local_key == "0123456789abcdef");
+    const json out3 = to_json(c3);
+    REQUIRE(out3["devices"].size() == 3);
+    CHECK(out3["devices"][1] == json::parse(R"({"id":"bf11aa22bb33cc44dd55","name":"desk_bulb","kelvin_min":2200})"));
+    auto back = parse_config(out3, sample());
+    REQUIRE(back.ok());
+    CHECK(back->find_device("desk_bulb")->kelvin_min == 2200);
+    CHECK(back->find_device("desk_bulb")->mapping == c.devices[1].mapping);
     // Removing a listed device keeps it removed.
     Config c2 = c;
     REQUIRE(remove_device(c2, "bf11aa22bb33cc44dd55"));
