@@ -124,7 +124,9 @@ void FakeCloudServer::process(Conn& c) {
     r.body = c.in.substr(end + 4, content_length);
     c.in.erase(0, end + 4 + content_length);
     Response resp;
-    if (!parse_target(target, r.path, r.query)) {
+    if (silent_) {
+      resp.hang = true;
+    } else if (!parse_target(target, r.path, r.query)) {
       resp = Response{400, "bad request", false};
     } else {
       resp = cloud_.handle(r);

@@ -29,6 +29,8 @@ class FakeCloudServer {
   size_t connections() const { return conns_.size(); }
   // Extra body bytes appended to every answer (response-size limit tests).
   void set_padding(size_t bytes) { padding_ = bytes; }
+  // Accepts requests and never answers them (client time-out tests).
+  void set_silent(bool silent) { silent_ = silent; }
   void close();
 
  private:
@@ -49,6 +51,7 @@ class FakeCloudServer {
   UvHandle<uv_tcp_t> listener_;
   int port_ = 0;
   size_t padding_ = 0;
+  bool silent_ = false;
   std::vector<std::unique_ptr<Conn>> conns_;
 };
 
