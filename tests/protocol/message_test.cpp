@@ -166,6 +166,24 @@ TEST_CASE("device22 receive quirk: a 15-byte header that does not say 3.x is str
   CHECK(code_of(plain.decode(quirky)) == ErrorCode::BAD_PADDING);
 }
 
+TEST_CASE("a 3.3 ciphertext that happens to start with \"3.x\" is not mistaken for a version header") {
+  // Whole blocks: block 1 is "3.3..." as ciphertext, block 2 a valid encryption of a full padding block.
+  const Bytes c1 = B("3.3 looks like h");
+  const Bytes pad_block(16, 0x10);
+  Bytes payload = c1;
+  auto c2 = crypto::aes_ecb_encrypt_raw(B(v::K), pad_block);
+  REQUIRE(c2);
+  payload.insert(payload.end(), c2->begin(), c2->end());
+  Frame f;
+  f.cmd = DP_QUERY;
+  f.retcode = 0;
+  f.payload = payload;
+  MessageCodec client(Role::CLIENT, Version::V3_3, B(v::K));
+  auto opened = client.open(encode_55aa(f, Integrity::CRC32));
+  REQUIRE(opened);
+  CHECK(hex(opened->payload) == hex(crypto::aes_ecb_decrypt_raw(B(v::K), c1).value()));
+}
+
 TEST_CASE("§9.5 v3.4 frames after the handshake") {
   auto client = session(Role::CLIENT, Version::V3_4);
   auto device = session(Role::DEVICE, Version::V3_4);
