@@ -128,6 +128,12 @@ std::string PulsarClient::request_path() const {
 
 Status PulsarClient::start() {
   if (state_ != PulsarState::STOPPED) return {};
+  if (graveyard_) {
+    if (callback_depth_ > 0) return fail("pulsar.busy", "Pulsar: restart requested while still stopping");
+    if (grave_timer_ != NO_TIMER) timers_.cancel(grave_timer_);
+    grave_timer_ = NO_TIMER;
+    graveyard_.reset();  // its CLOSED callback is ignored: stopping_ is still set
+  }
   if (options_.access_id.empty()) return fail("pulsar.config", "Pulsar: access_id is empty");
   auto key = push::pulsar_key(options_.access_secret);
   if (!key) return fail("pulsar.config", "Pulsar: access_secret must be at least 24 characters");
@@ -174,8 +180,18 @@ void PulsarClient::stop() {
     resolving_ = nullptr;
   }
   bool was_connected = state_ == PulsarState::CONNECTED;
-  // Closes the socket now (CLOSED runs inside, ignored as stopping_); lws finishes on the loop.
-  lws_.reset();
+  if (callback_depth_ > 0) {
+    // lws must not be destroyed from inside its own callback: release it on the next loop turn.
+    graveyard_ = std::move(lws_);
+    if (grave_timer_ == NO_TIMER)
+      grave_timer_ = timers_.start(0, 0, [this] {
+        grave_timer_ = NO_TIMER;
+        graveyard_.reset();
+      });
+  } else {
+    // Closes the socket now (CLOSED runs inside, ignored as stopping_); lws finishes on the loop.
+    lws_.reset();
+  }
   wsi_ = nullptr;
   acks_.clear();
   state_ = PulsarState::STOPPED;
@@ -270,6 +286,7 @@ void PulsarClient::on_established_(lws* wsi) {
   ++stats_.connects;
   connected_at_ms_ = timers_.now_ms();
   received_since_connect_ = false;
+  auth_reported_ = false;
   T2M_LOGI(TAG, "connected to %s, consuming %s", host_.c_str(), options_.env.c_str());
   sink_.on_push_channel(push::CHANNEL_PULSAR, true);
 }
@@ -327,13 +344,18 @@ void PulsarClient::on_connection_error_(lws* wsi, const char* why) {
   std::string reason = why ? why : "unknown error";
   if (http == HTTP_UNAUTHORIZED || http == HTTP_FORBIDDEN) {
     ++stats_.auth_failures;
+    bool first = !auth_reported_;
+    auth_reported_ = true;
     Error e{
         "pulsar.auth",
         strformat("Tuya's message service refused the credentials (HTTP %u): check access_id/access_secret, "
                   "that the project's Message Service is enabled, and the data-center URL",
                   http)};
-    T2M_LOGE(TAG, "%s", e.message.c_str());
-    sink_.on_push_error(push::CHANNEL_PULSAR, e);
+    // Once per run of refusals: the retries continue quietly at the longest back-off.
+    if (first) {
+      T2M_LOGE(TAG, "%s", e.message.c_str());
+      sink_.on_push_error(push::CHANNEL_PULSAR, e);
+    }
     // Retrying will not fix credentials quickly: wait the longest back-off.
     attempt_ = MAX_BACKOFF_SHIFT;
     reason = strformat("HTTP %u", http);
@@ -372,6 +394,29 @@ int PulsarCallbacks::callback(lws* wsi, lws_callback_reasons reason, void* user,
   // Only connection reasons carry `user` (ci.userdata); anything else must not touch the client, which
   // may already be gone while lws finishes closing (see LwsContext).
   auto* self = static_cast<PulsarClient*>(user);
+  switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    case LWS_CALLBACK_CLIENT_CLOSED:
+      break;
+    default:
+      return 0;  // e.g. WSI_DESTROY, which can arrive after the client is gone: never touch `user`
+  }
+  // Lets stop() know it runs inside lws (from a PushSink callback) and must defer the context release.
+  struct Depth {
+    PulsarClient* c;
+    explicit Depth(PulsarClient* p) : c(p) {
+      if (c) ++c->callback_depth_;
+    }
+    ~Depth() {
+      if (c) --c->callback_depth_;
+    }
+    Depth(const Depth&) = delete;
+    Depth& operator=(const Depth&) = delete;
+  } depth(self);
   switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
       if (!self) return -1;

@@ -69,7 +69,10 @@ class PulsarClient {
   // Validates the options and starts connecting; never blocks. Failures after this are reported through
   // the sink (on_push_channel / on_push_error) and retried.
   Status start();
-  // Closes the connection and cancels retries; idempotent. The lws context finishes closing on the loop.
+  // Closes the connection and cancels retries; idempotent. May be called from a PushSink callback (the
+  // lws context is then released on the next loop turn). The lws context finishes closing on the loop:
+  // at shutdown run lws_drain() (cloud/pulsar_lws.h) before the final close-walk. Do not destroy the
+  // client from inside a PushSink callback.
   void stop();
 
   PulsarState state() const { return state_; }
@@ -108,7 +111,11 @@ class PulsarClient {
   std::string password_;
   Bytes key_;
 
-  std::unique_ptr<LwsState> lws_;  // context + retry policy; null when stopped
+  std::unique_ptr<LwsState> lws_;        // context + retry policy; null when stopped
+  std::unique_ptr<LwsState> graveyard_;  // stopped from inside an lws callback: released next turn
+  TimerId grave_timer_ = NO_TIMER;
+  int callback_depth_ = 0;
+  bool auth_reported_ = false;
   lws* wsi_ = nullptr;
   Resolve* resolving_ = nullptr;  // owned by the pending uv_getaddrinfo request
   TimerId retry_timer_ = NO_TIMER;

@@ -24,6 +24,10 @@ void PushProcessor::count_error_(std::string_view channel, const Error& e) {
 
 std::string PushProcessor::handle_pulsar_frame(std::string_view frame_text, ByteView key) {
   ++counters_.received;
+  if (frame_text.size() > MAX_PAYLOAD_BYTES) {
+    count_error_(CHANNEL_PULSAR, Error{std::string(ERR_TOO_LARGE), "frame larger than the limit"});
+    return {};
+  }
   auto frame = parse_pulsar_frame(frame_text);
   if (!frame) {
     count_error_(CHANNEL_PULSAR, frame.error());
@@ -55,6 +59,10 @@ std::string PushProcessor::handle_pulsar_frame(std::string_view frame_text, Byte
 
 void PushProcessor::handle_openhub_message(std::string_view payload, std::string_view version, ByteView key) {
   ++counters_.received;
+  if (payload.size() > MAX_PAYLOAD_BYTES) {
+    count_error_(CHANNEL_OPENHUB, Error{std::string(ERR_TOO_LARGE), "message larger than the limit"});
+    return;
+  }
   auto digest = proto::crypto::sha256(as_bytes(payload));
   if (!seen_ids_.first_seen("h:" + to_hex(ByteView(digest.data(), DIGEST_PREFIX)), timers_.now_ms())) {
     ++counters_.duplicates;

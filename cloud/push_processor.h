@@ -45,6 +45,9 @@ struct PushCounters {
 
 class PushProcessor {
  public:
+  // Tuya's messages are a few KB; anything far larger is refused before parsing (ERR_TOO_LARGE).
+  static constexpr size_t MAX_PAYLOAD_BYTES = 256 * 1024;
+
   PushProcessor(PushSink& sink, const Timers& timers);
 
   // A Pulsar text frame (§6.a). Returns the messageId to acknowledge (every message with an id is

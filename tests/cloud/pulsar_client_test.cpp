@@ -261,6 +261,29 @@ TEST_SUITE("pulsar_client") {
     CHECK(f.client->state() == PulsarState::CONNECTED);
   }
 
+  TEST_CASE("stop() from inside a PushSink callback is safe (the context is released next turn)") {
+    Fixture f;
+    struct StoppingSink : RecordingSink {
+      PulsarClient* client = nullptr;
+      void on_push(const PushMessage& m) override {
+        RecordingSink::on_push(m);
+        client->stop();
+      }
+    } stopping;
+    auto o = f.options();
+    f.client = std::make_unique<PulsarClient>(&f.loop, *f.timers, stopping, o);
+    stopping.client = f.client.get();
+    REQUIRE(f.client->start().ok());
+    REQUIRE(run_until(&f.loop, [&] { return f.client->state() == PulsarState::CONNECTED; }));
+    f.fake->publish(20, R"({"devId":"dev1","bizCode":"online"})", EM_AES_ECB);
+    f.fake->publish(20, R"({"devId":"dev1","bizCode":"offline"})", EM_AES_ECB);
+    REQUIRE(run_until(&f.loop, [&] { return f.fake->connections() == 0; }));
+    CHECK(f.client->state() == PulsarState::STOPPED);
+    CHECK(stopping.got.size() == 1);
+    run_for(&f.loop, 100);
+    CHECK(f.fake->accepted_total() == 1);
+  }
+
   TEST_CASE("stop() closes the connection, cancels retries and leaves nothing on the loop") {
     Fixture f;
     f.start_client(f.options());

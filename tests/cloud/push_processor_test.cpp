@@ -152,6 +152,8 @@ TEST_SUITE("push_processor") {
     p.handle_openhub_message(v2, OPENHUB_V2, k);
     std::string v1b = make_envelope(20, encrypt_ecb_data(plain, k), 1700000000125);
     p.handle_openhub_message(v1b, OPENHUB_V2, k);  // wrong version: undecryptable
+    p.handle_openhub_message(std::string(PushProcessor::MAX_PAYLOAD_BYTES + 1, '{'), OPENHUB_V1, k);
+    CHECK(p.counters().by_reason.at(std::string(ERR_TOO_LARGE)) == 1);
     CHECK(sink.got.size() == 2);
     CHECK(p.counters().duplicates == 1);
     CHECK(p.counters().aad_forms.at("be48") == 1);
