@@ -259,10 +259,11 @@ struct Simulator::Impl {
       d->nodes.push_back(Node{"", DpModel(spec.profile, spec.dps, seed++), 0, 0});
       for (const auto& s : spec.sub_devices)
         d->nodes.push_back(Node{s.cid, DpModel(s.profile, s.dps, seed++), 0, 0});
-      d->spec = spec;
       by_id.emplace(spec.id, d->index);
+      d->spec = std::move(spec);
       devices.push_back(std::move(d));
     }
+    config.devices.clear();  // each Device owns its spec now; one copy per device is enough at 5,000
   }
 
   Device* find(std::string_view id) const {
