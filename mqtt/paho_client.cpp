@@ -36,23 +36,32 @@ std::string normalise_uri(const std::string& uri) {
   return uri;
 }
 
-bool is_tls_scheme(const std::string& scheme) { return scheme == "ssl" || scheme == "wss"; }
+bool is_tls_scheme(const std::string& scheme) {
+  return scheme == "ssl" || scheme == "wss";
+}
 
 Status check_readable(const std::string& path, const char* what) {
   if (path.empty()) return {};
   if (::access(path.c_str(), R_OK) != 0)
-    return fail("mqtt_tls_file", std::string("cannot read ") + what + " " + path + ": " + std::strerror(errno));
+    return fail("mqtt_tls_file",
+                std::string("cannot read ") + what + " " + path + ": " + std::strerror(errno));
   return {};
 }
 
 std::string connack_text(int rc) {
   switch (rc) {
-    case CONNACK_BAD_PROTOCOL: return "unacceptable protocol version";
-    case CONNACK_ID_REJECTED: return "client id rejected";
-    case CONNACK_SERVER_UNAVAILABLE: return "server unavailable";
-    case CONNACK_BAD_CREDENTIALS: return "bad user name or password";
-    case CONNACK_NOT_AUTHORIZED: return "not authorized (check user name and password)";
-    default: return "refused";
+    case CONNACK_BAD_PROTOCOL:
+      return "unacceptable protocol version";
+    case CONNACK_ID_REJECTED:
+      return "client id rejected";
+    case CONNACK_SERVER_UNAVAILABLE:
+      return "server unavailable";
+    case CONNACK_BAD_CREDENTIALS:
+      return "bad user name or password";
+    case CONNACK_NOT_AUTHORIZED:
+      return "not authorized (check user name and password)";
+    default:
+      return "refused";
   }
 }
 
@@ -69,7 +78,8 @@ struct PahoClient::Impl {
   class Listener final : public ::mqtt::iaction_listener {
    public:
     enum class Kind { CONNECT, PUBLISH, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT, WILL };
-    Listener(LoopExecutor& ex, std::shared_ptr<Life> life, Kind kind) : ex_(ex), life_(std::move(life)), kind_(kind) {}
+    Listener(LoopExecutor& ex, std::shared_ptr<Life> life, Kind kind)
+        : ex_(ex), life_(std::move(life)), kind_(kind) {}
 
     void on_success(const ::mqtt::token& tok) override {
       switch (kind_) {
@@ -172,12 +182,13 @@ struct PahoClient::Impl {
                                              "' (expected tcp://, ssl://, mqtt:// or mqtts://host:port)");
     tls = is_tls_scheme(scheme);
     if (opts.tls && !tls)
-      return fail("mqtt_config_invalid", "TLS options need an ssl:// or mqtts:// server URI, not '" +
-                                             opts.server_uri + "'");
+      return fail("mqtt_config_invalid",
+                  "TLS options need an ssl:// or mqtts:// server URI, not '" + opts.server_uri + "'");
     if (!opts.password.empty()) log_register_secret(opts.password);
     if (opts.tls && !opts.tls->key_password.empty()) log_register_secret(opts.tls->key_password);
     if (opts.tls) {
-      for (auto st : {check_readable(opts.tls->ca_file, "CA file"), check_readable(opts.tls->cert_file, "client certificate"),
+      for (auto st : {check_readable(opts.tls->ca_file, "CA file"),
+                      check_readable(opts.tls->cert_file, "client certificate"),
                       check_readable(opts.tls->key_file, "client key")})
         if (!st) return st;
     }
@@ -213,8 +224,9 @@ struct PahoClient::Impl {
       if (!opts.username.empty()) conn_opts.set_user_name(opts.username);
       if (!opts.password.empty()) conn_opts.set_password(opts.password);
       if (opts.will) {
-        conn_opts.set_will(::mqtt::will_options(opts.will->topic, opts.will->payload.data(), opts.will->payload.size(),
-                                                static_cast<int>(opts.will->qos), opts.will->retained));
+        conn_opts.set_will(::mqtt::will_options(opts.will->topic, opts.will->payload.data(),
+                                                opts.will->payload.size(), static_cast<int>(opts.will->qos),
+                                                opts.will->retained));
       }
       if (tls) {
         ::mqtt::ssl_options ssl;
@@ -225,7 +237,8 @@ struct PahoClient::Impl {
         // Without a password OpenSSL would prompt on the terminal for an encrypted key (blocking a Paho
         // thread); a dummy one makes it fail cleanly instead, and is ignored for a plain key.
         if (!t.key_file.empty() || !t.cert_file.empty())
-          ssl.set_private_key_password(t.key_password.empty() ? std::string(NO_KEY_PASSWORD) : t.key_password);
+          ssl.set_private_key_password(t.key_password.empty() ? std::string(NO_KEY_PASSWORD)
+                                                              : t.key_password);
         ssl.set_enable_server_cert_auth(true);
         ssl.set_verify(t.verify_hostname);
         // No set_error_handler: Paho C++ 1.2 hands the C library a pointer to a temporary copy of
@@ -301,7 +314,7 @@ struct PahoClient::Impl {
         return;
       }
       report_error_(rc == CONNACK_BAD_CREDENTIALS || rc == CONNACK_NOT_AUTHORIZED ? "mqtt_auth_refused"
-                                                                                 : "mqtt_connect_refused",
+                                                                                  : "mqtt_connect_refused",
                     msg);
       return;
     }
@@ -410,7 +423,8 @@ struct PahoClient::Impl {
   Status publish(Message m) {
     if (!cli) return fail("mqtt_not_started", "publish before connect()");
     // Nothing would ever send it: Paho would keep it in the offline buffer forever.
-    if (disconnect_state == DisconnectState::DONE) return fail("mqtt_disconnected", "publish after disconnect()");
+    if (disconnect_state == DisconnectState::DONE)
+      return fail("mqtt_disconnected", "publish after disconnect()");
     if (m.topic.empty() || m.topic.find_first_of("+#") != std::string::npos) {
       ++stats.publish_failures;
       return fail("mqtt_topic_invalid", "cannot publish to '" + m.topic + "'");
@@ -420,7 +434,8 @@ struct PahoClient::Impl {
       return {};
     }
     try {
-      auto msg = ::mqtt::message::create(std::move(m.topic), std::move(m.payload), static_cast<int>(m.qos), m.retained);
+      auto msg = ::mqtt::message::create(std::move(m.topic), std::move(m.payload), static_cast<int>(m.qos),
+                                         m.retained);
       cli->publish(msg, nullptr, publish_listener);
       ++stats.publishes;
       return {};
@@ -488,8 +503,8 @@ struct PahoClient::Impl {
       // Disconnect once the broker has the will-state: Paho's disconnect timeout would otherwise wait
       // for it with a coarse (about a second) polling step.
       try {
-        auto msg = ::mqtt::message::create(opts.will->topic, opts.will->payload, static_cast<int>(opts.will->qos),
-                                           opts.will->retained);
+        auto msg = ::mqtt::message::create(opts.will->topic, opts.will->payload,
+                                           static_cast<int>(opts.will->qos), opts.will->retained);
         cli->publish(msg, nullptr, will_listener);
         ++stats.publishes;
         return;
@@ -524,7 +539,8 @@ struct PahoClient::Impl {
       } catch (const ::mqtt::exception&) {
       }
     }
-    if (cli) T2M_LOGI(TAG, "disconnected from %s%s", uri.c_str(), was_connected ? "" : " (was not connected)");
+    if (cli)
+      T2M_LOGI(TAG, "disconnected from %s%s", uri.c_str(), was_connected ? "" : " (was not connected)");
     flush_waiters_();
   }
 
@@ -578,12 +594,26 @@ PahoClient::~PahoClient() = default;
 Status PahoClient::connect(const ConnectOptions& options, ClientHandlers handlers) {
   return impl_->start(options, std::move(handlers));
 }
-Status PahoClient::publish(Message message) { return impl_->publish(std::move(message)); }
-Status PahoClient::subscribe(const std::string& filter, Qos qos) { return impl_->subscribe(filter, qos); }
-Status PahoClient::unsubscribe(const std::string& filter) { return impl_->unsubscribe(filter); }
-bool PahoClient::connected() const { return impl_->connected; }
-void PahoClient::disconnect(std::function<void()> done) { impl_->disconnect(std::move(done)); }
-size_t PahoClient::max_buffered() const { return impl_->opts.max_buffered; }
-const PahoClient::Stats& PahoClient::stats() const { return impl_->stats; }
+Status PahoClient::publish(Message message) {
+  return impl_->publish(std::move(message));
+}
+Status PahoClient::subscribe(const std::string& filter, Qos qos) {
+  return impl_->subscribe(filter, qos);
+}
+Status PahoClient::unsubscribe(const std::string& filter) {
+  return impl_->unsubscribe(filter);
+}
+bool PahoClient::connected() const {
+  return impl_->connected;
+}
+void PahoClient::disconnect(std::function<void()> done) {
+  impl_->disconnect(std::move(done));
+}
+size_t PahoClient::max_buffered() const {
+  return impl_->opts.max_buffered;
+}
+const PahoClient::Stats& PahoClient::stats() const {
+  return impl_->stats;
+}
 
 }  // namespace t2m::mqtt

@@ -33,11 +33,11 @@ namespace t2m::mqtt {
 class PahoClient final : public Client {
  public:
   struct Stats {
-    uint64_t publishes = 0;          // accepted by Paho (sent or buffered)
-    uint64_t publish_failures = 0;   // rejected (buffer full, bad topic) or failed delivery
-    uint64_t dropped_offline = 0;    // QoS 0 while disconnected
+    uint64_t publishes = 0;         // accepted by Paho (sent or buffered)
+    uint64_t publish_failures = 0;  // rejected (buffer full, bad topic) or failed delivery
+    uint64_t dropped_offline = 0;   // QoS 0 while disconnected
     uint64_t messages_received = 0;
-    uint64_t connects = 0;           // successful connects, first one included
+    uint64_t connects = 0;  // successful connects, first one included
     uint64_t connection_losses = 0;
     uint64_t connect_failures = 0;
   };

@@ -38,8 +38,8 @@ std::optional<std::string> match_word(const std::array<std::string_view, N>& wor
 
 Status check_size(std::string_view payload, size_t limit) {
   if (payload.size() > limit)
-    return fail("mqtt_payload_too_large",
-                "payload of " + std::to_string(payload.size()) + " bytes exceeds the limit of " + std::to_string(limit));
+    return fail("mqtt_payload_too_large", "payload of " + std::to_string(payload.size()) +
+                                              " bytes exceeds the limit of " + std::to_string(limit));
   return {};
 }
 
@@ -90,7 +90,8 @@ Result<json> parse_set_payload(std::string_view payload) {
   if (!parsed) return parsed;
   if (!parsed->is_object())
     return fail("mqtt_payload_not_object",
-                std::string("/set payload must be a JSON object or ON/OFF/TOGGLE, got a JSON ") + parsed->type_name());
+                std::string("/set payload must be a JSON object or ON/OFF/TOGGLE, got a JSON ") +
+                    parsed->type_name());
   return parsed;
 }
 
@@ -122,14 +123,16 @@ Result<std::vector<std::string>> parse_get_payload(std::string_view payload) {
     for (auto it = parsed->begin(); it != parsed->end(); ++it) out.push_back(it.key());
   } else if (parsed->is_array()) {
     for (const auto& v : *parsed) {
-      if (!v.is_string()) return fail("mqtt_payload_invalid", "/get array must hold attribute names (strings)");
+      if (!v.is_string())
+        return fail("mqtt_payload_invalid", "/get array must hold attribute names (strings)");
       out.push_back(v.get<std::string>());
     }
   } else if (parsed->is_string()) {
     out.push_back(parsed->get<std::string>());
   } else {
-    return fail("mqtt_payload_invalid", std::string("/get payload must be an object, array or name, got a JSON ") +
-                                            parsed->type_name());
+    return fail(
+        "mqtt_payload_invalid",
+        std::string("/get payload must be an object, array or name, got a JSON ") + parsed->type_name());
   }
   return out;
 }
@@ -158,7 +161,9 @@ Result<BridgeRequest> parse_bridge_request(std::string_view payload) {
   return req;
 }
 
-std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump_json(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::string make_response(const json& data, const json& transaction) {
   json out = {{"data", data.is_null() ? json::object() : data}, {"status", "ok"}};

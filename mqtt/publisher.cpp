@@ -27,7 +27,8 @@ bool Publisher::set_retained(std::string_view owner, const std::string& topic, s
     e = &entries_.back();
     // A topic set again after a clear that has not gone out yet must not be cleared afterwards.
     if (!pending_clears_.empty())
-      pending_clears_.erase(std::remove(pending_clears_.begin(), pending_clears_.end(), topic), pending_clears_.end());
+      pending_clears_.erase(std::remove(pending_clears_.begin(), pending_clears_.end(), topic),
+                            pending_clears_.end());
   }
   if (!client_.connected()) {
     ++stats_.deferred;

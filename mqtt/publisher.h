@@ -19,8 +19,8 @@ namespace t2m::mqtt {
 class Publisher {
  public:
   enum class When {
-    ALWAYS,          // publish every time (device state: every report is news to Node-RED flows)
-    IF_CHANGED,      // skip when the stored payload is identical (availability, bridge/info)
+    ALWAYS,      // publish every time (device state: every report is news to Node-RED flows)
+    IF_CHANGED,  // skip when the stored payload is identical (availability, bridge/info)
   };
 
   struct Stats {
@@ -74,8 +74,8 @@ class Publisher {
   void erase_at_(size_t index);
 
   Client& client_;
-  std::vector<Entry> entries_;                      // dense, for a fast republish
-  std::unordered_map<std::string, size_t> index_;   // topic -> position in entries_
+  std::vector<Entry> entries_;                     // dense, for a fast republish
+  std::unordered_map<std::string, size_t> index_;  // topic -> position in entries_
   std::vector<std::string> pending_clears_;
   Stats stats_;
 };

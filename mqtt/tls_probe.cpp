@@ -141,8 +141,7 @@ TlsProbeResult probe_tls(const std::string& host, uint16_t port, const TlsOption
   } else {
     SSL_CTX_set_default_verify_paths(ctx.get());
   }
-  if (!tls.cert_file.empty() &&
-      SSL_CTX_use_certificate_chain_file(ctx.get(), tls.cert_file.c_str()) != 1) {
+  if (!tls.cert_file.empty() && SSL_CTX_use_certificate_chain_file(ctx.get(), tls.cert_file.c_str()) != 1) {
     out.local = true;
     out.reason = "cannot load client certificate " + tls.cert_file + ": " + openssl_reason();
     return out;
@@ -167,7 +166,8 @@ TlsProbeResult probe_tls(const std::string& host, uint16_t port, const TlsOption
   bool is_ip = inet_pton(AF_INET, host.c_str(), &ip4) == 1 || inet_pton(AF_INET6, host.c_str(), &ip6) == 1;
   // SNI; SSL_set_tlsext_host_name() is a macro with a C cast.
   if (!is_ip)
-    SSL_ctrl(ssl.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
+    SSL_ctrl(ssl.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(host.c_str()));
   if (tls.verify_hostname) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
     if (is_ip)

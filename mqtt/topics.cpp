@@ -57,24 +57,26 @@ bool contains(const std::array<std::string_view, N>& set, std::string_view word)
 
 }  // namespace
 
-bool is_reserved_word(std::string_view segment) { return contains(RESERVED, segment); }
+bool is_reserved_word(std::string_view segment) {
+  return contains(RESERVED, segment);
+}
 
 Status validate_friendly_name(std::string_view name) {
   if (name.empty()) return fail("mqtt_name_invalid", "friendly name is empty");
   if (name.size() > MAX_FRIENDLY_NAME_BYTES)
-    return fail("mqtt_name_invalid", "friendly name is longer than " + std::to_string(MAX_FRIENDLY_NAME_BYTES) +
-                                         " bytes");
+    return fail("mqtt_name_invalid",
+                "friendly name is longer than " + std::to_string(MAX_FRIENDLY_NAME_BYTES) + " bytes");
   if (has_forbidden_char(name))
-    return fail("mqtt_name_invalid", "friendly name '" + std::string(name) +
-                                         "' contains '+', '#' or a control character");
+    return fail("mqtt_name_invalid",
+                "friendly name '" + std::string(name) + "' contains '+', '#' or a control character");
   auto levels = split(name);
   if (levels.size() > MAX_NAME_LEVELS)
     return fail("mqtt_name_invalid", "friendly name '" + std::string(name) + "' has more than " +
                                          std::to_string(MAX_NAME_LEVELS) + " levels");
   for (auto level : levels) {
     if (level.empty())
-      return fail("mqtt_name_invalid",
-                  "friendly name '" + std::string(name) + "' has an empty level (leading, trailing or double '/')");
+      return fail("mqtt_name_invalid", "friendly name '" + std::string(name) +
+                                           "' has an empty level (leading, trailing or double '/')");
     if (is_reserved_word(level))
       return fail("mqtt_name_invalid", "friendly name '" + std::string(name) + "' uses the reserved word '" +
                                            std::string(level) + "' as a level");
@@ -107,13 +109,21 @@ std::string Topics::device_(std::string_view name, std::string_view suffix) cons
   return t;
 }
 
-std::string Topics::state(std::string_view name) const { return device_(name, {}); }
-std::string Topics::availability(std::string_view name) const { return device_(name, AVAILABILITY); }
-std::string Topics::set(std::string_view name) const { return device_(name, SET); }
+std::string Topics::state(std::string_view name) const {
+  return device_(name, {});
+}
+std::string Topics::availability(std::string_view name) const {
+  return device_(name, AVAILABILITY);
+}
+std::string Topics::set(std::string_view name) const {
+  return device_(name, SET);
+}
 std::string Topics::set_attr(std::string_view name, std::string_view attr) const {
   return device_(name, std::string(SET) + '/' + std::string(attr));
 }
-std::string Topics::get(std::string_view name) const { return device_(name, GET); }
+std::string Topics::get(std::string_view name) const {
+  return device_(name, GET);
+}
 std::string Topics::get_attr(std::string_view name, std::string_view attr) const {
   return device_(name, std::string(GET) + '/' + std::string(attr));
 }
@@ -121,7 +131,8 @@ std::string Topics::set_result(std::string_view name) const {
   return device_(name, std::string(SET) + '/' + std::string(RESULT));
 }
 std::optional<std::string> Topics::attribute(std::string_view name, std::string_view code) const {
-  if (code.empty() || is_reserved_word(code) || has_forbidden_char(code) || code.find('/') != std::string_view::npos)
+  if (code.empty() || is_reserved_word(code) || has_forbidden_char(code) ||
+      code.find('/') != std::string_view::npos)
     return std::nullopt;
   return device_(name, code);
 }
@@ -129,7 +140,9 @@ std::optional<std::string> Topics::attribute(std::string_view name, std::string_
 std::string Topics::bridge(std::string_view leaf) const {
   return base_ + '/' + std::string(BRIDGE) + '/' + std::string(leaf);
 }
-std::string Topics::bridge_request(std::string_view path) const { return bridge("request/" + std::string(path)); }
+std::string Topics::bridge_request(std::string_view path) const {
+  return bridge("request/" + std::string(path));
+}
 std::string Topics::bridge_response(std::string_view path) const {
   return bridge("response/" + std::string(path));
 }
@@ -150,11 +163,13 @@ std::vector<std::string> Topics::subscriptions() const {
 
 Result<ParsedTopic> Topics::parse(std::string_view topic) const {
   if (topic.size() > MAX_TOPIC_BYTES) return fail("mqtt_topic_invalid", "topic is too long");
-  if (topic.size() <= base_.size() + 1 || topic.compare(0, base_.size(), base_) != 0 || topic[base_.size()] != '/')
+  if (topic.size() <= base_.size() + 1 || topic.compare(0, base_.size(), base_) != 0 ||
+      topic[base_.size()] != '/')
     return fail("mqtt_topic_foreign", "topic '" + std::string(topic) + "' is not under '" + base_ + "/'");
   std::string_view rest = topic.substr(base_.size() + 1);
   if (has_forbidden_char(rest))
-    return fail("mqtt_topic_invalid", "topic '" + std::string(topic) + "' contains a wildcard or control character");
+    return fail("mqtt_topic_invalid",
+                "topic '" + std::string(topic) + "' contains a wildcard or control character");
   auto seg = split(rest);
   for (auto s : seg)
     if (s.empty()) return fail("mqtt_topic_invalid", "topic '" + std::string(topic) + "' has an empty level");
@@ -163,7 +178,8 @@ Result<ParsedTopic> Topics::parse(std::string_view topic) const {
   ParsedTopic out;
   if (seg[0] == BRIDGE) {
     if (n >= 2 && seg[1] == REQUEST) {
-      if (n == 2) return fail("mqtt_topic_invalid", "bridge request topic '" + std::string(topic) + "' has no path");
+      if (n == 2)
+        return fail("mqtt_topic_invalid", "bridge request topic '" + std::string(topic) + "' has no path");
       out.kind = TopicKind::BRIDGE_REQUEST;
       out.path = join(seg, 2, n);
       return out;

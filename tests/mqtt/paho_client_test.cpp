@@ -39,7 +39,9 @@ struct Loop {
     ex->close();
     CHECK(t2m::uv_close_all_and_drain(&loop) == 0);
   }
-  bool until(const std::function<bool()>& done, int ms = WAIT_MS) { return t2m::test::run_loop_until(&loop, done, ms); }
+  bool until(const std::function<bool()>& done, int ms = WAIT_MS) {
+    return t2m::test::run_loop_until(&loop, done, ms);
+  }
   void run_for(int ms) { t2m::test::run_loop_for(&loop, ms); }
 };
 
@@ -240,7 +242,8 @@ TEST_SUITE("mqtt.paho_client") {
     constexpr int N = 50;
     for (int i = 0; i < N; ++i)
       CHECK(gw.client
-                .publish(Message{"t2m/kill/buf/" + std::to_string(i), std::to_string(i), Qos::AT_LEAST_ONCE, true})
+                .publish(
+                    Message{"t2m/kill/buf/" + std::to_string(i), std::to_string(i), Qos::AT_LEAST_ONCE, true})
                 .ok());
     CHECK(gw.client.publish(Message{"t2m/kill/qos0", "lost", Qos::AT_MOST_ONCE, false}).ok());
     CHECK(gw.client.stats().dropped_offline == 1);
@@ -391,7 +394,8 @@ TEST_SUITE("mqtt.paho_client") {
       CHECK(c.connects == 0);
       CHECK(c.errors[0].code == "mqtt_tls_failed");
       MESSAGE(c.errors[0].message);
-      CHECK(c.errors[0].message.find("TLS handshake with " + broker.tls_uri() + " failed") != std::string::npos);
+      CHECK(c.errors[0].message.find("TLS handshake with " + broker.tls_uri() + " failed") !=
+            std::string::npos);
       CHECK(c.errors[0].message.find("certificate verify failed") != std::string::npos);
     }
 
@@ -406,7 +410,8 @@ TEST_SUITE("mqtt.paho_client") {
       {
         Probe good(l);
         auto o = options_for(broker.tls_uri(), "t2m-mtls");
-        o.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key_encrypted, pki->key_password, true};
+        o.tls =
+            TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key_encrypted, pki->key_password, true};
         REQUIRE(good.start(o).ok());
         REQUIRE_MESSAGE(l.until([&] { return good.connects == 1 || !good.errors.empty(); }), broker.log());
         REQUIRE_MESSAGE(good.errors.empty(), good.errors[0].message);
@@ -422,7 +427,8 @@ TEST_SUITE("mqtt.paho_client") {
       {
         Probe wrong_pass(l);
         auto w = options_for(broker.tls_uri(), "t2m-mtls-wrongpass");
-        w.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key_encrypted, "not-the-pass-phrase", true};
+        w.tls = TlsOptions{pki->ca_cert, pki->client_cert, pki->client_key_encrypted, "not-the-pass-phrase",
+                           true};
         REQUIRE(wrong_pass.start(w).ok());
         REQUIRE(l.until([&] { return !wrong_pass.errors.empty() || wrong_pass.connects > 0; }));
         CHECK(wrong_pass.connects == 0);

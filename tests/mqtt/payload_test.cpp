@@ -18,8 +18,12 @@ TEST_SUITE("mqtt.payload") {
   }
 
   TEST_CASE("/set: bare state words become {\"state\":WORD}") {
-    for (auto [in, out] : {std::pair{"ON", "ON"}, {"off", "OFF"}, {" Toggle\n", "TOGGLE"}, {"OPEN", "OPEN"},
-                           {"close", "CLOSE"}, {"stop", "STOP"}}) {
+    for (auto [in, out] : {std::pair{"ON", "ON"},
+                           {"off", "OFF"},
+                           {" Toggle\n", "TOGGLE"},
+                           {"OPEN", "OPEN"},
+                           {"close", "CLOSE"},
+                           {"stop", "STOP"}}) {
       CAPTURE(in);
       auto r = parse_set_payload(in);
       REQUIRE(r.ok());
@@ -84,7 +88,8 @@ TEST_SUITE("mqtt.payload") {
     CHECK(parse_bare_value("").error().code == "mqtt_payload_empty");
     CHECK(parse_bare_value("{\"h\":").error().code == "mqtt_payload_invalid_json");
     CHECK(parse_bare_value("\"unterminated").error().code == "mqtt_payload_invalid_json");
-    CHECK(parse_bare_value(std::string(MAX_COMMAND_PAYLOAD_BYTES + 1, '1')).error().code == "mqtt_payload_too_large");
+    CHECK(parse_bare_value(std::string(MAX_COMMAND_PAYLOAD_BYTES + 1, '1')).error().code ==
+          "mqtt_payload_too_large");
   }
 
   TEST_CASE("/get payloads") {

@@ -78,7 +78,8 @@ TEST_SUITE("mqtt.publisher") {
   TEST_CASE("every reconnect republishes everything the gateway owns") {
     Fixture f;
     for (int i = 0; i < 50; ++i)
-      f.pub.set_retained("dev" + std::to_string(i), f.topics.state("d" + std::to_string(i)), std::to_string(i));
+      f.pub.set_retained("dev" + std::to_string(i), f.topics.state("d" + std::to_string(i)),
+                         std::to_string(i));
     for (int round = 0; round < 3; ++round) {
       f.client.simulate_connection_lost();
       f.client.retained.clear();
@@ -185,7 +186,8 @@ TEST_SUITE("mqtt.publisher") {
 
   TEST_CASE("erasing from the middle keeps the index consistent") {
     Fixture f;
-    for (int i = 0; i < 10; ++i) f.pub.set_retained("o" + std::to_string(i % 3), "t/" + std::to_string(i), "v");
+    for (int i = 0; i < 10; ++i)
+      f.pub.set_retained("o" + std::to_string(i % 3), "t/" + std::to_string(i), "v");
     CHECK(f.pub.clear_owner("o1") == 3);  // 1, 4, 7
     CHECK(f.pub.retained_count() == 7);
     for (int i = 0; i < 10; ++i) {

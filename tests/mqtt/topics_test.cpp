@@ -97,10 +97,10 @@ TEST_SUITE("mqtt.topics") {
   TEST_CASE("our own topics parse as OWN so echoes are ignored, not counted as errors") {
     Topics t;
     for (const char* topic :
-         {"tuya2mqtt/plug", "tuya2mqtt/kitchen/plug", "tuya2mqtt/plug/availability", "tuya2mqtt/plug/set/result",
-          "tuya2mqtt/kitchen/plug/set/result", "tuya2mqtt/bridge/state", "tuya2mqtt/bridge/info",
-          "tuya2mqtt/bridge/devices", "tuya2mqtt/bridge/event", "tuya2mqtt/bridge/logging", "tuya2mqtt/bridge/health",
-          "tuya2mqtt/bridge/response/device/rename"}) {
+         {"tuya2mqtt/plug", "tuya2mqtt/kitchen/plug", "tuya2mqtt/plug/availability",
+          "tuya2mqtt/plug/set/result", "tuya2mqtt/kitchen/plug/set/result", "tuya2mqtt/bridge/state",
+          "tuya2mqtt/bridge/info", "tuya2mqtt/bridge/devices", "tuya2mqtt/bridge/event",
+          "tuya2mqtt/bridge/logging", "tuya2mqtt/bridge/health", "tuya2mqtt/bridge/response/device/rename"}) {
       CAPTURE(topic);
       auto p = t.parse(topic);
       REQUIRE(p.ok());
@@ -111,10 +111,10 @@ TEST_SUITE("mqtt.topics") {
   TEST_CASE("malformed topics are errors") {
     Topics t;
     for (std::string topic : {"tuya2mqtt", "tuya2mqtt/", "other/plug/set", "tuya2mqttx/plug/set",
-                              "tuya2mqtt//set", "tuya2mqtt/plug//set", "tuya2mqtt/plug/set/", "tuya2mqtt/a+b/set",
-                              "tuya2mqtt/#/set", "tuya2mqtt/set", "tuya2mqtt/get", "tuya2mqtt/bridge/set",
-                              "tuya2mqtt/bridge/bogus", "tuya2mqtt/a/set/b/set", "tuya2mqtt/x/get/y/get",
-                              "tuya2mqtt/a/b/c/d/e/f/set", "tuya2mqtt/bridge"}) {
+                              "tuya2mqtt//set", "tuya2mqtt/plug//set", "tuya2mqtt/plug/set/",
+                              "tuya2mqtt/a+b/set", "tuya2mqtt/#/set", "tuya2mqtt/set", "tuya2mqtt/get",
+                              "tuya2mqtt/bridge/set", "tuya2mqtt/bridge/bogus", "tuya2mqtt/a/set/b/set",
+                              "tuya2mqtt/x/get/y/get", "tuya2mqtt/a/b/c/d/e/f/set", "tuya2mqtt/bridge"}) {
       CAPTURE(topic);
       CHECK_FALSE(t.parse(topic).ok());
     }
@@ -139,9 +139,9 @@ TEST_SUITE("mqtt.topics") {
       CAPTURE(ok);
       CHECK(validate_friendly_name(ok).ok());
     }
-    for (const char* bad : {"", "/plug", "plug/", "a//b", "a+b", "a#", "set", "get", "availability", "bridge",
-                            "plug/set", "plug/get", "plug/availability", "bridge/x", "a/set/b", "a/b/c/d/e/f",
-                            "tab\there"}) {
+    for (const char* bad :
+         {"", "/plug", "plug/", "a//b", "a+b", "a#", "set", "get", "availability", "bridge", "plug/set",
+          "plug/get", "plug/availability", "bridge/x", "a/set/b", "a/b/c/d/e/f", "tab\there"}) {
       CAPTURE(bad);
       auto st = validate_friendly_name(bad);
       CHECK_FALSE(st.ok());
@@ -180,7 +180,8 @@ TEST_SUITE("mqtt.topics") {
         if (fl == "#") return true;
         std::string tl = topic.substr(p, te == std::string::npos ? std::string::npos : te - p);
         if (fl != "+" && fl != tl) return false;
-        if (fe == std::string::npos || te == std::string::npos) return fe == std::string::npos && te == std::string::npos;
+        if (fe == std::string::npos || te == std::string::npos)
+          return fe == std::string::npos && te == std::string::npos;
         f = fe + 1;
         p = te + 1;
       }

@@ -11,15 +11,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <algorithm>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "common/uv_handle.h"
@@ -80,7 +80,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log_file) {
 }
 
 // mosquitto_passwd only exists on some systems' PATH; the broker package ships it with mosquitto.
-bool make_password_file(const std::string& path, const std::vector<std::pair<std::string, std::string>>& users,
+bool make_password_file(const std::string& path,
+                        const std::vector<std::pair<std::string, std::string>>& users,
                         const std::string& log) {
   write_file(path, "");
   for (const auto& [user, pass] : users)
@@ -168,19 +169,20 @@ std::optional<TestPki> make_test_pki(const std::string& dir, std::string* error)
   write_file(dir + "/client.ext",
              "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n");
   auto ec_key = [&](const std::string& out) {
-    return std::vector<std::string>{"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
-                                    "-out", out};
+    return std::vector<std::string>{
+        "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", out};
   };
   auto ca = [&](const std::string& key, const std::string& cert, const std::string& cn) {
-    return std::vector<std::string>{"openssl", "req", "-x509", "-new", "-key", key, "-sha256", "-days", days,
-                                    "-subj", "/CN=" + cn, "-out", cert};
+    return std::vector<std::string>{"openssl", "req", "-x509", "-new",      "-key", key, "-sha256",
+                                    "-days",   days,  "-subj", "/CN=" + cn, "-out", cert};
   };
   auto csr = [&](const std::string& key, const std::string& out, const std::string& cn) {
     return std::vector<std::string>{"openssl", "req", "-new", "-key", key, "-subj", "/CN=" + cn, "-out", out};
   };
   auto sign = [&](const std::string& in, const std::string& ext, const std::string& out) {
-    return std::vector<std::string>{"openssl", "x509", "-req", "-in", in, "-CA", p.ca_cert, "-CAkey", p.ca_key,
-                                    "-CAcreateserial", "-days", days, "-sha256", "-extfile", ext, "-out", out};
+    return std::vector<std::string>{
+        "openssl",         "x509",  "-req", "-in",     in,         "-CA", p.ca_cert, "-CAkey", p.ca_key,
+        "-CAcreateserial", "-days", days,   "-sha256", "-extfile", ext,   "-out",    out};
   };
   const std::vector<std::vector<std::string>> steps = {
       ec_key(p.ca_key),
@@ -212,7 +214,9 @@ MosquittoBroker::MosquittoBroker(BrokerOptions options) : options_(std::move(opt
   start();
 }
 
-MosquittoBroker::~MosquittoBroker() { stop(); }
+MosquittoBroker::~MosquittoBroker() {
+  stop();
+}
 
 void MosquittoBroker::write_config_() {
   std::ostringstream c;
@@ -253,8 +257,8 @@ bool MosquittoBroker::start() {
   }
   auto deadline = Clock::now() + std::chrono::milliseconds(START_TIMEOUT_MS);
   auto remaining = [&] {
-    return static_cast<int>(
-        std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+    return static_cast<int>(std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
   };
   bool ok = true;
   if (options_.tcp) ok = wait_for_port(port_, remaining());
@@ -297,7 +301,9 @@ void MosquittoBroker::kill() {
   reap_(STOP_TIMEOUT_MS);
 }
 
-std::string MosquittoBroker::log() const { return read_file(dir_.file("mosquitto.log")); }
+std::string MosquittoBroker::log() const {
+  return read_file(dir_.file("mosquitto.log"));
+}
 
 struct TcpProxy::State {
   int listen_fd = -1;
@@ -451,8 +457,9 @@ MqttSpy::MqttSpy(uint16_t port, const std::string& filter, const std::vector<std
   // received message is flushed).
   static int counter = 0;
   sentinel_ = "t2m-spy/" + std::to_string(::getpid()) + "/" + std::to_string(++counter);
-  std::vector<std::string> argv = {"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t", filter,
-                                   "-t", sentinel_, "-q", "1", "-F", "MSG %r %t %p"};
+  std::vector<std::string> argv = {
+      "mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t", filter, "-t",
+      sentinel_,       "-q", "1",         "-F", "MSG %r %t %p"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   pid_ = spawn(argv, dir_.file("sub.out"));
   if (pid_ <= 0) {
@@ -512,8 +519,8 @@ std::optional<MqttSpy::Msg> MqttSpy::last(const std::string& topic) const {
 }
 
 bool mqtt_publish(uint16_t port, const std::string& topic, const std::string& payload, bool retain) {
-  std::vector<std::string> argv = {"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(port), "-q", "1",
-                                   "-t", topic, "-m", payload};
+  std::vector<std::string> argv = {
+      "mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(port), "-q", "1", "-t", topic, "-m", payload};
   if (retain) argv.push_back("-r");
   return run_command(argv) == 0;
 }
@@ -521,7 +528,8 @@ bool mqtt_publish(uint16_t port, const std::string& topic, const std::string& pa
 bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done, int timeout_ms) {
   UvHandle<uv_timer_t> wake;
   wake.init([&](uv_timer_t* t) { return uv_timer_init(loop, t); });
-  uv_timer_start(wake.get(), [](uv_timer_t*) {}, LOOP_WAKE_MS, LOOP_WAKE_MS);
+  uv_timer_start(
+      wake.get(), [](uv_timer_t*) {}, LOOP_WAKE_MS, LOOP_WAKE_MS);
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!done() && Clock::now() < deadline) uv_run(loop, UV_RUN_ONCE);
   uv_timer_stop(wake.get());
@@ -530,7 +538,8 @@ bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done, int time
 
 void run_loop_for(uv_loop_t* loop, int ms) {
   auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-  run_loop_until(loop, [&] { return Clock::now() >= deadline; }, ms + LOOP_WAKE_MS);
+  run_loop_until(
+      loop, [&] { return Clock::now() >= deadline; }, ms + LOOP_WAKE_MS);
 }
 
 }  // namespace t2m::test

@@ -60,9 +60,9 @@ struct TestPki {
 std::optional<TestPki> make_test_pki(const std::string& dir, std::string* error = nullptr);
 
 struct BrokerOptions {
-  uint16_t port = 0;               // 0: a free port is picked
-  bool tcp = true;                 // plain listener on 127.0.0.1:port()
-  std::optional<TestPki> tls;      // adds a TLS listener on 127.0.0.1:tls_port()
+  uint16_t port = 0;           // 0: a free port is picked
+  bool tcp = true;             // plain listener on 127.0.0.1:port()
+  std::optional<TestPki> tls;  // adds a TLS listener on 127.0.0.1:tls_port()
   bool require_client_cert = false;
   // user -> password; when non-empty anonymous access is refused on every listener.
   std::vector<std::pair<std::string, std::string>> users;
@@ -145,7 +145,8 @@ class MqttSpy {
     bool retained = false;
   };
   // Subscribes to `filter` at QoS 1 on 127.0.0.1:port; ready() once a sentinel published to a
-  // private topic came back (waited for, bounded), so the subscription is in place. `extra` adds mosquitto_sub options (e.g. {"--cafile", ca, ...}).
+  // private topic came back (waited for, bounded), so the subscription is in place. `extra` adds
+  // mosquitto_sub options (e.g. {"--cafile", ca, ...}).
   MqttSpy(uint16_t port, const std::string& filter, const std::vector<std::string>& extra = {});
   ~MqttSpy();
   MqttSpy(const MqttSpy&) = delete;
