@@ -184,6 +184,8 @@ struct PahoClient::Impl {
     if (opts.tls && !tls)
       return fail("mqtt_config_invalid",
                   "TLS options need an ssl:// or mqtts:// server URI, not '" + opts.server_uri + "'");
+    if (opts.will && (opts.will->topic.empty() || opts.will->topic.find_first_of("+#") != std::string::npos))
+      return fail("mqtt_config_invalid", "invalid last-will topic '" + opts.will->topic + "'");
     if (!opts.password.empty()) log_register_secret(opts.password);
     if (opts.tls && !opts.tls->key_password.empty()) log_register_secret(opts.tls->key_password);
     if (opts.tls) {

@@ -483,6 +483,10 @@ TEST_SUITE("mqtt.paho_client") {
     auto o = options_for("tcp://127.0.0.1:1883", "x");
     o.tls = TlsOptions{};
     CHECK(d.connect(o, {}).error().code == "mqtt_config_invalid");
+    PahoClient w(*l.ex);
+    auto wo = options_for("tcp://127.0.0.1:1883", "x");
+    wo.will = Message{"", "offline"};
+    CHECK(w.connect(wo, {}).error().code == "mqtt_config_invalid");
     PahoClient e(*l.ex);
     CHECK(e.publish(Message{"a", "b"}).error().code == "mqtt_not_started");
     bool done = false;
