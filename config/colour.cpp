@@ -47,7 +47,8 @@ bool in_range(const TuyaHsv& c, int max_sv) {
 std::optional<TuyaHsv> from_json_object(const nlohmann::json& o) {
   if (!o.is_object() || !o.contains("h") || !o.contains("s") || !o.contains("v")) return std::nullopt;
   if (!o["h"].is_number() || !o["s"].is_number() || !o["v"].is_number()) return std::nullopt;
-  TuyaHsv c{static_cast<int>(std::lround(o["h"].get<double>())), static_cast<int>(std::lround(o["s"].get<double>())),
+  TuyaHsv c{static_cast<int>(std::lround(o["h"].get<double>())),
+            static_cast<int>(std::lround(o["s"].get<double>())),
             static_cast<int>(std::lround(o["v"].get<double>()))};
   if (!in_range(c, SV_MAX_V2)) return std::nullopt;
   return c;
@@ -55,7 +56,9 @@ std::optional<TuyaHsv> from_json_object(const nlohmann::json& o) {
 
 }  // namespace
 
-int sv_max(ColourFormat format) { return format == ColourFormat::HEX14 ? SV_MAX_V1 : SV_MAX_V2; }
+int sv_max(ColourFormat format) {
+  return format == ColourFormat::HEX14 ? SV_MAX_V1 : SV_MAX_V2;
+}
 
 std::optional<TuyaHsv> parse_colour(const nlohmann::json& wire, ColourFormat* format) {
   if (wire.is_object()) {
@@ -100,11 +103,12 @@ nlohmann::json format_colour(const TuyaHsv& c, ColourFormat format) {
       return std::string(buf);
     case ColourFormat::HEX14: {
       const Rgb rgb = hsv_to_rgb(c.h, c.s / CHANNEL_MAX, c.v / CHANNEL_MAX);
-      std::snprintf(buf, sizeof buf, "%02x%02x%02x%04x%02x%02x", rgb.r, rgb.g, rgb.b, static_cast<unsigned>(c.h),
-                    static_cast<unsigned>(c.s), static_cast<unsigned>(c.v));
+      std::snprintf(buf, sizeof buf, "%02x%02x%02x%04x%02x%02x", rgb.r, rgb.g, rgb.b,
+                    static_cast<unsigned>(c.h), static_cast<unsigned>(c.s), static_cast<unsigned>(c.v));
       return std::string(buf);
     }
-    case ColourFormat::JSON: return nlohmann::json{{"h", c.h}, {"s", c.s}, {"v", c.v}}.dump();
+    case ColourFormat::JSON:
+      return nlohmann::json{{"h", c.h}, {"s", c.s}, {"v", c.v}}.dump();
   }
   return nullptr;
 }
@@ -118,15 +122,29 @@ Rgb hsv_to_rgb(double h, double s, double v) {
   const double x = c * (1 - std::fabs(std::fmod(hp, 2.0) - 1));
   double r = 0, g = 0, b = 0;
   switch (static_cast<int>(hp)) {
-    case 0: r = c, g = x; break;
-    case 1: r = x, g = c; break;
-    case 2: g = c, b = x; break;
-    case 3: g = x, b = c; break;
-    case 4: r = x, b = c; break;
-    default: r = c, b = x; break;
+    case 0:
+      r = c, g = x;
+      break;
+    case 1:
+      r = x, g = c;
+      break;
+    case 2:
+      g = c, b = x;
+      break;
+    case 3:
+      g = x, b = c;
+      break;
+    case 4:
+      r = x, b = c;
+      break;
+    default:
+      r = c, b = x;
+      break;
   }
   const double m = v - c;
-  auto to8 = [](double f) { return static_cast<uint8_t>(std::lround(std::clamp(f, 0.0, 1.0) * CHANNEL_MAX)); };
+  auto to8 = [](double f) {
+    return static_cast<uint8_t>(std::lround(std::clamp(f, 0.0, 1.0) * CHANNEL_MAX));
+  };
   return Rgb{to8(r + m), to8(g + m), to8(b + m)};
 }
 
@@ -150,18 +168,20 @@ void rgb_to_hsv(Rgb rgb, double& h, double& s, double& v) {
 
 int ha_brightness(int raw, int raw_max) {
   if (raw_max <= 0) return 0;
-  return static_cast<int>(std::lround(std::clamp(raw, 0, raw_max) * static_cast<double>(HA_BRIGHTNESS_MAX) / raw_max));
+  return static_cast<int>(
+      std::lround(std::clamp(raw, 0, raw_max) * static_cast<double>(HA_BRIGHTNESS_MAX) / raw_max));
 }
 
 int tuya_brightness(int ha, int raw_min, int raw_max) {
-  const int raw = static_cast<int>(std::lround(std::clamp(ha, 0, HA_BRIGHTNESS_MAX) * static_cast<double>(raw_max) /
-                                               HA_BRIGHTNESS_MAX));
+  const int raw = static_cast<int>(
+      std::lround(std::clamp(ha, 0, HA_BRIGHTNESS_MAX) * static_cast<double>(raw_max) / HA_BRIGHTNESS_MAX));
   return std::clamp(raw, raw_min, raw_max);
 }
 
 double ha_saturation(int s, int s_max) {
   if (s_max <= 0) return 0;
-  return std::round(std::clamp(s, 0, s_max) * HA_SATURATION_MAX * SATURATION_DECIMALS / s_max) / SATURATION_DECIMALS;
+  return std::round(std::clamp(s, 0, s_max) * HA_SATURATION_MAX * SATURATION_DECIMALS / s_max) /
+         SATURATION_DECIMALS;
 }
 
 int tuya_saturation(double ha_s, int s_max) {
@@ -176,7 +196,8 @@ int kelvin_from_tuya(int raw, int raw_max, int kelvin_min, int kelvin_max) {
 
 int tuya_from_kelvin(int kelvin, int raw_max, int kelvin_min, int kelvin_max) {
   if (kelvin_max <= kelvin_min) return 0;
-  const double f = (std::clamp(kelvin, kelvin_min, kelvin_max) - kelvin_min) / static_cast<double>(kelvin_max - kelvin_min);
+  const double f = (std::clamp(kelvin, kelvin_min, kelvin_max) - kelvin_min) /
+                   static_cast<double>(kelvin_max - kelvin_min);
   return static_cast<int>(std::lround(f * raw_max));
 }
 

@@ -27,8 +27,8 @@ using std::chrono::seconds;
 constexpr std::string_view VERSIONS[] = {"3.1", "3.2", "3.3", "3.4", "3.5", "auto"};
 // tuya-local's "3.22" = protocol 3.3 with the device22 quirk (bridge doc §3.5).
 constexpr std::string_view VERSION_322 = "3.22";
-constexpr std::string_view COMPONENTS[] = {"none",   "sensor", "binary_sensor", "switch", "number", "select",
-                                           "text",   "light",  "cover",         "fan",    "climate", "button"};
+constexpr std::string_view COMPONENTS[] = {"none", "sensor", "binary_sensor", "switch", "number",  "select",
+                                           "text", "light",  "cover",         "fan",    "climate", "button"};
 constexpr uint16_t MAX_PORT = 65535;
 constexpr int64_t MS_PER_SECOND = 1000;
 constexpr int64_t SECONDS_PER_MINUTE = 60;
@@ -51,13 +51,19 @@ struct Ctx {
 std::string join(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
-std::string index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
+std::string index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
 
-std::string type_name(const json& v) { return v.type_name(); }
+std::string type_name(const json& v) {
+  return v.type_name();
+}
 
-void check_unknown(Ctx& ctx, const json& obj, const std::string& path, std::initializer_list<std::string_view> known) {
+void check_unknown(Ctx& ctx, const json& obj, const std::string& path,
+                   std::initializer_list<std::string_view> known) {
   for (const auto& [k, v] : obj.items()) {
-    if (std::find(known.begin(), known.end(), k) == known.end()) ctx.warn(join(path, k), "unknown key, ignored");
+    if (std::find(known.begin(), known.end(), k) == known.end())
+      ctx.warn(join(path, k), "unknown key, ignored");
   }
 }
 
@@ -97,7 +103,8 @@ bool get_int(Ctx& ctx, const json& obj, std::string_view key, const std::string&
       return true;
     }
   }
-  ctx.err(join(path, key), "must be an integer (got " + (it->is_number() ? it->dump() : type_name(*it)) + ")");
+  ctx.err(join(path, key),
+          "must be an integer (got " + (it->is_number() ? it->dump() : type_name(*it)) + ")");
   return false;
 }
 
@@ -135,7 +142,8 @@ bool is_ipv4(const std::string& s) {
 }
 
 bool is_hostname(const std::string& s) {
-  if (s.empty() || s.size() > MAX_HOSTNAME || s.front() == '-' || s.front() == '.' || s.back() == '-') return false;
+  if (s.empty() || s.size() > MAX_HOSTNAME || s.front() == '-' || s.front() == '.' || s.back() == '-')
+    return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
   });
@@ -168,7 +176,8 @@ std::string field(const DeviceConfig& d, std::string_view name) {
   if (name == "local_key") alias = "key";
   if (name == "address") alias = "ip";
   if (name == "cid") alias = "node_id";
-  const bool in_config = d.extra.is_object() && (d.extra.contains(name) || (!alias.empty() && d.extra.contains(alias)));
+  const bool in_config =
+      d.extra.is_object() && (d.extra.contains(name) || (!alias.empty() && d.extra.contains(alias)));
   if (!d.list_path.empty() && !in_config) return join(d.list_path, alias.empty() ? name : alias);
   const std::string base = d.source_path.empty() ? std::string("device") : d.source_path;
   if (in_config && !alias.empty() && !d.extra.contains(name)) return join(base, alias);
@@ -198,8 +207,8 @@ void parse_mqtt(Ctx& ctx, const json& j, MqttConfig& m) {
     return;
   }
   check_unknown(ctx, j, path,
-                {"server", "client_id", "username", "password", "tls", "base_topic", "keepalive", "plain_topics",
-                 "retain"});
+                {"server", "client_id", "username", "password", "tls", "base_topic", "keepalive",
+                 "plain_topics", "retain"});
   get_string(ctx, j, "server", path, m.server);
   get_string(ctx, j, "client_id", path, m.client_id);
   get_string(ctx, j, "username", path, m.username);
@@ -238,8 +247,8 @@ void parse_cloud(Ctx& ctx, const json& j, CloudConfig& c) {
     return;
   }
   check_unknown(ctx, j, path,
-                {"access_id", "access_secret", "region", "base_url", "user_id", "device_id", "allow_cloud_commands",
-                 "push"});
+                {"access_id", "access_secret", "region", "base_url", "user_id", "device_id",
+                 "allow_cloud_commands", "push"});
   get_string(ctx, j, "access_id", path, c.access_id);
   get_string(ctx, j, "access_secret", path, c.access_secret);
   get_string(ctx, j, "region", path, c.region);
@@ -278,7 +287,8 @@ void parse_discovery(Ctx& ctx, const json& j, DiscoveryConfig& d) {
         }
         const int64_t p = ports[i].get<int64_t>();
         if (p != DISCOVERY_PORT_V31 && p != DISCOVERY_PORT_V33 && p != DISCOVERY_PORT_APP) {
-          ctx.err(index(join(path, "ports"), i), "must be one of 6666, 6667, 7000 (got " + std::to_string(p) + ")");
+          ctx.err(index(join(path, "ports"), i),
+                  "must be one of 6666, 6667, 7000 (got " + std::to_string(p) + ")");
           continue;
         }
         d.ports.push_back(static_cast<uint16_t>(p));
@@ -310,12 +320,14 @@ void parse_dp_override(Ctx& ctx, const json& j, const std::string& path, DpOverr
   if (get_string(ctx, j, "type", path, s)) {
     o.type = proto::parse_dp_type(s);
     if (!o.type) {
-      ctx.err(join(path, "type"), "must be one of bool, integer, enum, string, raw, bitmap, json (got \"" + s + "\")");
+      ctx.err(join(path, "type"),
+              "must be one of bool, integer, enum, string, raw, bitmap, json (got \"" + s + "\")");
     }
   }
   int64_t i = 0;
   if (get_int(ctx, j, "scale", path, i)) {
-    if (i < 0 || i > proto::DP_MAX_SCALE) ctx.err(join(path, "scale"), "must be 0..9 (got " + std::to_string(i) + ")");
+    if (i < 0 || i > proto::DP_MAX_SCALE)
+      ctx.err(join(path, "scale"), "must be 0..9 (got " + std::to_string(i) + ")");
     o.scale = static_cast<int>(i);
   }
   if (get_string(ctx, j, "unit", path, s)) o.unit = s;
@@ -365,7 +377,8 @@ void parse_dp_override(Ctx& ctx, const json& j, const std::string& path, DpOverr
 std::optional<int> parse_dp_id(std::string_view key) {
   int id = 0;
   auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
-  if (ec != std::errc() || p != key.data() + key.size() || id < MIN_DP_ID || id > MAX_DP_ID) return std::nullopt;
+  if (ec != std::errc() || p != key.data() + key.size() || id < MIN_DP_ID || id > MAX_DP_ID)
+    return std::nullopt;
   return id;
 }
 
@@ -385,10 +398,35 @@ void parse_device_into(Ctx& ctx, const json& j, const std::string& path, DeviceC
   }
   d.extra = j;
   check_unknown(ctx, j, path,
-                {"id", "local_key", "key", "address", "ip", "port", "version", "device22", "name", "enabled",
-                 "poll_interval", "heartbeat_interval", "update_dps", "update_dps_interval", "max_dps_per_write",
-                 "write_pacing", "cid", "node_id", "parent", "category", "product_id", "product_name",
-                 "plain_topics", "retain", "passive", "invert_position", "kelvin_min", "kelvin_max", "dps",
+                {"id",
+                 "local_key",
+                 "key",
+                 "address",
+                 "ip",
+                 "port",
+                 "version",
+                 "device22",
+                 "name",
+                 "enabled",
+                 "poll_interval",
+                 "heartbeat_interval",
+                 "update_dps",
+                 "update_dps_interval",
+                 "max_dps_per_write",
+                 "write_pacing",
+                 "cid",
+                 "node_id",
+                 "parent",
+                 "category",
+                 "product_id",
+                 "product_name",
+                 "plain_topics",
+                 "retain",
+                 "passive",
+                 "invert_position",
+                 "kelvin_min",
+                 "kelvin_max",
+                 "dps",
                  "mapping"});
   if (!get_string(ctx, j, "id", path, d.id) && !j.contains("id")) ctx.err(join(path, "id"), "is required");
   get_string(ctx, j, present(j, {"local_key", "key"}), path, d.local_key);
@@ -396,7 +434,8 @@ void parse_device_into(Ctx& ctx, const json& j, const std::string& path, DeviceC
   if (d.address.empty()) d.address = "auto";
   int64_t i = 0;
   if (get_int(ctx, j, "port", path, i)) {
-    if (i < 1 || i > MAX_PORT) ctx.err(join(path, "port"), "must be 1..65535 (got " + std::to_string(i) + ")");
+    if (i < 1 || i > MAX_PORT)
+      ctx.err(join(path, "port"), "must be 1..65535 (got " + std::to_string(i) + ")");
     d.port = static_cast<uint16_t>(std::clamp<int64_t>(i, 0, MAX_PORT));
   }
   if (j.contains("version") && j["version"].is_number()) {
@@ -455,8 +494,10 @@ void parse_device_into(Ctx& ctx, const json& j, const std::string& path, DeviceC
   if (get_bool(ctx, j, "retain", path, b)) d.retain = b;
   get_bool(ctx, j, "passive", path, d.passive);
   get_bool(ctx, j, "invert_position", path, d.invert_position);
-  if (get_int(ctx, j, "kelvin_min", path, i)) d.kelvin_min = static_cast<int>(std::clamp<int64_t>(i, 0, MAX_KELVIN + 1));
-  if (get_int(ctx, j, "kelvin_max", path, i)) d.kelvin_max = static_cast<int>(std::clamp<int64_t>(i, 0, MAX_KELVIN + 1));
+  if (get_int(ctx, j, "kelvin_min", path, i))
+    d.kelvin_min = static_cast<int>(std::clamp<int64_t>(i, 0, MAX_KELVIN + 1));
+  if (get_int(ctx, j, "kelvin_max", path, i))
+    d.kelvin_max = static_cast<int>(std::clamp<int64_t>(i, 0, MAX_KELVIN + 1));
   if (j.contains("dps") && !j["dps"].is_null()) {
     const json& dps = j["dps"];
     const std::string dp_path = join(path, "dps");
@@ -516,8 +557,7 @@ json merge_entry(const json& base, const json& over) {
 void validate_device(Ctx& ctx, const DeviceConfig& d) {
   if (d.id.empty()) {
     ctx.err(field(d, "id"), "must not be empty");
-  } else if (d.id.size() > MAX_DEVICE_ID_LENGTH ||
-             !std::all_of(d.id.begin(), d.id.end(), [](char c) {
+  } else if (d.id.size() > MAX_DEVICE_ID_LENGTH || !std::all_of(d.id.begin(), d.id.end(), [](char c) {
                return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
              })) {
     ctx.err(field(d, "id"), "must be 1..64 letters, digits, '_' or '-'");
@@ -525,20 +565,25 @@ void validate_device(Ctx& ctx, const DeviceConfig& d) {
   if (d.is_sub_device()) {
     if (d.parent.empty()) ctx.err(field(d, "parent"), "is required for a sub-device (cid is set)");
   } else {
-    if (!d.parent.empty()) ctx.err(field(d, "cid"), "is required when parent is set (the sub-device's node id)");
+    if (!d.parent.empty())
+      ctx.err(field(d, "cid"), "is required when parent is set (the sub-device's node id)");
     if (d.local_key.empty()) {
       ctx.err(field(d, "local_key"), "is required (16 characters)");
     } else if (d.local_key.size() != LOCAL_KEY_LENGTH) {
-      ctx.err(field(d, "local_key"), "must be 16 characters (got " + std::to_string(d.local_key.size()) + ")");
-    } else if (!std::all_of(d.local_key.begin(), d.local_key.end(), [](char c) { return c >= ' ' && c <= '~'; })) {
+      ctx.err(field(d, "local_key"),
+              "must be 16 characters (got " + std::to_string(d.local_key.size()) + ")");
+    } else if (!std::all_of(d.local_key.begin(), d.local_key.end(),
+                            [](char c) { return c >= ' ' && c <= '~'; })) {
       ctx.err(field(d, "local_key"), "must be printable ASCII characters");
     }
   }
   if (d.address != "auto" && !is_ipv4(d.address) && !is_hostname(d.address)) {
-    ctx.err(field(d, "address"), "must be an IPv4 address, a host name or \"auto\" (got \"" + d.address + "\")");
+    ctx.err(field(d, "address"),
+            "must be an IPv4 address, a host name or \"auto\" (got \"" + d.address + "\")");
   }
   if (std::find(std::begin(VERSIONS), std::end(VERSIONS), d.version) == std::end(VERSIONS)) {
-    ctx.err(field(d, "version"), "must be one of 3.1, 3.2, 3.3, 3.4, 3.5, 3.22, auto (got \"" + d.version + "\")");
+    ctx.err(field(d, "version"),
+            "must be one of 3.1, 3.2, 3.3, 3.4, 3.5, 3.22, auto (got \"" + d.version + "\")");
   }
   if (d.name.size() > MAX_NAME_LENGTH) ctx.err(field(d, "name"), "must be at most 128 characters");
   if (!d.name.empty()) {
@@ -547,7 +592,8 @@ void validate_device(Ctx& ctx, const DeviceConfig& d) {
       ctx.err(field(d, "name"), "\"bridge\" is reserved for the gateway's own topics");
     }
     for (std::string_view suffix : {"/set", "/get", "/availability"}) {
-      if (d.name.size() > suffix.size() && d.name.compare(d.name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      if (d.name.size() > suffix.size() &&
+          d.name.compare(d.name.size() - suffix.size(), suffix.size(), suffix) == 0) {
         ctx.err(field(d, "name"), "must not end in \"" + std::string(suffix) + "\"");
       }
     }
@@ -557,21 +603,22 @@ void validate_device(Ctx& ctx, const DeviceConfig& d) {
   }
   if (d.poll_interval.count() < 0) ctx.err(field(d, "poll_interval"), "must not be negative");
   if (d.heartbeat_interval < MIN_HEARTBEAT_INTERVAL || d.heartbeat_interval > MAX_HEARTBEAT_INTERVAL) {
-    ctx.err(field(d, "heartbeat_interval"),
-            "must be 1..25 s (devices drop idle sockets after ~30 s; got " + std::to_string(d.heartbeat_interval.count()) +
-                ")");
+    ctx.err(field(d, "heartbeat_interval"), "must be 1..25 s (devices drop idle sockets after ~30 s; got " +
+                                                std::to_string(d.heartbeat_interval.count()) + ")");
   }
   if (!d.update_dps.empty() && d.update_dps_interval < MIN_UPDATEDPS_INTERVAL) {
     ctx.err(field(d, "update_dps_interval"), "must be at least 5 s");
   }
   if (d.update_dps.size() > UPDATEDPS_WARN_SIZE) {
-    ctx.warn(field(d, "update_dps"), "long UPDATEDPS lists have crashed plugs (localtuya#549); keep it short");
+    ctx.warn(field(d, "update_dps"),
+             "long UPDATEDPS lists have crashed plugs (localtuya#549); keep it short");
   }
   if (d.write_pacing.count() < 0 || d.write_pacing > MAX_WRITE_PACING) {
     ctx.err(field(d, "write_pacing"), "must be 0..10 s");
   }
   if (d.kelvin_min < MIN_KELVIN || d.kelvin_max > MAX_KELVIN || d.kelvin_min >= d.kelvin_max) {
-    ctx.err(field(d, "kelvin_min"), "kelvin_min..kelvin_max must be an increasing range within 1000..20000 K");
+    ctx.err(field(d, "kelvin_min"),
+            "kelvin_min..kelvin_max must be an increasing range within 1000..20000 K");
   }
 }
 
@@ -583,7 +630,8 @@ void validate_config(Ctx& ctx, const Config& c) {
     const std::string scheme = scheme_end == std::string::npos ? "" : s.substr(0, scheme_end);
     static const std::set<std::string> schemes = {"mqtt", "mqtts", "tcp", "ssl", "ws", "wss"};
     if (!schemes.count(scheme) || scheme_end + 3 >= s.size()) {
-      ctx.err("mqtt.server", "must be a URI such as mqtt://host:1883 or mqtts://host:8883 (got \"" + s + "\")");
+      ctx.err("mqtt.server",
+              "must be a URI such as mqtt://host:1883 or mqtts://host:8883 (got \"" + s + "\")");
     }
     if (c.mqtt.client_id.empty()) ctx.err("mqtt.client_id", "must not be empty");
     if (auto p = topic_problem(c.mqtt.base_topic); !p.empty()) ctx.err("mqtt.base_topic", p);
@@ -594,8 +642,10 @@ void validate_config(Ctx& ctx, const Config& c) {
       ctx.err("mqtt.username", "is required when a password is set");
     }
     if (c.mqtt.tls) {
-      if (!c.mqtt.tls->key.empty() && c.mqtt.tls->cert.empty()) ctx.err("mqtt.tls.cert", "is required with tls.key");
-      if (!c.mqtt.tls->cert.empty() && c.mqtt.tls->key.empty()) ctx.err("mqtt.tls.key", "is required with tls.cert");
+      if (!c.mqtt.tls->key.empty() && c.mqtt.tls->cert.empty())
+        ctx.err("mqtt.tls.cert", "is required with tls.key");
+      if (!c.mqtt.tls->cert.empty() && c.mqtt.tls->key.empty())
+        ctx.err("mqtt.tls.key", "is required with tls.cert");
       if (!c.mqtt.tls->key_password.empty() && c.mqtt.tls->key.empty()) {
         ctx.err("mqtt.tls.key_password", "is only meaningful with tls.key");
       }
@@ -608,13 +658,16 @@ void validate_config(Ctx& ctx, const Config& c) {
   if (auto p = topic_problem(c.homeassistant.discovery_prefix); !p.empty()) {
     ctx.err("homeassistant.discovery_prefix", p);
   }
-  if (auto p = topic_problem(c.homeassistant.status_topic); !p.empty()) ctx.err("homeassistant.status_topic", p);
+  if (auto p = topic_problem(c.homeassistant.status_topic); !p.empty())
+    ctx.err("homeassistant.status_topic", p);
   // cloud
   if (c.cloud) {
     if (c.cloud->access_id.empty()) ctx.err("cloud.access_id", "is required");
     if (c.cloud->access_secret.empty()) ctx.err("cloud.access_secret", "is required");
-    if (std::find(std::begin(CLOUD_REGIONS), std::end(CLOUD_REGIONS), c.cloud->region) == std::end(CLOUD_REGIONS)) {
-      ctx.err("cloud.region", "must be one of cn, us, us-e, eu, eu-w, in, sg (got \"" + c.cloud->region + "\")");
+    if (std::find(std::begin(CLOUD_REGIONS), std::end(CLOUD_REGIONS), c.cloud->region) ==
+        std::end(CLOUD_REGIONS)) {
+      ctx.err("cloud.region",
+              "must be one of cn, us, us-e, eu, eu-w, in, sg (got \"" + c.cloud->region + "\")");
     }
     const auto& u = c.cloud->base_url;
     if (!u.empty() && u.rfind("https://", 0) != 0 && u.rfind("http://", 0) != 0) {
@@ -631,7 +684,8 @@ void validate_config(Ctx& ctx, const Config& c) {
     ctx.err("discovery.bind_address", "must be an IPv4 address (got \"" + c.discovery.bind_address + "\")");
   }
   if (!c.discovery.broadcast_target.empty() && !is_ipv4(c.discovery.broadcast_target)) {
-    ctx.err("discovery.broadcast_target", "must be an IPv4 address (got \"" + c.discovery.broadcast_target + "\")");
+    ctx.err("discovery.broadcast_target",
+            "must be an IPv4 address (got \"" + c.discovery.broadcast_target + "\")");
   }
   if (c.discovery.request_interval.count() < 1) ctx.err("discovery.request_interval", "must be at least 1 s");
 
@@ -684,7 +738,7 @@ bool holds_secrets(const Config& c) {
 
 void check_permissions(const std::string& path, bool secrets, ConfigWarnings& warnings) {
   if (!secrets) return;
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return;
   if ((st.st_mode & GROUP_OTHER_BITS) != 0) {
     char mode[8];
@@ -814,7 +868,8 @@ json all_fields(const DeviceConfig& d) {
   return j;
 }
 
-constexpr std::string_view KNOWN_DEVICE_ALIASES[][2] = {{"key", "local_key"}, {"ip", "address"}, {"node_id", "cid"}};
+constexpr std::string_view KNOWN_DEVICE_ALIASES[][2] = {
+    {"key", "local_key"}, {"ip", "address"}, {"node_id", "cid"}};
 
 // A device that is also in the device list is written as the fields that differ from the list's entry
 // (plus its unknown keys): the list stays the source of keys, addresses and mappings.
@@ -854,7 +909,8 @@ json device_json(const DeviceConfig& d, const DeviceConfig& base) {
   put(j, "poll_interval", d.poll_interval.count(), d.poll_interval == base.poll_interval);
   put(j, "heartbeat_interval", d.heartbeat_interval.count(), d.heartbeat_interval == base.heartbeat_interval);
   put(j, "update_dps", d.update_dps, d.update_dps == base.update_dps);
-  put(j, "update_dps_interval", d.update_dps_interval.count(), d.update_dps_interval == base.update_dps_interval);
+  put(j, "update_dps_interval", d.update_dps_interval.count(),
+      d.update_dps_interval == base.update_dps_interval);
   put(j, "max_dps_per_write", d.max_dps_per_write, d.max_dps_per_write == base.max_dps_per_write);
   put(j, "write_pacing", duration_json(d.write_pacing), d.write_pacing == base.write_pacing);
   put(j, "cid", d.cid, d.cid == base.cid);
@@ -863,10 +919,16 @@ json device_json(const DeviceConfig& d, const DeviceConfig& base) {
   put(j, "product_id", d.product_id, d.product_id == base.product_id);
   put(j, "product_name", d.product_name, d.product_name == base.product_name);
   if (d.plain_topics != base.plain_topics || j.contains("plain_topics")) {
-    if (d.plain_topics) j["plain_topics"] = *d.plain_topics; else j.erase("plain_topics");
+    if (d.plain_topics)
+      j["plain_topics"] = *d.plain_topics;
+    else
+      j.erase("plain_topics");
   }
   if (d.retain != base.retain || j.contains("retain")) {
-    if (d.retain) j["retain"] = *d.retain; else j.erase("retain");
+    if (d.retain)
+      j["retain"] = *d.retain;
+    else
+      j.erase("retain");
   }
   put(j, "passive", d.passive, d.passive == base.passive);
   put(j, "invert_position", d.invert_position, d.invert_position == base.invert_position);
@@ -881,10 +943,16 @@ json device_json(const DeviceConfig& d, const DeviceConfig& base) {
       if (b != base.dps.end() && b->second == o && !dps.contains(k)) continue;
       out[k] = override_to_json(o, dps.contains(k) ? dps[k] : json::object());
     }
-    if (out.empty()) j.erase("dps"); else j["dps"] = out;
+    if (out.empty())
+      j.erase("dps");
+    else
+      j["dps"] = out;
   }
   if (d.mapping != base.mapping || j.contains("mapping")) {
-    if (d.mapping.empty()) j.erase("mapping"); else j["mapping"] = d.mapping;
+    if (d.mapping.empty())
+      j.erase("mapping");
+    else
+      j["mapping"] = d.mapping;
   }
   return j;
 }
@@ -895,7 +963,7 @@ json device_json(const DeviceConfig& d, const DeviceConfig& base) {
 
 namespace {
 Result<Config, ConfigIssues> parse_config_unscrubbed(const json& doc, const json& device_list,
-                                                    ConfigWarnings* warnings);
+                                                     ConfigWarnings* warnings);
 }  // namespace
 
 std::optional<milliseconds> parse_duration(const json& value) {
@@ -961,7 +1029,8 @@ Result<DeviceConfig, ConfigIssues> parse_device(const json& entry, const std::st
   return d;
 }
 
-Result<Config, ConfigIssues> parse_config(const json& doc, const json& device_list, ConfigWarnings* warnings) {
+Result<Config, ConfigIssues> parse_config(const json& doc, const json& device_list,
+                                          ConfigWarnings* warnings) {
   ConfigWarnings local_warnings;
   const size_t first_warning = warnings ? warnings->size() : 0;
   auto r = parse_config_unscrubbed(doc, device_list, warnings ? warnings : &local_warnings);
@@ -982,7 +1051,7 @@ Result<Config, ConfigIssues> parse_config(const json& doc, const json& device_li
 
 namespace {
 Result<Config, ConfigIssues> parse_config_unscrubbed(const json& doc, const json& device_list,
-                                                    ConfigWarnings* warnings) {
+                                                     ConfigWarnings* warnings) {
   Ctx ctx;
   ctx.warnings = warnings;
   Config c;
@@ -1110,7 +1179,9 @@ Result<LoadedConfig, ConfigIssues> load_config(const std::string& path) {
   return out;
 }
 
-json device_to_json(const DeviceConfig& device) { return device_json(device, DeviceConfig{}); }
+json device_to_json(const DeviceConfig& device) {
+  return device_json(device, DeviceConfig{});
+}
 
 json to_json(const Config& c) {
   json j = c.extra.is_object() ? c.extra : json::object();
@@ -1139,7 +1210,8 @@ json to_json(const Config& c) {
   if (!m.empty() || j.contains("mqtt")) j["mqtt"] = m;
 
   const HomeAssistantConfig dh;
-  json h = j.contains("homeassistant") && j["homeassistant"].is_object() ? j["homeassistant"] : json::object();
+  json h =
+      j.contains("homeassistant") && j["homeassistant"].is_object() ? j["homeassistant"] : json::object();
   put(h, "enabled", c.homeassistant.enabled, c.homeassistant.enabled == dh.enabled);
   put(h, "discovery_prefix", c.homeassistant.discovery_prefix,
       c.homeassistant.discovery_prefix == dh.discovery_prefix);
@@ -1185,7 +1257,8 @@ json to_json(const Config& c) {
   return j;
 }
 
-Result<DeviceConfig, ConfigIssues> update_device(Config& config, std::string_view id_or_name, const json& options) {
+Result<DeviceConfig, ConfigIssues> update_device(Config& config, std::string_view id_or_name,
+                                                 const json& options) {
   const DeviceConfig* old = config.find_device(id_or_name);
   if (!old) return fail(ConfigIssues{{"id", "no device is called \"" + std::string(id_or_name) + "\""}});
   if (!options.is_object()) return fail(ConfigIssues{{"options", "must be an object"}});
@@ -1225,7 +1298,8 @@ Result<DeviceConfig, ConfigIssues> add_device(Config& config, const json& entry)
 }
 
 bool remove_device(Config& config, std::string_view id) {
-  auto it = std::find_if(config.devices.begin(), config.devices.end(), [&](const auto& d) { return d.id == id; });
+  auto it =
+      std::find_if(config.devices.begin(), config.devices.end(), [&](const auto& d) { return d.id == id; });
   if (it == config.devices.end()) return false;
   if (config.device_list_entries.count(std::string(id))) {
     it->enabled = false;

@@ -65,7 +65,7 @@ struct MqttConfig {
   std::string server{DEFAULT_MQTT_SERVER};  // mqtt://, mqtts://, tcp://, ssl://, ws://, wss://
   std::string client_id{DEFAULT_CLIENT_ID};
   std::string username;
-  std::string password;  // secret
+  std::string password;          // secret
   std::optional<TlsConfig> tls;  // present = TLS configured (mqtts:// and ssl:// imply it)
   std::string base_topic{DEFAULT_BASE_TOPIC};
   std::chrono::seconds keepalive = DEFAULT_MQTT_KEEPALIVE;
@@ -88,9 +88,9 @@ struct CloudConfig {
   std::string access_id;
   std::string access_secret;  // secret
   std::string region{DEFAULT_CLOUD_REGION};
-  std::string base_url;   // overrides the region's URL (tests: http://127.0.0.1:port)
-  std::string user_id;    // app account uid for device listing (tuya-cloud.md §10.1)
-  std::string device_id;  // or one known device id to derive the uid from
+  std::string base_url;               // overrides the region's URL (tests: http://127.0.0.1:port)
+  std::string user_id;                // app account uid for device listing (tuya-cloud.md §10.1)
+  std::string device_id;              // or one known device id to derive the uid from
   bool allow_cloud_commands = false;  // send commands through the cloud when the LAN session is down
   bool push = false;                  // subscribe to cloud push (sleepy battery devices)
   bool operator==(const CloudConfig&) const = default;
@@ -132,8 +132,8 @@ enum class DeviceOrigin {
 };
 
 struct DeviceConfig {
-  std::string id;         // Tuya device id (devId / gwId)
-  std::string local_key;  // secret; empty for sub-devices (they use the parent's key)
+  std::string id;               // Tuya device id (devId / gwId)
+  std::string local_key;        // secret; empty for sub-devices (they use the parent's key)
   std::string address{"auto"};  // IPv4 / host name, or "auto" = learn from UDP discovery
   uint16_t port = DEFAULT_DEVICE_PORT;
   std::string version{"auto"};  // "3.1".."3.5" or "auto"
@@ -158,7 +158,7 @@ struct DeviceConfig {
   bool invert_position = false;      // covers that report 0 = open
   int kelvin_min = DEFAULT_KELVIN_MIN;
   int kelvin_max = DEFAULT_KELVIN_MAX;
-  std::map<int, DpOverride> dps;     // per-DP overrides keyed by DP id
+  std::map<int, DpOverride> dps;                      // per-DP overrides keyed by DP id
   nlohmann::json mapping = nlohmann::json::object();  // cloud spec by DP id (tinytuya "mapping")
   DeviceOrigin origin = DeviceOrigin::CONFIG;
   // Where the device was read from, for issue paths: "devices[2]" or "device_list[4]" (tinytuya field
@@ -181,7 +181,7 @@ struct Config {
   std::optional<CloudConfig> cloud;
   std::string log_level{DEFAULT_LOG_LEVEL};
   DiscoveryConfig discovery;
-  std::string device_list;  // path as written (relative paths are relative to the config file)
+  std::string device_list;            // path as written (relative paths are relative to the config file)
   std::vector<DeviceConfig> devices;  // the merged list: device list entries, then config-only devices
   // The device list's own version of every listed device (before config overrides), by id. to_json()
   // writes a listed device only as the fields that differ from this.
@@ -202,7 +202,8 @@ struct LoadedConfig {
 // Parses and validates a config document. `device_list` is the already-parsed device list (or null):
 // its entries are imported first, then "devices" entries with the same id override/extend them.
 // Every issue is returned at once; on success warnings (unknown keys, odd values) go to `warnings`.
-Result<Config, ConfigIssues> parse_config(const nlohmann::json& doc, const nlohmann::json& device_list = nullptr,
+Result<Config, ConfigIssues> parse_config(const nlohmann::json& doc,
+                                          const nlohmann::json& device_list = nullptr,
                                           ConfigWarnings* warnings = nullptr);
 
 // Reads the file, parses it, reads the device list it names (relative to the config's directory),
@@ -223,7 +224,8 @@ Status save_config(const Config& config, const std::string& path);
 // One device as JSON (the "devices" entry form); used by to_json and bridge/request/device/add.
 nlohmann::json device_to_json(const DeviceConfig& device);
 // Parses one "devices" entry (bridge/request/device/add|options). Issues are relative to `path`.
-Result<DeviceConfig, ConfigIssues> parse_device(const nlohmann::json& entry, const std::string& path = "device");
+Result<DeviceConfig, ConfigIssues> parse_device(const nlohmann::json& entry,
+                                                const std::string& path = "device");
 
 // bridge/request/device/options: applies `options` (a partial "devices" entry, e.g. {"name": "x",
 // "local_key": "..."}; "id" cannot change) to the device `id_or_name`, validates the whole config and only

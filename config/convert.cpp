@@ -36,7 +36,8 @@ std::string upper(std::string_view s) {
 std::optional<int> dp_id(std::string_view key) {
   int id = 0;
   auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
-  if (ec != std::errc() || p != key.data() + key.size() || id < MIN_DP_ID || id > MAX_DP_ID) return std::nullopt;
+  if (ec != std::errc() || p != key.data() + key.size() || id < MIN_DP_ID || id > MAX_DP_ID)
+    return std::nullopt;
   return id;
 }
 
@@ -75,7 +76,9 @@ std::string dp_label(const DpDescription& d) {
 // Collects every problem of one command; the result names them all.
 struct Errors {
   std::vector<Error> list;
-  void add(std::string_view code, std::string message) { list.push_back(Error{std::string(code), std::move(message)}); }
+  void add(std::string_view code, std::string message) {
+    list.push_back(Error{std::string(code), std::move(message)});
+  }
   void add(const Error& e) { list.push_back(e); }
   Result<json> finish(json out) const {
     if (list.empty()) return out;
@@ -134,7 +137,8 @@ void cover_state(const Entity& e, const json& dps, json& out) {
   for (auto r : {role::POSITION_STATE, role::POSITION}) {
     if (position) break;
     if (auto id = role_dp(e, r); id && wire(dps, *id)) {
-      if (auto n = number(*wire(dps, *id))) position = std::clamp(static_cast<int>(std::lround(*n)), 0, POSITION_MAX);
+      if (auto n = number(*wire(dps, *id)))
+        position = std::clamp(static_cast<int>(std::lround(*n)), 0, POSITION_MAX);
     }
   }
   if (position && e.invert) position = POSITION_MAX - *position;
@@ -182,12 +186,17 @@ class CommandBuilder {
 
   Result<json> run(const json& command) {
     if (!command.is_object()) {
-      return fail(std::string(CMD_ERR_PAYLOAD), "a set command must be a JSON object such as {\"state\":\"ON\"}");
+      return fail(std::string(CMD_ERR_PAYLOAD),
+                  "a set command must be a JSON object such as {\"state\":\"ON\"}");
     }
     for (const auto& e : m_.entities) {
       switch (e.component) {
-        case Component::LIGHT: light(e, command); break;
-        case Component::COVER: cover(e, command); break;
+        case Component::LIGHT:
+          light(e, command);
+          break;
+        case Component::COVER:
+          cover(e, command);
+          break;
         case Component::FAN:
         case Component::CLIMATE:
         case Component::SWITCH:
@@ -198,7 +207,8 @@ class CommandBuilder {
             if (id) write_bool(*m_.find_dp(*id), command[k]);
           }
           break;
-        default: break;
+        default:
+          break;
       }
     }
     for (const auto& [k, v] : command.items()) {
@@ -297,7 +307,8 @@ class CommandBuilder {
     const int svm = sv_max(fmt);
     const int v_min = svm == V2_SV_MAX ? V2_COLOUR_V_MIN : V1_COLOUR_V_MIN;
     std::string mode;
-    if (auto id = role_dp(e, role::MODE); id && cur(*id) && cur(*id)->is_string()) mode = cur(*id)->get<std::string>();
+    if (auto id = role_dp(e, role::MODE); id && cur(*id) && cur(*id)->is_string())
+      mode = cur(*id)->get<std::string>();
 
     std::optional<int> ha_b;
     if (br) {
@@ -312,37 +323,42 @@ class CommandBuilder {
       double h = 0;
       double s = 0;
       if (!read_hs(*col, h, s)) {
-        errors_.add(CMD_ERR_PAYLOAD, state_key(e, role::COLOR) + ": " + col->dump() +
-                                         " is not a colour; expected {\"h\":0-360,\"s\":0-100} or {\"r\",\"g\",\"b\"}");
+        errors_.add(CMD_ERR_PAYLOAD,
+                    state_key(e, role::COLOR) + ": " + col->dump() +
+                        " is not a colour; expected {\"h\":0-360,\"s\":0-100} or {\"r\",\"g\",\"b\"}");
         return;
       }
       int v = cur_hsv && cur_hsv->v > 0 ? cur_hsv->v : svm;
       if (ha_b) v = tuya_brightness(*ha_b, v_min, svm);
-      const TuyaHsv hsv{static_cast<int>(std::lround(h)) % static_cast<int>(HUE_MAX), tuya_saturation(s, svm), v};
+      const TuyaHsv hsv{static_cast<int>(std::lround(h)) % static_cast<int>(HUE_MAX), tuya_saturation(s, svm),
+                        v};
       out_[std::to_string(*colour_dp)] = format_colour(hsv, fmt);
       set_mode(e, "colour");
       return;
     }
     if (ct) {
       if (!temp_dp) {
-        errors_.add(CMD_ERR_UNKNOWN, state_key(e, role::COLOR_TEMP) + ": this light has no colour temperature");
+        errors_.add(CMD_ERR_UNKNOWN,
+                    state_key(e, role::COLOR_TEMP) + ": this light has no colour temperature");
         return;
       }
       const auto n = number(*ct);
       if (!n || *n <= 0) {
-        errors_.add(proto::DP_ERR_TYPE, state_key(e, role::COLOR_TEMP) + ": " + ct->dump() + " is not a number");
+        errors_.add(proto::DP_ERR_TYPE,
+                    state_key(e, role::COLOR_TEMP) + ": " + ct->dump() + " is not a number");
         return;
       }
       const double kelvin = *n < MIREDS_LIMIT ? MIREDS_PER_KELVIN / *n : *n;
       const int k = static_cast<int>(std::lround(kelvin));
       if (k < li.kelvin_min || k > li.kelvin_max) {
         errors_.add(proto::DP_ERR_RANGE, state_key(e, role::COLOR_TEMP) + ": " + std::to_string(k) +
-                                             " K is out of range; expected " + std::to_string(li.kelvin_min) + ".." +
-                                             std::to_string(li.kelvin_max) + " K");
+                                             " K is out of range; expected " + std::to_string(li.kelvin_min) +
+                                             ".." + std::to_string(li.kelvin_max) + " K");
         return;
       }
       out_[std::to_string(*temp_dp)] = tuya_from_kelvin(k, li.temp_max, li.kelvin_min, li.kelvin_max);
-      if (ha_b && bright_dp) out_[std::to_string(*bright_dp)] = tuya_brightness(*ha_b, li.brightness_min, li.brightness_max);
+      if (ha_b && bright_dp)
+        out_[std::to_string(*bright_dp)] = tuya_brightness(*ha_b, li.brightness_min, li.brightness_max);
       set_mode(e, "white");
       return;
     }
@@ -390,7 +406,9 @@ class CommandBuilder {
       const json& v = command[k];
       const std::string word = v.is_string() ? upper(v.get<std::string>()) : "";
       static const std::map<std::string, std::vector<std::string>> candidates = {
-          {"OPEN", {"open", "on", "fz", "1"}}, {"CLOSE", {"close", "off", "zz", "3"}}, {"STOP", {"stop", "2"}}};
+          {"OPEN", {"open", "on", "fz", "1"}},
+          {"CLOSE", {"close", "off", "zz", "3"}},
+          {"STOP", {"stop", "2"}}};
       auto it = candidates.find(word);
       if (it == candidates.end()) {
         errors_.add(CMD_ERR_PAYLOAD, k + ": " + v.dump() + " is not allowed; expected OPEN, CLOSE or STOP");
@@ -398,7 +416,8 @@ class CommandBuilder {
         const auto& range = m_.find_dp(*control)->spec.range;
         std::string value;
         for (const auto& c : it->second) {
-          if (value.empty() && (range.empty() ? c == it->second.front() : std::count(range.begin(), range.end(), c) > 0)) {
+          if (value.empty() &&
+              (range.empty() ? c == it->second.front() : std::count(range.begin(), range.end(), c) > 0)) {
             value = c;
           }
         }
@@ -459,10 +478,16 @@ class CommandBuilder {
       if (d && d->known) {
         bool ok = true;
         switch (d->spec.type) {
-          case DpType::BOOL: ok = raw.is_boolean(); break;
+          case DpType::BOOL:
+            ok = raw.is_boolean();
+            break;
           case DpType::INTEGER:
-          case DpType::BITMAP: ok = raw.is_number_integer(); break;
-          default: ok = raw.is_string(); break;
+          case DpType::BITMAP:
+            ok = raw.is_number_integer();
+            break;
+          default:
+            ok = raw.is_string();
+            break;
         }
         if (!ok) {
           errors_.add(proto::DP_ERR_TYPE, "dps." + k + ": " + raw.dump() + " is not a raw " +
@@ -493,8 +518,8 @@ class CommandBuilder {
       std::set<std::string> names;
       for (const auto& e : m_.entities) {
         for (const auto& [r, k] : e.state_keys) {
-          if (e.writable && (r == role::STATE || r == role::BRIGHTNESS || r == role::COLOR || r == role::COLOR_TEMP ||
-                             r == role::POSITION || r == role::VALUE)) {
+          if (e.writable && (r == role::STATE || r == role::BRIGHTNESS || r == role::COLOR ||
+                             r == role::COLOR_TEMP || r == role::POSITION || r == role::VALUE)) {
             names.insert(k);
           }
         }
@@ -517,7 +542,8 @@ class CommandBuilder {
     const std::string id = std::to_string(d->id);
     if (!d->known) {
       if (value.is_object() || value.is_array()) {
-        errors_.add(proto::DP_ERR_TYPE, "DP " + id + ": unknown DP, only booleans, numbers and strings are sent raw");
+        errors_.add(proto::DP_ERR_TYPE,
+                    "DP " + id + ": unknown DP, only booleans, numbers and strings are sent raw");
         return;
       }
       out_[id] = value;
@@ -533,8 +559,9 @@ class CommandBuilder {
       const bool have_now = cur(d->id) && parse_colour(*cur(d->id), &now);
       const auto hsv = parse_colour(value, &given);
       if (!hsv) {
-        errors_.add(proto::DP_ERR_TYPE, dp_label(*d) + ": " + value.dump() +
-                                            " is not a Tuya colour (12/14 hex characters or {\"h\",\"s\",\"v\"})");
+        errors_.add(proto::DP_ERR_TYPE,
+                    dp_label(*d) + ": " + value.dump() +
+                        " is not a Tuya colour (12/14 hex characters or {\"h\",\"s\",\"v\"})");
         return;
       }
       out_[id] = format_colour(*hsv, have_now ? now : given);
@@ -581,14 +608,21 @@ json state_from_dps(const DeviceModel& model, const json& dps, std::vector<Error
   }
   for (const auto& e : model.entities) {
     switch (e.component) {
-      case Component::LIGHT: light_state(e, dps, out); break;
-      case Component::COVER: cover_state(e, dps, out); break;
+      case Component::LIGHT:
+        light_state(e, dps, out);
+        break;
+      case Component::COVER:
+        cover_state(e, dps, out);
+        break;
       case Component::FAN:
-      case Component::CLIMATE: power_state(e, role::STATE, dps, out); break;
+      case Component::CLIMATE:
+        power_state(e, role::STATE, dps, out);
+        break;
       case Component::SWITCH:
         if (e.main) power_state(e, role::VALUE, dps, out);
         break;
-      default: break;
+      default:
+        break;
     }
   }
   out["dps"] = dps;

@@ -17,7 +17,7 @@ namespace t2m::config {
 inline constexpr std::string_view CMD_ERR_UNKNOWN = "unknown_property";  // no such property on the device
 inline constexpr std::string_view CMD_ERR_READ_ONLY = "read_only";       // the DP cannot be written
 inline constexpr std::string_view CMD_ERR_PAYLOAD = "bad_payload";       // not an object / bad value shape
-inline constexpr std::string_view CMD_ERR_STATE = "state_unknown";       // TOGGLE etc. before the state is known
+inline constexpr std::string_view CMD_ERR_STATE = "state_unknown";  // TOGGLE etc. before the state is known
 
 // Device `dps` (wire values; pass the merged cache of everything reported so far, since STATUS pushes
 // carry only what changed) -> the MQTT state object: every DP by its property name in real units, the

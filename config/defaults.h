@@ -27,9 +27,9 @@ inline constexpr std::string_view DEFAULT_HA_STATUS_TOPIC = "homeassistant/statu
 inline constexpr std::string_view DEFAULT_CLOUD_REGION = "eu";
 
 // ---- LAN discovery (protocol doc §1, §7) ----
-inline constexpr uint16_t DISCOVERY_PORT_V31 = 6666;     // plaintext 3.1 broadcasts
-inline constexpr uint16_t DISCOVERY_PORT_V33 = 6667;     // encrypted 3.2-3.5 broadcasts
-inline constexpr uint16_t DISCOVERY_PORT_APP = 7000;     // 3.5 solicitation replies
+inline constexpr uint16_t DISCOVERY_PORT_V31 = 6666;  // plaintext 3.1 broadcasts
+inline constexpr uint16_t DISCOVERY_PORT_V33 = 6667;  // encrypted 3.2-3.5 broadcasts
+inline constexpr uint16_t DISCOVERY_PORT_APP = 7000;  // 3.5 solicitation replies
 inline constexpr std::string_view DEFAULT_DISCOVERY_BIND = "0.0.0.0";
 // tinytuya repeats its 3.5 solicitation every 6 s while scanning (protocol doc §7).
 inline constexpr std::chrono::seconds DEFAULT_DISCOVERY_REQUEST_INTERVAL = 6s;

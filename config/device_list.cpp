@@ -26,7 +26,9 @@ std::string usable_name(std::string name) {
 }
 
 // "Unknown" address values written by the wizard when a device was not found on the LAN.
-bool no_address(const std::string& ip) { return ip.empty() || ip == "0.0.0.0"; }
+bool no_address(const std::string& ip) {
+  return ip.empty() || ip == "0.0.0.0";
+}
 
 }  // namespace
 
@@ -84,7 +86,8 @@ DeviceListImport import_device_list(const json& list_in) {
     std::string name = usable_name(str(src, "name"));
     if (!name.empty()) {
       if (names.count(name)) {
-        out.warnings.push_back(path + ".name: \"" + name + "\" is used by an earlier device; using the id " + id);
+        out.warnings.push_back(path + ".name: \"" + name + "\" is used by an earlier device; using the id " +
+                               id);
       } else {
         names.insert(name);
         e["name"] = name;
@@ -109,7 +112,8 @@ DeviceListImport import_device_list(const json& list_in) {
       // Sub-devices share their gateway's local key: the same guess tinytuya's wizard makes.
       out.entries[o.index].entry["parent"] = it->second;
     } else {
-      out.warnings.push_back(out.entries[o.index].path + ": sub-device without parent/gateway_id; set \"parent\"");
+      out.warnings.push_back(out.entries[o.index].path +
+                             ": sub-device without parent/gateway_id; set \"parent\"");
     }
   }
   return out;

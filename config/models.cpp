@@ -28,12 +28,32 @@ constexpr std::string_view LIGHT_SUFFIXES[] = {"", "_1", "_2", "_3", "_4"};
 // Codes Tuya reports but never accepts: the cloud mapping in devices.json does not say which DPs are
 // read-only, so these are recognised by name.
 bool read_only_code(std::string_view code) {
-  static const std::set<std::string, std::less<>> ro = {
-      "cur_power", "cur_voltage", "cur_current", "add_ele", "va_temperature", "va_humidity", "temp_current",
-      "humidity_value", "battery_percentage", "battery_state", "va_battery", "doorcontact_state", "pir_state",
-      "smoke_sensor_status", "smoke_sensor_state", "smoke_sensor_value", "watersensor_state", "gas_sensor_status",
-      "gas_sensor_state", "gas_sensor_value", "percent_state", "work_state", "fault", "temp_indoor",
-      "humidity_indoor", "ir_study_code"};
+  static const std::set<std::string, std::less<>> ro = {"cur_power",
+                                                        "cur_voltage",
+                                                        "cur_current",
+                                                        "add_ele",
+                                                        "va_temperature",
+                                                        "va_humidity",
+                                                        "temp_current",
+                                                        "humidity_value",
+                                                        "battery_percentage",
+                                                        "battery_state",
+                                                        "va_battery",
+                                                        "doorcontact_state",
+                                                        "pir_state",
+                                                        "smoke_sensor_status",
+                                                        "smoke_sensor_state",
+                                                        "smoke_sensor_value",
+                                                        "watersensor_state",
+                                                        "gas_sensor_status",
+                                                        "gas_sensor_state",
+                                                        "gas_sensor_value",
+                                                        "percent_state",
+                                                        "work_state",
+                                                        "fault",
+                                                        "temp_indoor",
+                                                        "humidity_indoor",
+                                                        "ir_study_code"};
   return ro.count(code) > 0;
 }
 
@@ -47,7 +67,8 @@ std::string lower(std::string_view s) {
 std::optional<int> dp_id(std::string_view key) {
   int id = 0;
   auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
-  if (ec != std::errc() || p != key.data() + key.size() || id < MIN_DP_ID || id > MAX_DP_ID) return std::nullopt;
+  if (ec != std::errc() || p != key.data() + key.size() || id < MIN_DP_ID || id > MAX_DP_ID)
+    return std::nullopt;
   return id;
 }
 
@@ -71,7 +92,9 @@ std::string humanize(std::string_view code) {
   return out;
 }
 
-double real(int64_t raw, int scale) { return static_cast<double>(raw) / proto::scale_factor(scale); }
+double real(int64_t raw, int scale) {
+  return static_cast<double>(raw) / proto::scale_factor(scale);
+}
 
 struct SensorRule {
   std::string_view code;
@@ -245,7 +268,8 @@ class Builder {
         e.payload_on = true;
         e.payload_off = false;
         break;
-      default: break;
+      default:
+        break;
     }
     add(std::move(e));
   }
@@ -260,8 +284,9 @@ class Builder {
         continue;
       }
       static const std::map<std::string, Component, std::less<>> simple_components = {
-          {"sensor", Component::SENSOR}, {"binary_sensor", Component::BINARY_SENSOR}, {"switch", Component::SWITCH},
-          {"number", Component::NUMBER}, {"select", Component::SELECT},               {"text", Component::TEXT}};
+          {"sensor", Component::SENSOR}, {"binary_sensor", Component::BINARY_SENSOR},
+          {"switch", Component::SWITCH}, {"number", Component::NUMBER},
+          {"select", Component::SELECT}, {"text", Component::TEXT}};
       auto it = simple_components.find(c);
       if (it == simple_components.end()) continue;  // composite components come from the rules
       make_simple(it->second, id, o.name.value_or(humanize(dp(id).property())));
@@ -295,14 +320,15 @@ class Builder {
       const auto temp = take(role::COLOR_TEMP, {"temp_value_v2", "temp_value"});
       const auto colour = take(role::COLOR, {"colour_data_v2", "colour_data"});
       take(role::MODE, {"work_mode"});
-      const bool v1 = (colour && *colour < FIRST_V2_LIGHT_DP) || (!colour && *state < FIRST_V2_LIGHT_DP && bright &&
-                                                                  dp(*bright).code == "bright_value" &&
-                                                                  dp(*bright).spec.max <= V1_SV_MAX);
+      const bool v1 = (colour && *colour < FIRST_V2_LIGHT_DP) ||
+                      (!colour && *state < FIRST_V2_LIGHT_DP && bright &&
+                       dp(*bright).code == "bright_value" && dp(*bright).spec.max <= V1_SV_MAX);
       LightInfo& li = e.light;
       li.colour_format = colour && *colour < FIRST_V2_LIGHT_DP ? ColourFormat::HEX14 : ColourFormat::HEX12;
       if (bright) {
         const DpSpec& s = dp(*bright).spec;
-        li.brightness_min = s.has_range ? static_cast<int>(s.min) : (v1 ? V1_BRIGHTNESS_MIN : V2_BRIGHTNESS_MIN);
+        li.brightness_min =
+            s.has_range ? static_cast<int>(s.min) : (v1 ? V1_BRIGHTNESS_MIN : V2_BRIGHTNESS_MIN);
         li.brightness_max = s.has_range ? static_cast<int>(s.max) : (v1 ? V1_SV_MAX : V2_SV_MAX);
       }
       if (temp) {
@@ -322,8 +348,9 @@ class Builder {
   void covers() {
     const auto control = free_code("control");
     const auto position = free_code("percent_control");
-    const bool is_cover = lower(d_.category) == "cl" || position.has_value() ||
-                          (control && std::count(dp(*control).spec.range.begin(), dp(*control).spec.range.end(), "open"));
+    const bool is_cover =
+        lower(d_.category) == "cl" || position.has_value() ||
+        (control && std::count(dp(*control).spec.range.begin(), dp(*control).spec.range.end(), "open"));
     if (!is_cover || (!control && !position)) return;
     Entity e;
     e.component = Component::COVER;
@@ -405,7 +432,8 @@ class Builder {
       e.options = dp(*mode).spec.range;
     }
     // The current temperature stays a sensor of its own too (history, statistics): not claimed.
-    if (auto it = by_code_.find("temp_current"); it != by_code_.end()) e.dps[std::string(role::CURRENT)] = it->second;
+    if (auto it = by_code_.find("temp_current"); it != by_code_.end())
+      e.dps[std::string(role::CURRENT)] = it->second;
     add(std::move(e));
   }
 
@@ -460,15 +488,22 @@ class Builder {
       if (claimed_.count(id) || !d.known) continue;
       const std::string name = humanize(d.property());
       switch (d.spec.type) {
-        case DpType::BOOL: make_simple(d.writable ? Component::SWITCH : Component::BINARY_SENSOR, id, name); break;
-        case DpType::INTEGER: make_simple(d.writable ? Component::NUMBER : Component::SENSOR, id, name); break;
-        case DpType::ENUM: make_simple(d.writable ? Component::SELECT : Component::SENSOR, id, name); break;
+        case DpType::BOOL:
+          make_simple(d.writable ? Component::SWITCH : Component::BINARY_SENSOR, id, name);
+          break;
+        case DpType::INTEGER:
+          make_simple(d.writable ? Component::NUMBER : Component::SENSOR, id, name);
+          break;
+        case DpType::ENUM:
+          make_simple(d.writable ? Component::SELECT : Component::SENSOR, id, name);
+          break;
         case DpType::STRING:
           if (d.writable) make_simple(Component::TEXT, id, name);
           break;
         case DpType::RAW:
         case DpType::BITMAP:
-        case DpType::JSON: break;
+        case DpType::JSON:
+          break;
       }
     }
   }
@@ -537,7 +572,8 @@ class Builder {
             if (r != role::STATE) e.state_keys[r] = dp(id).property();
           }
           break;
-        default: break;
+        default:
+          break;
       }
     }
   }
@@ -565,26 +601,40 @@ class Builder {
 
 std::string_view to_string(DpSource source) {
   switch (source) {
-    case DpSource::OVERRIDE: return "override";
-    case DpSource::CLOUD: return "cloud";
-    case DpSource::TEMPLATE: return "template";
-    case DpSource::UNKNOWN: return "unknown";
+    case DpSource::OVERRIDE:
+      return "override";
+    case DpSource::CLOUD:
+      return "cloud";
+    case DpSource::TEMPLATE:
+      return "template";
+    case DpSource::UNKNOWN:
+      return "unknown";
   }
   return "unknown";
 }
 
 std::string_view to_string(Component component) {
   switch (component) {
-    case Component::LIGHT: return "light";
-    case Component::COVER: return "cover";
-    case Component::FAN: return "fan";
-    case Component::CLIMATE: return "climate";
-    case Component::SWITCH: return "switch";
-    case Component::SENSOR: return "sensor";
-    case Component::BINARY_SENSOR: return "binary_sensor";
-    case Component::NUMBER: return "number";
-    case Component::SELECT: return "select";
-    case Component::TEXT: return "text";
+    case Component::LIGHT:
+      return "light";
+    case Component::COVER:
+      return "cover";
+    case Component::FAN:
+      return "fan";
+    case Component::CLIMATE:
+      return "climate";
+    case Component::SWITCH:
+      return "switch";
+    case Component::SENSOR:
+      return "sensor";
+    case Component::BINARY_SENSOR:
+      return "binary_sensor";
+    case Component::NUMBER:
+      return "number";
+    case Component::SELECT:
+      return "select";
+    case Component::TEXT:
+      return "text";
   }
   return "sensor";
 }
@@ -653,7 +703,8 @@ DeviceModel derive_model(const DeviceConfig& device, const json& reported) {
       if (v.contains("code") && v["code"].is_string()) d.code = v["code"].get<std::string>();
       d.writable = !read_only_code(d.code);
       for (const char* access_key : {"accessMode", "access", "mode"}) {
-        if (v.contains(access_key) && v[access_key].is_string()) d.writable = v[access_key].get<std::string>() != "ro";
+        if (v.contains(access_key) && v[access_key].is_string())
+          d.writable = v[access_key].get<std::string>() != "ro";
       }
       m.dps[*id] = d;
     }
@@ -665,7 +716,8 @@ DeviceModel derive_model(const DeviceConfig& device, const json& reported) {
       DpDescription d;
       d.id = id;
       const std::string key = std::to_string(id);
-      d.spec.type = o.type.value_or(guess_type(o, reported.is_object() && reported.contains(key) ? reported[key] : json()));
+      d.spec.type = o.type.value_or(
+          guess_type(o, reported.is_object() && reported.contains(key) ? reported[key] : json()));
       it = m.dps.emplace(id, d).first;
     }
     apply_override(it->second, o);

@@ -79,8 +79,8 @@ std::string_view to_string(Component component);  // HA platform name: "light", 
 
 // Role names used in Entity::dps and Entity::state_keys.
 namespace role {
-inline constexpr std::string_view STATE = "state";            // power / on-off DP (bool)
-inline constexpr std::string_view VALUE = "value";            // the DP of a single-DP entity
+inline constexpr std::string_view STATE = "state";  // power / on-off DP (bool)
+inline constexpr std::string_view VALUE = "value";  // the DP of a single-DP entity
 inline constexpr std::string_view BRIGHTNESS = "brightness";
 inline constexpr std::string_view COLOR_TEMP = "color_temp";
 inline constexpr std::string_view COLOR = "color";
@@ -95,8 +95,8 @@ inline constexpr std::string_view SPEED = "speed";            // fan speed enum
 inline constexpr std::string_view PRESET = "preset";          // fan/climate mode enum
 inline constexpr std::string_view OSCILLATION = "oscillation";
 inline constexpr std::string_view DIRECTION = "direction";
-inline constexpr std::string_view TARGET = "target";          // climate target temperature
-inline constexpr std::string_view CURRENT = "current";        // climate current temperature
+inline constexpr std::string_view TARGET = "target";    // climate target temperature
+inline constexpr std::string_view CURRENT = "current";  // climate current temperature
 }  // namespace role
 
 struct LightInfo {
@@ -139,8 +139,8 @@ struct Entity {
   // "ON"/"OFF").
   nlohmann::json payload_on;
   nlohmann::json payload_off;
-  LightInfo light;     // LIGHT only
-  bool invert = false; // COVER: device reports 0 = open (DeviceConfig::invert_position)
+  LightInfo light;      // LIGHT only
+  bool invert = false;  // COVER: device reports 0 = open (DeviceConfig::invert_position)
 };
 
 struct DeviceModel {

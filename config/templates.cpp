@@ -43,7 +43,8 @@ std::vector<CategoryTemplate> build() {
   std::vector<CategoryTemplate> t;
   {
     CategoryTemplate c{"cz", "Smart plug with energy metering", {}};
-    c.dps = {rw(1, "switch_1", "Boolean"), rw(9, "countdown_1", "Integer", integer(0, COUNTDOWN_MAX, 0, 1, "s"))};
+    c.dps = {rw(1, "switch_1", "Boolean"),
+             rw(9, "countdown_1", "Integer", integer(0, COUNTDOWN_MAX, 0, 1, "s"))};
     for (auto& d : metering()) c.dps.push_back(d);
     t.push_back(c);
   }
@@ -54,11 +55,11 @@ std::vector<CategoryTemplate> build() {
     for (auto& d : metering()) c.dps.push_back(d);
     t.push_back(c);
   }
-  t.push_back(CategoryTemplate{"kg",
-                               "Wall switch",
-                               {rw(1, "switch_1", "Boolean"), rw(2, "switch_2", "Boolean"),
-                                rw(3, "switch_3", "Boolean"), rw(4, "switch_4", "Boolean"),
-                                rw(7, "countdown_1", "Integer", integer(0, COUNTDOWN_MAX, 0, 1, "s"))}});
+  t.push_back(CategoryTemplate{
+      "kg",
+      "Wall switch",
+      {rw(1, "switch_1", "Boolean"), rw(2, "switch_2", "Boolean"), rw(3, "switch_3", "Boolean"),
+       rw(4, "switch_4", "Boolean"), rw(7, "countdown_1", "Integer", integer(0, COUNTDOWN_MAX, 0, 1, "s"))}});
   {
     // Dimmer switch / dimmer module: per gang switch_led_N + bright_value_N (10-1000) + minimum brightness.
     std::vector<TemplateDp> dimmer = {
@@ -113,21 +114,20 @@ std::vector<CategoryTemplate> build() {
                                 ro(3, "percent_state", "Integer", integer(0, 100, 0, 1, "%")),
                                 rw(5, "control_back", "Enum", enumeration({"forward", "back"})),
                                 ro(7, "work_state", "Enum", enumeration({"opening", "closing"}))}});
-  t.push_back(CategoryTemplate{"fs",
-                               "Fan",
-                               {rw(1, "switch", "Boolean"),
-                                rw(2, "mode", "Enum", enumeration({"normal", "nature", "sleep"})),
-                                rw(3, "fan_speed_percent", "Integer", integer(1, 100, 0, 1, "%")),
-                                rw(5, "switch_horizontal", "Boolean"),
-                                rw(8, "fan_direction", "Enum", enumeration({"forward", "reverse"}))}});
-  t.push_back(CategoryTemplate{"wk",
-                               "Thermostat",
-                               {rw(1, "switch", "Boolean"),
-                                rw(2, "temp_set", "Integer", integer(50, 350, 1, 5, "°C")),
-                                ro(3, "temp_current", "Integer", integer(-200, 1000, 1, 1, "°C")),
-                                rw(4, "mode", "Enum", enumeration({"auto", "manual"})),
-                                rw(6, "child_lock", "Boolean"),
-                                ro(12, "fault", "Bitmap", json{{"label", {"sensor_fault"}}, {"maxlen", 1}})}});
+  t.push_back(CategoryTemplate{
+      "fs",
+      "Fan",
+      {rw(1, "switch", "Boolean"), rw(2, "mode", "Enum", enumeration({"normal", "nature", "sleep"})),
+       rw(3, "fan_speed_percent", "Integer", integer(1, 100, 0, 1, "%")),
+       rw(5, "switch_horizontal", "Boolean"),
+       rw(8, "fan_direction", "Enum", enumeration({"forward", "reverse"}))}});
+  t.push_back(CategoryTemplate{
+      "wk",
+      "Thermostat",
+      {rw(1, "switch", "Boolean"), rw(2, "temp_set", "Integer", integer(50, 350, 1, 5, "°C")),
+       ro(3, "temp_current", "Integer", integer(-200, 1000, 1, 1, "°C")),
+       rw(4, "mode", "Enum", enumeration({"auto", "manual"})), rw(6, "child_lock", "Boolean"),
+       ro(12, "fault", "Bitmap", json{{"label", {"sensor_fault"}}, {"maxlen", 1}})}});
   t.push_back(CategoryTemplate{"wsdcg",
                                "Temperature and humidity sensor",
                                {ro(1, "va_temperature", "Integer", integer(-400, 1000, 1, 1, "°C")),
@@ -143,12 +143,12 @@ std::vector<CategoryTemplate> build() {
                                "Motion sensor",
                                {ro(1, "pir_state", "Enum", enumeration({"pir", "none"})),
                                 ro(4, "battery_percentage", "Integer", integer(0, 100, 0, 1, "%"))}});
-  t.push_back(CategoryTemplate{"ywbj",
-                               "Smoke detector",
-                               {ro(1, "smoke_sensor_status", "Enum", enumeration({"alarm", "normal"})),
-                                ro(14, "battery_state", "Enum", enumeration({"low", "middle", "high"})),
-                                ro(15, "battery_percentage", "Integer", integer(0, 100, 0, 1, "%")),
-                                rw(16, "muffling", "Boolean")}});
+  t.push_back(CategoryTemplate{
+      "ywbj",
+      "Smoke detector",
+      {ro(1, "smoke_sensor_status", "Enum", enumeration({"alarm", "normal"})),
+       ro(14, "battery_state", "Enum", enumeration({"low", "middle", "high"})),
+       ro(15, "battery_percentage", "Integer", integer(0, 100, 0, 1, "%")), rw(16, "muffling", "Boolean")}});
   t.push_back(CategoryTemplate{"sj",
                                "Water leak sensor",
                                {ro(1, "watersensor_state", "Enum", enumeration({"alarm", "normal"})),
@@ -159,9 +159,8 @@ std::vector<CategoryTemplate> build() {
                                {ro(1, "gas_sensor_status", "Enum", enumeration({"alarm", "normal"})),
                                 ro(2, "gas_sensor_value", "Integer", integer(0, 10000, 0, 1, "ppm"))}});
   // IR blaster: DP 201 takes a JSON command ({"control":"send_ir",...}), DP 202 reports a learned code.
-  t.push_back(CategoryTemplate{"wnykq",
-                               "IR remote gateway",
-                               {rw(201, "ir_send", "Json"), ro(202, "ir_study_code", "String")}});
+  t.push_back(CategoryTemplate{
+      "wnykq", "IR remote gateway", {rw(201, "ir_send", "Json"), ro(202, "ir_study_code", "String")}});
   // Zigbee gateway: the interesting DPs live on its sub-devices.
   t.push_back(CategoryTemplate{"wg2", "Zigbee gateway", {}});
   return t;
@@ -174,7 +173,9 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool reported(const json& dps, int id) { return dps.is_object() && dps.contains(std::to_string(id)); }
+bool reported(const json& dps, int id) {
+  return dps.is_object() && dps.contains(std::to_string(id));
+}
 
 // v1 lights put switch_led at DP 1, v2 at DP 20 (templates above).
 constexpr int V1_SWITCH_DP = 1;

@@ -24,20 +24,21 @@ namespace t2m::config {
 struct TemplateDp {
   int id = 0;
   std::string code;
-  std::string type;          // Tuya type name: Boolean, Integer, Enum, String, Json, Raw, Bitmap
-  nlohmann::json values;     // spec values object, as in a cloud specification
+  std::string type;       // Tuya type name: Boolean, Integer, Enum, String, Json, Raw, Bitmap
+  nlohmann::json values;  // spec values object, as in a cloud specification
   bool read_only = false;
 };
 
 struct CategoryTemplate {
-  std::string category;      // "cz", "dj_v2", ...
-  std::string description;   // "Smart plug with energy metering"
+  std::string category;     // "cz", "dj_v2", ...
+  std::string description;  // "Smart plug with energy metering"
   std::vector<TemplateDp> dps;
 };
 
 // Finds the template for a category code (case-insensitive). For light categories (dj, dd, fwd, dc, xdd,
 // tgq with colour...) `reported_dps` (a wire `dps` object, or null) picks the v1/v2 layout.
-const CategoryTemplate* find_template(std::string_view category, const nlohmann::json& reported_dps = nullptr);
+const CategoryTemplate* find_template(std::string_view category,
+                                      const nlohmann::json& reported_dps = nullptr);
 
 // All built-in templates (for documentation and tests).
 const std::vector<CategoryTemplate>& all_templates();

@@ -42,7 +42,8 @@ std::string quote(const json& value) {
   return text;
 }
 
-Unexpected<Error> dp_fail(std::string_view code, std::string_view dp, const json& value, const std::string& why) {
+Unexpected<Error> dp_fail(std::string_view code, std::string_view dp, const json& value,
+                          const std::string& why) {
   return fail(std::string(code), "DP " + std::string(dp) + ": " + quote(value) + " " + why);
 }
 
@@ -93,13 +94,20 @@ std::optional<double> parse_number(const json& value) {
 
 std::string_view to_string(DpType type) {
   switch (type) {
-    case DpType::BOOL: return "bool";
-    case DpType::INTEGER: return "integer";
-    case DpType::ENUM: return "enum";
-    case DpType::STRING: return "string";
-    case DpType::RAW: return "raw";
-    case DpType::BITMAP: return "bitmap";
-    case DpType::JSON: return "json";
+    case DpType::BOOL:
+      return "bool";
+    case DpType::INTEGER:
+      return "integer";
+    case DpType::ENUM:
+      return "enum";
+    case DpType::STRING:
+      return "string";
+    case DpType::RAW:
+      return "raw";
+    case DpType::BITMAP:
+      return "bitmap";
+    case DpType::JSON:
+      return "json";
   }
   return "raw";
 }
@@ -123,8 +131,9 @@ double scale_factor(int scale) {
 Result<DpSpec> parse_dp_spec(std::string_view type_name, const json& values_in) {
   const auto type = parse_dp_type(type_name);
   if (!type) {
-    return fail(std::string(DP_ERR_SPEC), "unknown DP type \"" + std::string(type_name) +
-                                              "\" (expected Boolean, Integer, Enum, String, Raw, Bitmap or Json)");
+    return fail(std::string(DP_ERR_SPEC),
+                "unknown DP type \"" + std::string(type_name) +
+                    "\" (expected Boolean, Integer, Enum, String, Raw, Bitmap or Json)");
   }
   json values = json::object();
   if (values_in.is_string()) {
@@ -176,7 +185,8 @@ Result<DpSpec> parse_dp_spec(std::string_view type_name, const json& values_in) 
       if (const auto ml = json_int(values, "maxlen"); ml && *ml > 0) spec.max_len = static_cast<size_t>(*ml);
       break;
     case DpType::BOOL:
-    case DpType::JSON: break;
+    case DpType::JSON:
+      break;
   }
   return spec;
 }
@@ -200,7 +210,9 @@ json spec_values_to_json(const DpSpec& spec) {
       v["scale"] = spec.scale;
       v["step"] = spec.step;
       break;
-    case DpType::ENUM: v["range"] = spec.range; break;
+    case DpType::ENUM:
+      v["range"] = spec.range;
+      break;
     case DpType::BITMAP:
       v["label"] = spec.range;
       if (spec.max_len) v["maxlen"] = spec.max_len;
@@ -210,17 +222,20 @@ json spec_values_to_json(const DpSpec& spec) {
       if (spec.max_len) v["maxlen"] = spec.max_len;
       break;
     case DpType::BOOL:
-    case DpType::JSON: break;
+    case DpType::JSON:
+      break;
   }
   return v;
 }
 
 std::string describe(const DpSpec& spec) {
   switch (spec.type) {
-    case DpType::BOOL: return "a boolean (true/false, ON/OFF)";
+    case DpType::BOOL:
+      return "a boolean (true/false, ON/OFF)";
     case DpType::INTEGER: {
       std::string s = "a number";
-      if (spec.has_range) s += " in " + format_real(spec.min, spec.scale) + ".." + format_real(spec.max, spec.scale);
+      if (spec.has_range)
+        s += " in " + format_real(spec.min, spec.scale) + ".." + format_real(spec.max, spec.scale);
       if (spec.step != 1 || spec.scale != 0) s += " in steps of " + format_real(spec.step, spec.scale);
       if (!spec.unit.empty()) s += " (" + spec.unit + ")";
       return s;
@@ -233,10 +248,12 @@ std::string describe(const DpSpec& spec) {
     case DpType::STRING:
       return spec.max_len ? "a string of at most " + std::to_string(spec.max_len) + " bytes" : "a string";
     case DpType::RAW:
-      return spec.max_len ? "base64 data of at most " + std::to_string(spec.max_len) + " bytes" : "base64 data";
+      return spec.max_len ? "base64 data of at most " + std::to_string(spec.max_len) + " bytes"
+                          : "base64 data";
     case DpType::BITMAP:
       return spec.max_len ? "a bitmap of " + std::to_string(spec.max_len) + " bits" : "a bitmap (integer)";
-    case DpType::JSON: return "a JSON object or JSON text";
+    case DpType::JSON:
+      return "a JSON object or JSON text";
   }
   return "a value";
 }
@@ -261,8 +278,8 @@ bool is_base64(std::string_view text) {
   size_t pad = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    const bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-                       c == '/';
+    const bool alpha =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
     if (c == '=') {
       ++pad;
       continue;
@@ -316,7 +333,8 @@ Result<json> wire_to_value(const DpSpec& spec, std::string_view dp, const json& 
 namespace {
 
 Result<json> integer_to_wire(const DpSpec& spec, std::string_view dp, const json& value, StepPolicy policy) {
-  if (value.is_boolean()) return dp_fail(DP_ERR_TYPE, dp, value, "is not a number; expected " + describe(spec));
+  if (value.is_boolean())
+    return dp_fail(DP_ERR_TYPE, dp, value, "is not a number; expected " + describe(spec));
   int64_t raw = 0;
   if (value.is_number_integer() && spec.scale == 0) {
     raw = value.get<int64_t>();
@@ -324,7 +342,8 @@ Result<json> integer_to_wire(const DpSpec& spec, std::string_view dp, const json
     const auto d = parse_number(value);
     if (!d) return dp_fail(DP_ERR_TYPE, dp, value, "is not a number; expected " + describe(spec));
     const double scaled = *d * scale_factor(spec.scale);
-    if (std::fabs(scaled) > 9e15) return dp_fail(DP_ERR_RANGE, dp, value, "is out of range; expected " + describe(spec));
+    if (std::fabs(scaled) > 9e15)
+      return dp_fail(DP_ERR_RANGE, dp, value, "is out of range; expected " + describe(spec));
     raw = std::llround(scaled);
     const double off = std::fabs(scaled - static_cast<double>(raw));
     if (off > WHOLE_TOLERANCE * std::max(1.0, std::fabs(scaled)) && policy == StepPolicy::STRICT) {
@@ -371,12 +390,14 @@ Result<json> bitmap_to_wire(const DpSpec& spec, std::string_view dp, const json&
     int64_t i = 0;
     const std::string s(trim(value.get<std::string>()));
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
-    if (ec != std::errc() || p != s.data() + s.size()) return dp_fail(DP_ERR_TYPE, dp, value, "is not a bitmap integer");
+    if (ec != std::errc() || p != s.data() + s.size())
+      return dp_fail(DP_ERR_TYPE, dp, value, "is not a bitmap integer");
     as_int = i;
   }
   if (!as_int.is_number_integer()) return dp_fail(DP_ERR_TYPE, dp, value, "is not a bitmap integer");
   const int64_t i = as_int.get<int64_t>();
-  if (i < 0 || i > limit) return dp_fail(DP_ERR_RANGE, dp, value, "is out of range; expected " + describe(spec));
+  if (i < 0 || i > limit)
+    return dp_fail(DP_ERR_RANGE, dp, value, "is out of range; expected " + describe(spec));
   return json(i);
 }
 
@@ -388,7 +409,8 @@ Result<json> value_to_wire(const DpSpec& spec, std::string_view dp, const json& 
       if (const auto b = parse_bool(value)) return json(*b);
       return dp_fail(DP_ERR_TYPE, dp, value, "is not a boolean; expected " + describe(spec));
     }
-    case DpType::INTEGER: return integer_to_wire(spec, dp, value, policy);
+    case DpType::INTEGER:
+      return integer_to_wire(spec, dp, value, policy);
     case DpType::ENUM: {
       if (!value.is_string() && !value.is_number_integer()) {
         return dp_fail(DP_ERR_TYPE, dp, value, "is not a string; expected " + describe(spec));
@@ -422,7 +444,8 @@ Result<json> value_to_wire(const DpSpec& spec, std::string_view dp, const json& 
       return json(s);
     }
     case DpType::RAW: {
-      if (!value.is_string()) return dp_fail(DP_ERR_TYPE, dp, value, "is not a string; expected " + describe(spec));
+      if (!value.is_string())
+        return dp_fail(DP_ERR_TYPE, dp, value, "is not a string; expected " + describe(spec));
       const std::string s = value.get<std::string>();
       if (!is_base64(s)) return dp_fail(DP_ERR_BASE64, dp, value, "is not valid base64");
       if (spec.max_len) {
@@ -434,7 +457,8 @@ Result<json> value_to_wire(const DpSpec& spec, std::string_view dp, const json& 
       }
       return json(s);
     }
-    case DpType::BITMAP: return bitmap_to_wire(spec, dp, value);
+    case DpType::BITMAP:
+      return bitmap_to_wire(spec, dp, value);
     case DpType::JSON: {
       if (value.is_object() || value.is_array()) return json(value.dump());
       if (value.is_string()) {

@@ -42,7 +42,9 @@ std::vector<std::string> texts(const ConfigIssues& issues) {
   return out;
 }
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 const char* MINIMAL = R"({"devices":[{"id":"bf0123456789abcdef01","local_key":"0123456789abcdef"}]})";
 
@@ -166,7 +168,8 @@ TEST_SUITE("config") {
         "devices[5].local_key: must be a string (got number)",
         "devices[5].id: is required",
         "devices[6].dps.300: key must be a DP id 1..255",
-        "devices[6].dps.5.type: must be one of bool, integer, enum, string, raw, bitmap, json (got \"float\")",
+        "devices[6].dps.5.type: must be one of bool, integer, enum, string, raw, bitmap, json (got "
+        "\"float\")",
         "devices[6].dps.5.step: must be positive (got 0)",
         "devices[6].update_dps[0]: must be a DP id 1..255 (got 0)",
         "devices[2].port: must be 1..65535 (got 70000)",
@@ -196,7 +199,8 @@ TEST_SUITE("config") {
     for (const auto& g : got) CHECK_MESSAGE(has(expected, g), (std::string("unexpected: ") + g));
     CHECK(got.size() == expected.size());
     // Unknown keys are warnings, not errors.
-    CHECK(std::find(warnings.begin(), warnings.end(), "typo_section: unknown key, ignored") != warnings.end());
+    CHECK(std::find(warnings.begin(), warnings.end(), "typo_section: unknown key, ignored") !=
+          warnings.end());
   }
 
   TEST_CASE("secrets never appear in issue or warning texts") {
@@ -204,8 +208,9 @@ TEST_SUITE("config") {
     const std::string key_bad = std::string("Ab3$dE6&gH9*jK") + '\x7f' + "L";
     json doc = json::parse(R"({"mqtt":{"server":"bogus","password":"Pa55w0rd-Secret"},
                                "cloud":{"access_id":"","access_secret":"Cl0udSecret-XYZ","region":"??"}})");
-    doc["devices"] = json::array({json{{"id", "a"}, {"local_key", key15}}, json{{"id", "b"}, {"local_key", key_bad}},
-                                  json{{"id", "c"}, {"local_key", key15}, {"unknown_" + key15, 1}}});
+    doc["devices"] =
+        json::array({json{{"id", "a"}, {"local_key", key15}}, json{{"id", "b"}, {"local_key", key_bad}},
+                     json{{"id", "c"}, {"local_key", key15}, {"unknown_" + key15, 1}}});
     ConfigWarnings warnings;
     auto r = parse_config(doc, nullptr, &warnings);
     REQUIRE_FALSE(r.ok());
@@ -213,7 +218,8 @@ TEST_SUITE("config") {
     for (const auto& i : r.error()) all += i.to_string() + "\n";
     for (const auto& w : warnings) all += w + "\n";
     CHECK(all.find("devices[0].local_key: must be 16 characters (got 15)") != std::string::npos);
-    for (const std::string& secret : {key15, key_bad, std::string("Pa55w0rd-Secret"), std::string("Cl0udSecret-XYZ")}) {
+    for (const std::string& secret :
+         {key15, key_bad, std::string("Pa55w0rd-Secret"), std::string("Cl0udSecret-XYZ")}) {
       CHECK_MESSAGE(all.find(secret) == std::string::npos, "secret leaked");
     }
   }
@@ -229,14 +235,16 @@ TEST_SUITE("config") {
     CHECK_FALSE(parse_duration(json("10 parsecs")).has_value());
     CHECK_FALSE(parse_duration(json(-1)).has_value());
     CHECK_FALSE(parse_duration(json(true)).has_value());
-    auto r = parse_config(json::parse(R"({"devices":[{"id":"a","local_key":"0123456789abcdef","poll_interval":"1500ms"}]})"));
+    auto r = parse_config(
+        json::parse(R"({"devices":[{"id":"a","local_key":"0123456789abcdef","poll_interval":"1500ms"}]})"));
     REQUIRE_FALSE(r.ok());
     CHECK(texts(r.error()) == std::vector<std::string>{"devices[0].poll_interval: must be whole seconds"});
   }
 
   TEST_CASE("JSON syntax errors give a position, never the content") {
     TempDir dir;
-    const std::string p = dir.write("bad.json", "{\n  \"devices\": [\n    {\"local_key\": \"S3cretKeyAbcdefg\" oops}\n]}", 0600);
+    const std::string p = dir.write(
+        "bad.json", "{\n  \"devices\": [\n    {\"local_key\": \"S3cretKeyAbcdefg\" oops}\n]}", 0600);
     auto r = load_config(p);
     REQUIRE_FALSE(r.ok());
     REQUIRE(r.error().size() == 1);
@@ -262,7 +270,8 @@ TEST_SUITE("config") {
     REQUIRE(r2.ok());
     CHECK(r2->warnings.empty());
     // No secrets in the file: no warning even when world-readable.
-    const std::string no_keys = dir.write("nokeys.json", R"({"mqtt":{"server":"mqtt://127.0.0.1:1883"}})", 0644);
+    const std::string no_keys =
+        dir.write("nokeys.json", R"({"mqtt":{"server":"mqtt://127.0.0.1:1883"}})", 0644);
     auto r3 = load_config(no_keys);
     REQUIRE(r3.ok());
     CHECK(r3->warnings.empty());
@@ -316,7 +325,8 @@ TEST_SUITE("config") {
     Config c = *r;
     c.devices[0].name = "kitchen_plug";
     c.devices[0].max_dps_per_write = 1;
-    auto added = parse_device(json::parse(R"({"id":"new1","local_key":"0123456789abcdef","address":"127.0.1.9"})"));
+    auto added =
+        parse_device(json::parse(R"({"id":"new1","local_key":"0123456789abcdef","address":"127.0.1.9"})"));
     REQUIRE(added.ok());
     c.devices.push_back(*added);
     CHECK(validate(c).empty());
@@ -347,15 +357,19 @@ TEST_SUITE("config") {
     CHECK(u->name == "kitchen_plug");
     CHECK(c.find_device("kitchen_plug")->max_dps_per_write == 1);
     json out = to_json(c);
-    CHECK(out["devices"][0] == json::parse(
-        R"({"id":"a","local_key":"0123456789abcdef","name":"kitchen_plug","my_note":1,"max_dps_per_write":1})"));
+    CHECK(
+        out["devices"][0] ==
+        json::parse(
+            R"({"id":"a","local_key":"0123456789abcdef","name":"kitchen_plug","my_note":1,"max_dps_per_write":1})"));
     const Config before = c;
     auto clash = update_device(c, "a", json::parse(R"({"name":"lamp"})"));
     REQUIRE_FALSE(clash.ok());
-    CHECK(texts(clash.error()) == std::vector<std::string>{"devices[1].name: duplicate name \"lamp\" (also devices[0])"});
+    CHECK(texts(clash.error()) ==
+          std::vector<std::string>{"devices[1].name: duplicate name \"lamp\" (also devices[0])"});
     auto badkey = update_device(c, "a", json::parse(R"({"local_key":"S3c"})"));
     REQUIRE_FALSE(badkey.ok());
-    CHECK(texts(badkey.error()) == std::vector<std::string>{"options.local_key: must be 16 characters (got 3)"});
+    CHECK(texts(badkey.error()) ==
+          std::vector<std::string>{"options.local_key: must be 16 characters (got 3)"});
     CHECK(texts(update_device(c, "a", json::parse(R"({"id":"zz"})")).error()) ==
           std::vector<std::string>{"options.id: the id of a device cannot change"});
     CHECK_FALSE(update_device(c, "nope", json::object()).ok());
@@ -365,7 +379,8 @@ TEST_SUITE("config") {
     CHECK(c.find_device("a")->local_key == "fedcba9876543210");
     auto added = add_device(c, json::parse(R"({"id":"c","local_key":"0123456789abcdef","name":"lamp"})"));
     REQUIRE_FALSE(added.ok());
-    CHECK(texts(added.error()) == std::vector<std::string>{"device.name: duplicate name \"lamp\" (also devices[1])"});
+    CHECK(texts(added.error()) ==
+          std::vector<std::string>{"device.name: duplicate name \"lamp\" (also devices[1])"});
     auto added2 = add_device(c, json::parse(R"({"id":"c","local_key":"0123456789abcdef","name":"fan"})"));
     REQUIRE(added2.ok());
     CHECK(c.devices.size() == 3);
@@ -378,7 +393,7 @@ TEST_SUITE("config") {
     REQUIRE(r.ok());
     const std::string p = (dir.path / "saved.json").string();
     REQUIRE(save_config(*r, p).ok());
-    struct stat st{};
+    struct stat st {};
     REQUIRE(::stat(p.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
     auto back = load_config(p);

@@ -15,7 +15,9 @@ DeviceConfig device(const char* category) {
   return d;
 }
 
-json j(const char* text) { return json::parse(text); }
+json j(const char* text) {
+  return json::parse(text);
+}
 
 // Runs a command that must succeed and returns the wire dps.
 json ok(const DeviceModel& m, const char* command, const json& current = nullptr) {
@@ -76,7 +78,8 @@ TEST_SUITE("convert") {
     CHECK(ro.message == "DP cur_power (19) is read-only");
     const auto unknown = err(m, R"({"brightness":5})");
     CHECK(unknown.code == "unknown_property");
-    CHECK(unknown.message == "no property \"brightness\" on this device; writable: countdown_1, state, switch_1");
+    CHECK(unknown.message ==
+          "no property \"brightness\" on this device; writable: countdown_1, state, switch_1");
     const auto range = err(m, R"({"countdown_1":90000})");
     CHECK(range.code == "dp_range");
     CHECK(range.message == "DP countdown_1: 90000 is out of range; expected a number in 0..86400 (s)");
@@ -135,11 +138,13 @@ TEST_SUITE("convert") {
     CHECK(ok(m, R"({"state":"ON","color":{"h":120,"s":50},"brightness":255})", colour) ==
           j(R"({"20":true,"24":"007801f403e8","21":"colour"})"));
     // colour without brightness keeps the current V
-    CHECK(ok(m, R"({"color":{"hue":0,"saturation":100}})", colour) == j(R"({"24":"000003e801f4","21":"colour"})"));
+    CHECK(ok(m, R"({"color":{"hue":0,"saturation":100}})", colour) ==
+          j(R"({"24":"000003e801f4","21":"colour"})"));
     CHECK(ok(m, R"({"color":{"r":0,"g":0,"b":255}})", colour) == j(R"({"24":"00f003e801f4","21":"colour"})"));
     CHECK(ok(m, R"({"color_temp":3000})", colour) == j(R"({"23":79,"21":"white"})"));
     CHECK(ok(m, R"({"color_temp":250})", colour) == j(R"({"23":342,"21":"white"})"));  // mireds -> 4000 K
-    CHECK(ok(m, R"({"color_temp":4600,"brightness":128})", colour) == j(R"({"23":500,"22":502,"21":"white"})"));
+    CHECK(ok(m, R"({"color_temp":4600,"brightness":128})", colour) ==
+          j(R"({"23":500,"22":502,"21":"white"})"));
     // brightness alone: V of the colour in colour mode, white brightness otherwise
     CHECK(ok(m, R"({"brightness":128})", colour) == j(R"({"24":"00f003e801f6"})"));
     CHECK(ok(m, R"({"brightness":128})", white) == j(R"({"22":502})"));
@@ -148,7 +153,8 @@ TEST_SUITE("convert") {
     const auto k = err(m, R"({"color_temp":7000})", white);
     CHECK(k.code == "dp_range");
     CHECK(k.message == "color_temp: 7000 K is out of range; expected 2700..6500 K");
-    CHECK(err(m, R"({"brightness":300})", white).message == "brightness: 300 is not allowed; expected a number in 0..255");
+    CHECK(err(m, R"({"brightness":300})", white).message ==
+          "brightness: 300 is not allowed; expected a number in 0..255");
     CHECK(err(m, R"({"color":{"h":400,"s":10}})", white).code == "bad_payload");
     // the colour DP written directly, in any colour form, goes out in the device's current form
     CHECK(ok(m, R"({"colour_data_v2":{"h":1,"s":2,"v":3}})", colour) == j(R"({"24":"000100020003"})"));
@@ -164,7 +170,8 @@ TEST_SUITE("convert") {
     CHECK(s["color"] == j(R"({"h":120,"s":100.0})"));
     CHECK(s["brightness"] == 255);
     CHECK(s["color_temp"] == 4607);
-    CHECK(ok(m, R"({"color":{"h":240,"s":100},"brightness":128})", dps) == j(R"({"5":"00008000f0ff80","2":"colour"})"));
+    CHECK(ok(m, R"({"color":{"h":240,"s":100},"brightness":128})", dps) ==
+          j(R"({"5":"00008000f0ff80","2":"colour"})"));
     CHECK(ok(m, R"({"color_temp":4600})", dps) == j(R"({"4":128,"2":"white"})"));
     const json white = j(R"({"1":true,"2":"white","3":100,"4":0,"5":"00ff000078ffff"})");
     s = state_from_dps(m, white);
@@ -196,7 +203,8 @@ TEST_SUITE("convert") {
     CHECK(ok(m, R"({"state":"stop"})") == j(R"({"1":"stop"})"));
     CHECK(ok(m, R"({"state":"CLOSE"})") == j(R"({"1":"close"})"));
     CHECK(ok(m, R"({"position":30})") == j(R"({"2":30})"));
-    CHECK(err(m, R"({"state":"UP"})").message == "state: \"UP\" is not allowed; expected OPEN, CLOSE or STOP");
+    CHECK(err(m, R"({"state":"UP"})").message ==
+          "state: \"UP\" is not allowed; expected OPEN, CLOSE or STOP");
     CHECK(err(m, R"({"position":101})").code == "dp_range");
     DeviceConfig inv = device("cl");
     inv.invert_position = true;
@@ -222,13 +230,16 @@ TEST_SUITE("convert") {
     CHECK(ok(m, R"({"state":"OFF","mode":"auto"})") == j(R"({"1":false,"4":"auto"})"));
     const auto e = err(m, R"({"temp_set":40})");
     CHECK(e.code == "dp_range");
-    CHECK(e.message == "DP temp_set: 40 is out of range; expected a number in 5.0..35.0 in steps of 0.5 (°C)");
-    CHECK(err(m, R"({"mode":"turbo"})").message == "DP mode: \"turbo\" is not allowed; expected one of [auto, manual]");
+    CHECK(e.message ==
+          "DP temp_set: 40 is out of range; expected a number in 5.0..35.0 in steps of 0.5 (°C)");
+    CHECK(err(m, R"({"mode":"turbo"})").message ==
+          "DP mode: \"turbo\" is not allowed; expected one of [auto, manual]");
   }
 
   TEST_CASE("binary sensors and fans") {
     const DeviceModel door = derive_model(device("mcs"));
-    CHECK(state_from_dps(door, j(R"({"1":true,"2":80})")) == j(R"({"doorcontact_state":true,"battery_percentage":80,"dps":{"1":true,"2":80}})"));
+    CHECK(state_from_dps(door, j(R"({"1":true,"2":80})")) ==
+          j(R"({"doorcontact_state":true,"battery_percentage":80,"dps":{"1":true,"2":80}})"));
     const DeviceModel fan = derive_model(device("fs"));
     const json s = state_from_dps(fan, j(R"({"1":true,"3":40,"2":"sleep"})"));
     CHECK(s["state"] == "ON");

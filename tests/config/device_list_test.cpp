@@ -23,7 +23,8 @@ json sample() {
 }
 
 bool contains(const std::vector<std::string>& v, const std::string& needle) {
-  return std::any_of(v.begin(), v.end(), [&](const std::string& s) { return s.find(needle) != std::string::npos; });
+  return std::any_of(v.begin(), v.end(),
+                     [&](const std::string& s) { return s.find(needle) != std::string::npos; });
 }
 
 }  // namespace
@@ -99,7 +100,8 @@ TEST_SUITE("device_list") {
     CHECK(u->local_key == "0123456789abcdef");
     const json out3 = to_json(c3);
     REQUIRE(out3["devices"].size() == 3);
-    CHECK(out3["devices"][1] == json::parse(R"({"id":"bf11aa22bb33cc44dd55","name":"desk_bulb","kelvin_min":2200})"));
+    CHECK(out3["devices"][1] ==
+          json::parse(R"({"id":"bf11aa22bb33cc44dd55","name":"desk_bulb","kelvin_min":2200})"));
     auto back = parse_config(out3, sample());
     REQUIRE(back.ok());
     CHECK(back->find_device("desk_bulb")->kelvin_min == 2200);
@@ -121,9 +123,11 @@ TEST_SUITE("device_list") {
     REQUIRE_FALSE(r.ok());
     std::vector<std::string> got;
     for (const auto& i : r.error()) got.push_back(i.to_string());
-    CHECK(std::find(got.begin(), got.end(), "device_list[1].key: must be 16 characters (got 8)") != got.end());
-    CHECK(std::find(got.begin(), got.end(),
-                    "device_list[2].ip: must be an IPv4 address, a host name or \"auto\" (got \"bad host!\")") !=
+    CHECK(std::find(got.begin(), got.end(), "device_list[1].key: must be 16 characters (got 8)") !=
+          got.end());
+    CHECK(std::find(
+              got.begin(), got.end(),
+              "device_list[2].ip: must be an IPv4 address, a host name or \"auto\" (got \"bad host!\")") !=
           got.end());
     CHECK(std::find(got.begin(), got.end(), "device_list[6].id: is required") != got.end());
     for (const auto& g : got) CHECK(g.find("tooShort") == std::string::npos);

@@ -71,9 +71,10 @@ TEST_SUITE("models") {
   }
 
   TEST_CASE("power strip (pc) and wall switch (kg)") {
-    CHECK(summary(derive_model(device("pc"))) ==
-          V{"sensor:cur_power", "sensor:cur_voltage", "sensor:cur_current", "sensor:add_ele", "switch:switch_1",
-            "switch:switch_2", "switch:switch_3", "switch:switch_4", "switch:switch_usb1"});
+    CHECK(summary(derive_model(device("pc"))) == V{"sensor:cur_power", "sensor:cur_voltage",
+                                                   "sensor:cur_current", "sensor:add_ele", "switch:switch_1",
+                                                   "switch:switch_2", "switch:switch_3", "switch:switch_4",
+                                                   "switch:switch_usb1"});
     const DeviceModel kg = derive_model(device("kg"));
     CHECK(summary(kg) == V{"switch:switch_1", "switch:switch_2", "switch:switch_3", "switch:switch_4",
                            "number:countdown_1"});
@@ -124,7 +125,8 @@ TEST_SUITE("models") {
   TEST_CASE("colour lights, v1 layout (DPs 1-5) picked from the reported DPs") {
     DeviceConfig d = device("dj");
     d.kelvin_min = 2200;
-    const DeviceModel m = derive_model(d, json::parse(R"({"1":true,"2":"white","3":255,"4":0,"5":"ff00000000ffff"})"));
+    const DeviceModel m =
+        derive_model(d, json::parse(R"({"1":true,"2":"white","3":255,"4":0,"5":"ff00000000ffff"})"));
     CHECK(m.template_name == "dj_v1");
     const Entity& l = entity(m, "light");
     CHECK(l.dps.at("state") == 1);
@@ -186,9 +188,8 @@ TEST_SUITE("models") {
 
   TEST_CASE("sensors: temperature/humidity, door, motion, smoke, leak, gas") {
     const DeviceModel th = derive_model(device("wsdcg"));
-    CHECK(summary(th) ==
-          V{"sensor:va_temperature", "sensor:va_humidity", "sensor:battery_percentage", "sensor:battery_state",
-            "select:temp_unit_convert"});
+    CHECK(summary(th) == V{"sensor:va_temperature", "sensor:va_humidity", "sensor:battery_percentage",
+                           "sensor:battery_state", "select:temp_unit_convert"});
     CHECK(entity(th, "temp_unit_convert").entity_category == "config");
     CHECK(entity(th, "va_temperature").unit == "°C");
     CHECK(entity(th, "va_temperature").precision == 1);
@@ -215,7 +216,8 @@ TEST_SUITE("models") {
     CHECK(entity(smoke, "smoke_sensor_status").payload_off == "normal");
 
     const DeviceModel leak = derive_model(device("sj"));
-    CHECK(summary(leak) == V{"binary_sensor:watersensor_state", "sensor:battery_percentage", "sensor:battery_state"});
+    CHECK(summary(leak) ==
+          V{"binary_sensor:watersensor_state", "sensor:battery_percentage", "sensor:battery_state"});
     CHECK(entity(leak, "watersensor_state").device_class == "moisture");
 
     const DeviceModel gas = derive_model(device("rqbj"));
@@ -252,17 +254,18 @@ TEST_SUITE("models") {
     extra.read_only = true;
     extra.device_class = "current";
     d.dps[101] = extra;
-    const DeviceModel m = derive_model(d, json::parse(R"({"1":true,"19":10,"20":2301,"38":"last","101":3,"150":"x"})"));
+    const DeviceModel m =
+        derive_model(d, json::parse(R"({"1":true,"19":10,"20":2301,"38":"last","101":3,"150":"x"})"));
     const DpDescription* p = m.find_dp(19);
     REQUIRE(p);
-    CHECK(p->spec.scale == 1);              // override
-    CHECK(p->spec.max == 99999);            // cloud
+    CHECK(p->spec.scale == 1);    // override
+    CHECK(p->spec.max == 99999);  // cloud
     CHECK(p->source == DpSource::OVERRIDE);
-    CHECK_FALSE(p->writable);               // known read-only code
+    CHECK_FALSE(p->writable);  // known read-only code
     CHECK(m.find_dp(20)->source == DpSource::TEMPLATE);
     CHECK(m.find_property("power_on_behaviour") == m.find_dp(38));
     CHECK(m.find_dp(38)->spec.range.size() == 3);
-    CHECK(m.find_dp(9) == nullptr);         // template DP the device did not report
+    CHECK(m.find_dp(9) == nullptr);  // template DP the device did not report
     const DpDescription* u = m.find_dp(150);
     REQUIRE(u);
     CHECK_FALSE(u->known);
@@ -281,7 +284,8 @@ TEST_SUITE("models") {
     force.component = "sensor";
     h.dps[9] = force;
     const DeviceModel hm = derive_model(h);
-    CHECK(std::none_of(hm.entities.begin(), hm.entities.end(), [](const Entity& e) { return e.key == "cur_voltage"; }));
+    CHECK(std::none_of(hm.entities.begin(), hm.entities.end(),
+                       [](const Entity& e) { return e.key == "cur_voltage"; }));
     CHECK(entity(hm, "countdown_1").component == Component::SENSOR);
   }
 

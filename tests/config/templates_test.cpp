@@ -11,8 +11,8 @@ using namespace t2m::config;
 
 TEST_SUITE("templates") {
   TEST_CASE("the required categories exist and every spec parses") {
-    for (const char* c : {"cz", "pc", "kg", "tgkg", "tgq", "dj", "dd", "cl", "fs", "wk", "wsdcg", "mcs", "pir", "ywbj",
-                          "sj", "rqbj", "wnykq", "wg2"}) {
+    for (const char* c : {"cz", "pc", "kg", "tgkg", "tgq", "dj", "dd", "cl", "fs", "wk", "wsdcg", "mcs",
+                          "pir", "ywbj", "sj", "rqbj", "wnykq", "wg2"}) {
       CHECK_MESSAGE(find_template(c) != nullptr, c);
     }
     CHECK(find_template("zz") == nullptr);

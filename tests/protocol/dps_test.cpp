@@ -96,7 +96,8 @@ TEST_SUITE("dps") {
     auto r = proto::value_to_wire(v, "cur_voltage", json(600));
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == "dp_range");
-    CHECK(r.error().message == "DP cur_voltage: 600 is out of range; expected a number in 0.0..500.0 in steps of 0.1 (V)");
+    CHECK(r.error().message ==
+          "DP cur_voltage: 600 is out of range; expected a number in 0.0..500.0 in steps of 0.1 (V)");
     CHECK(proto::value_to_wire(v, "cur_voltage", json(-0.1)).error().code == "dp_range");
     CHECK(proto::value_to_wire(v, "cur_voltage", json(500.0)).ok());
     CHECK(proto::value_to_wire(v, "cur_voltage", json(0)).ok());
@@ -140,7 +141,8 @@ TEST_SUITE("dps") {
 
   TEST_CASE("friendly booleans") {
     const DpSpec b = spec_of("Boolean", "{}");
-    for (const json& on : {json("ON"), json("on"), json("true"), json(true), json(1), json("1"), json("yes")}) {
+    for (const json& on :
+         {json("ON"), json("on"), json("true"), json(true), json(1), json("1"), json("yes")}) {
       CHECK(*proto::value_to_wire(b, "1", on) == json(true));
     }
     for (const json& off : {json("OFF"), json("false"), json(false), json(0), json("0"), json(" no ")}) {
