@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "common/log.h"
 #include "common/uv_handle.h"
@@ -20,6 +21,11 @@ constexpr int MQTT_VERSION = MQTTVERSION_3_1_1;
 // The guard fires only if Paho never answers the disconnect.
 constexpr int DISCONNECT_GUARD_MARGIN_MS = 1000;
 constexpr std::string_view NO_KEY_PASSWORD = "\x01no-password";
+// A non-retained QoS 1/2 message that was in flight when the connection died is failed by Paho and
+// not resent (the broker has no session for us after a restart); we queue it again, at most this
+// many times. Retained ones are not resent: an old state could overwrite a newer one, and the
+// Publisher republishes the latest retained state after every reconnect anyway.
+constexpr uintptr_t MAX_RESENDS = 2;
 // Floor for reconnect_min_ms: a zero delay would spin against a dead broker.
 constexpr int MIN_RECONNECT_DELAY_MS = 10;
 
@@ -113,6 +119,20 @@ struct PahoClient::Impl {
 
     void on_failure(const ::mqtt::token& tok) override {
       int rc = tok.get_return_code();
+      if (kind_ == Kind::PUBLISH) {
+        // The attempt count travels as the token's user context (an integer, never dereferenced).
+        auto attempt = reinterpret_cast<uintptr_t>(tok.get_user_context());
+        std::optional<Message> resend;
+        if (const auto* dt = dynamic_cast<const ::mqtt::delivery_token*>(&tok)) {
+          auto m = dt->get_message();
+          if (m && m->get_qos() > 0 && !m->is_retained() && attempt < MAX_RESENDS)
+            resend = Message{m->get_topic(), m->get_payload_str(), static_cast<Qos>(m->get_qos()), false};
+        }
+        ex_.post([life = life_, rc, attempt, resend = std::move(resend)]() mutable {
+          if (life->impl) life->impl->on_publish_failure_(rc, std::move(resend), attempt);
+        });
+        return;
+      }
       std::string topic;
       if (kind_ == Kind::SUBSCRIBE || kind_ == Kind::UNSUBSCRIBE) {
         try {
@@ -403,9 +423,7 @@ struct PahoClient::Impl {
       case Listener::Kind::CONNECT:
         on_connect_failure_(rc);
         break;
-      case Listener::Kind::PUBLISH:
-        ++stats.publish_failures;
-        T2M_LOGD(TAG, "a publish failed (rc %d)", rc);
+      case Listener::Kind::PUBLISH:  // handled by on_publish_failure_
         break;
       case Listener::Kind::SUBSCRIBE:
         T2M_LOGW(TAG, "subscribe to '%s' failed (rc %d)", topic.c_str(), rc);
@@ -422,6 +440,16 @@ struct PahoClient::Impl {
     }
   }
 
+  void on_publish_failure_(int rc, std::optional<Message> resend, uintptr_t attempt) {
+    ++stats.publish_failures;
+    if (resend && disconnect_state == DisconnectState::NONE) {
+      T2M_LOGD(TAG, "publish to %s failed in flight (rc %d); queued again", resend->topic.c_str(), rc);
+      if (send_(std::move(*resend), attempt + 1)) ++stats.resent;
+      return;
+    }
+    T2M_LOGD(TAG, "a publish failed (rc %d)", rc);
+  }
+
   Status publish(Message m) {
     if (!cli) return fail("mqtt_not_started", "publish before connect()");
     // Nothing would ever send it: Paho would keep it in the offline buffer forever.
@@ -435,10 +463,14 @@ struct PahoClient::Impl {
       ++stats.dropped_offline;
       return {};
     }
+    return send_(std::move(m), 0);
+  }
+
+  Status send_(Message m, uintptr_t attempt) {
     try {
       auto msg = ::mqtt::message::create(std::move(m.topic), std::move(m.payload), static_cast<int>(m.qos),
                                          m.retained);
-      cli->publish(msg, nullptr, publish_listener);
+      cli->publish(msg, reinterpret_cast<void*>(attempt), publish_listener);
       ++stats.publishes;
       return {};
     } catch (const ::mqtt::exception& e) {

@@ -12,7 +12,10 @@
 // Offline buffering: QoS 1/2 publishes made while disconnected are kept by Paho (send-while-
 // disconnected, bounded by ConnectOptions::max_buffered) and sent after the reconnect; past the bound
 // publish() fails with mqtt_buffer_full. QoS 0 publishes made while disconnected are dropped and
-// counted (at-most-once; the Publisher republishes retained state anyway).
+// counted (at-most-once; the Publisher republishes retained state anyway). Messages already in flight
+// when the connection dies are failed by Paho; non-retained QoS 1/2 ones are queued again (up to
+// twice), retained ones are not (an old state must not overwrite a newer one: the Publisher
+// republishes the latest).
 //
 // Errors through on_error (once per run of failures; retries continue with back-off): TLS handshake
 // failures ("TLS handshake with ssl://127.0.0.1:8883 failed: certificate verify failed"), refused
@@ -40,6 +43,7 @@ class PahoClient final : public Client {
     uint64_t connects = 0;  // successful connects, first one included
     uint64_t connection_losses = 0;
     uint64_t connect_failures = 0;
+    uint64_t resent = 0;  // non-retained QoS 1/2 queued again after failing in flight
   };
 
   // Bounds the clean disconnect: in-flight QoS 1 messages get this long to complete.

@@ -275,6 +275,38 @@ TEST_SUITE("mqtt.paho_client") {
     CHECK(got);
   }
 
+  TEST_CASE("QoS 1 messages in flight when the broker dies are sent again after the restart") {
+    QuietLogs quiet;
+    MosquittoBroker broker;
+    REQUIRE(broker.running());
+    Loop l;
+    Probe gw(l);
+    auto o = options_for(broker.uri(), "t2m-gw-inflight");
+    o.reconnect_min_ms = 1500;  // time to put the observer in place before the client is back
+    o.reconnect_max_ms = 3000;
+    REQUIRE(gw.start(o).ok());
+    REQUIRE(l.until([&] { return gw.connects == 1; }));
+
+    broker.pause();  // hung broker: publishes leave the client but are never acknowledged
+    constexpr int N = 20;
+    for (int i = 0; i < N; ++i)
+      CHECK(gw.client.publish(Message{"t2m/inflight/" + std::to_string(i), "e", Qos::AT_LEAST_ONCE, false})
+                .ok());
+    l.run_for(200);
+    broker.kill();
+    REQUIRE(l.until([&] { return gw.losses == 1; }));
+    REQUIRE(broker.start());
+    t2m::test::MqttSpy spy(broker.port(), "t2m/inflight/#");
+    REQUIRE_MESSAGE(spy.ready(), spy.output());
+    std::set<std::string> seen;
+    REQUIRE_MESSAGE(l.until([&] {
+      for (const auto& m : spy.messages()) seen.insert(m.topic);
+      return seen.size() == N;
+    }),
+                    "received " << seen.size() << " of " << N << "; resent " << gw.client.stats().resent);
+    CHECK(gw.client.stats().resent >= 1);
+  }
+
   TEST_CASE("offline buffer: publishes before the first connect are delivered; past max_buffered they fail") {
     QuietLogs quiet;
     uint16_t port = t2m::test::free_port();

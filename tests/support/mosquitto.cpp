@@ -301,6 +301,14 @@ void MosquittoBroker::kill() {
   reap_(STOP_TIMEOUT_MS);
 }
 
+void MosquittoBroker::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void MosquittoBroker::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 std::string MosquittoBroker::log() const {
   return read_file(dir_.file("mosquitto.log"));
 }

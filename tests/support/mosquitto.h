@@ -92,6 +92,9 @@ class MosquittoBroker {
   void stop();
   // SIGKILL: a crash. Clients see their sockets reset.
   void kill();
+  // SIGSTOP / SIGCONT: a hung broker (connections stay open, nothing is answered).
+  void pause();
+  void resume();
   bool restart() {
     stop();
     return start();
