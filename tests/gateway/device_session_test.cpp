@@ -3,18 +3,21 @@
 #include <doctest/doctest.h>
 
 #include "protocol/payload.h"
+#include "tests/gateway/fake_device.h"
 #include "tests/gateway/fake_transport.h"
 
 using namespace t2m;
 using namespace t2m::gw;
 using t2m::gw::testing::FakeTransport;
 using t2m::gw::testing::FakeTransportFactory;
+using t2m::gw::testing::cmd_of;
+using t2m::gw::testing::DEV;
+using t2m::gw::testing::Device;
+using t2m::gw::testing::KEY;
 using nlohmann::json;
 
 namespace {
 
-const std::string KEY = "0123456789abcdef";
-const std::string DEV = "bf0123456789abcdef01";
 
 RandomSource counting_random() {
   auto n = std::make_shared<uint8_t>(0);
@@ -23,58 +26,6 @@ RandomSource counting_random() {
   };
 }
 
-uint32_t cmd_of(proto::Command c) { return static_cast<uint32_t>(c); }
-
-// Plays a device on the far side of a FakeTransport, with the real codec in the DEVICE role.
-struct Device {
-  proto::Version version;
-  std::string key = KEY;
-  bool device22 = false;
-  proto::MessageCodec codec;
-  std::unique_ptr<proto::DeviceHandshake> hs;
-  std::vector<proto::Message> received;
-  uint32_t seq = 100;
-
-  explicit Device(proto::Version v, bool d22 = false)
-      : version(v), device22(d22), codec(proto::Role::DEVICE, v, to_bytes(KEY), d22) {}
-
-  Bytes iv() {
-    Bytes out(12, 0);
-    out[11] = static_cast<uint8_t>(seq);
-    return out;
-  }
-
-  // Decodes everything the session wrote since last time; answers the handshake automatically.
-  void read(FakeTransport& t) {
-    // Replies are delivered synchronously and the session may write again meanwhile: take a copy first.
-    std::vector<Bytes> frames = std::move(t.written);
-    t.written.clear();
-    for (auto& frame : frames) {
-      if (proto::needs_session_key(version) && !codec.has_session_key()) {
-        if (!hs) {
-          hs = std::make_unique<proto::DeviceHandshake>(version, to_bytes(key), to_bytes("fedcba9876543210"));
-          auto resp = hs->on_start(frame, seq++, iv());
-          if (resp) t.deliver(resp.value());
-        } else {
-          REQUIRE(hs->on_finish(frame).ok());
-          codec.set_session_key(hs->session_key());
-        }
-        continue;
-      }
-      auto m = codec.decode(frame);
-      REQUIRE_MESSAGE(m.ok(), "device could not decode a frame");
-      received.push_back(m.value());
-    }
-  }
-
-  void send(FakeTransport& t, proto::Command cmd, const std::string& json_body, uint32_t retcode = 0) {
-    auto f = codec.encode(cmd_of(cmd), json_body, seq++, iv(), retcode);
-    REQUIRE(f.ok());
-    t.deliver(f.value());
-  }
-
-  std::string report(const json& dps) { return proto::build_report(version, proto::Target{DEV, {}}, 1700000000, dps); }
-};
 
 struct Harness {
   FakeTimers timers;
