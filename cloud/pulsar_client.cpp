@@ -118,6 +118,8 @@ PulsarClient::PulsarClient(uv_loop_t* loop, Timers& timers, push::PushSink& sink
 
 PulsarClient::~PulsarClient() {
   stop();
+  if (grave_timer_ != NO_TIMER) timers_.cancel(grave_timer_);
+  graveyard_.reset();
 }
 
 std::string PulsarClient::request_path() const {
