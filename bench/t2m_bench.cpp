@@ -220,18 +220,35 @@ std::optional<long> status_kb(pid_t pid, const char* field) {
   return std::nullopt;
 }
 
-// Percent of one core used by each watched process between start() and stop().
+// Nanoseconds the main thread of `pid` waited on a run queue (ready but not running), from
+// /proc/<pid>/schedstat: on a busy shared machine this says how much of a latency is the machine's.
+std::optional<double> runq_wait_s(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/schedstat");
+  unsigned long long run = 0, wait = 0;
+  if (!(f >> run >> wait)) return std::nullopt;
+  return static_cast<double>(wait) / 1e9;
+}
+
+// Percent of one core used by each watched process between start() and percent(), and the percent of
+// that wall time its main thread spent runnable but waiting for a CPU.
 struct CpuWindow {
   struct Entry {
     pid_t pid;
     double cpu0;
+    double wait0;
   };
   std::vector<Entry> entries;
   int64_t t0 = 0;
   void start(const std::vector<pid_t>& pids) {
     entries.clear();
-    for (pid_t p : pids) entries.push_back({p, cpu_seconds(p).value_or(0)});
+    for (pid_t p : pids) entries.push_back({p, cpu_seconds(p).value_or(0), runq_wait_s(p).value_or(0)});
     t0 = mono_us();
+  }
+  std::vector<double> runq_wait_percent() const {
+    const double wall = static_cast<double>(mono_us() - t0) / US_PER_S;
+    std::vector<double> out;
+    for (const auto& e : entries) out.push_back(wall > 0 ? (runq_wait_s(e.pid).value_or(e.wait0) - e.wait0) / wall * 100 : 0);
+    return out;
   }
   // Same order as the pids given to start().
   std::vector<double> percent() const {
@@ -1243,6 +1260,7 @@ class Bench {
       });
     }
     auto pct = cpu.percent();
+    auto waits = cpu.runq_wait_percent();
     control_.stop_watch();
     std::vector<double> rtt, to_device, back;
     size_t sent = 0, lost = 0;
@@ -1274,7 +1292,8 @@ class Bench {
              {"round_trip", to_json(p)},
              {"mqtt_to_device", to_json(percentiles(to_device))},
              {"device_to_mqtt", to_json(percentiles(back))},
-             {"cpu_percent", {{"gateway", pct[0]}, {"simulator", pct[1]}, {"mosquitto", pct[2]}}}};
+             {"cpu_percent", {{"gateway", pct[0]}, {"simulator", pct[1]}, {"mosquitto", pct[2]}}},
+             {"runq_wait_percent", {{"gateway", waits[0]}, {"simulator", waits[1]}, {"mosquitto", waits[2]}}}};
     if (fleet_.results_error) rec["last_error"] = fleet_.last_error;
     results_["command_round_trip"] = rec;
     printf("  command round trip (%zu at %.0f/s over %zu devices): p50 %.3f ms, p99 %.3f ms, max %.3f ms; "
@@ -1310,6 +1329,7 @@ class Bench {
       control_.request({{"cmd", "push_rate"}, {"interval_ms", 0}});
       const double active_s = static_cast<double>(mono_us() - t0) / US_PER_S;
       auto pct = cpu.percent();  // CPU while the load runs
+      auto waits = cpu.runq_wait_percent();
       json after = sim_totals_();
       const uint64_t expected = after.value("pushes", uint64_t{0}) - before.value("pushes", uint64_t{0}) +
                                 after.value("queries", uint64_t{0}) - before.value("queries", uint64_t{0});
@@ -1344,7 +1364,8 @@ class Bench {
              {"dp_changes_per_s", static_cast<double>(dps) / active_s},
              {"lost", lost},
              {"drain_ms", drain_ms},
-             {"cpu_percent", {{"gateway", pct[0]}, {"simulator", pct[1]}, {"mosquitto", pct[2]}}}};
+             {"cpu_percent", {{"gateway", pct[0]}, {"simulator", pct[1]}, {"mosquitto", pct[2]}}},
+             {"runq_wait_percent", {{"gateway", waits[0]}, {"simulator", waits[1]}, {"mosquitto", waits[2]}}}};
       steps.push_back(s);
       printf("  push %6.0f reports/s offered: sent %.0f/s, received %llu/%llu (lost %lld), %.0f DP changes/s, "
              "drain %.0f ms; CPU gateway %.1f%% sim %.1f%% broker %.1f%%\n",
@@ -1375,6 +1396,7 @@ class Bench {
     cpu.start({pid, sim_.pid() > 0 ? sim_.pid() : pid, broker_.pid()});
     sleep_ms(o_.idle_seconds * 1000);
     auto pct = cpu.percent();
+    auto waits = cpu.runq_wait_percent();
     json sim_stats = n > 0 ? sim_totals_() : json::object();
     json rec{{"n", n},
              {"rss_kb", status_kb(pid, "VmRSS").value_or(-1)},
@@ -1384,7 +1406,8 @@ class Bench {
              {"threads", status_kb(pid, "Threads").value_or(-1)},
              {"idle_seconds", o_.idle_seconds},
              {"gateway_cpu_percent", pct[0]},
-             {"mosquitto_cpu_percent", pct[2]}};
+             {"mosquitto_cpu_percent", pct[2]},
+             {"gateway_runq_wait_percent", waits[0]}};
     if (n > 0) {
       rec["simulator_cpu_percent"] = pct[1];
       rec["simulator_rss_kb"] = status_kb(sim_.pid(), "VmRSS").value_or(-1);
@@ -1494,20 +1517,24 @@ class Bench {
       for (const char* k : {"round_trip", "mqtt_to_device", "device_to_mqtt"})
         printf("   %-15s p50 %7.3f ms  p90 %7.3f ms  p99 %7.3f ms  max %7.3f ms\n", k, c[k]["p50_ms"].get<double>(),
                c[k]["p90_ms"].get<double>(), c[k]["p99_ms"].get<double>(), c[k]["max_ms"].get<double>());
-      printf("   CPU: gateway %.1f%%, simulator %.1f%%, mosquitto %.1f%%\n", c["cpu_percent"]["gateway"].get<double>(),
-             c["cpu_percent"]["simulator"].get<double>(), c["cpu_percent"]["mosquitto"].get<double>());
+      printf("   CPU: gateway %.1f%%, simulator %.1f%%, mosquitto %.1f%%; waiting for a CPU (run queue): gateway %.0f%%, "
+             "simulator %.0f%%, mosquitto %.0f%% of the time\n",
+             c["cpu_percent"]["gateway"].get<double>(), c["cpu_percent"]["simulator"].get<double>(),
+             c["cpu_percent"]["mosquitto"].get<double>(), c["runq_wait_percent"]["gateway"].get<double>(),
+             c["runq_wait_percent"]["simulator"].get<double>(), c["runq_wait_percent"]["mosquitto"].get<double>());
     }
     if (r.contains("push")) {
       const json& p = r["push"];
       printf("4. push throughput (simulator push_rate on every device; every report must reach MQTT)\n");
-      printf("   %10s %10s %10s %8s %10s %9s %8s %8s %8s\n", "offered/s", "sent/s", "DP chg/s", "lost", "drain ms",
-             "gw CPU%", "sim CPU%", "mq CPU%", "");
+      printf("   %10s %10s %10s %8s %10s %9s %8s %8s %9s %9s\n", "offered/s", "sent/s", "DP chg/s", "lost", "drain ms",
+             "gw CPU%", "sim CPU%", "mq CPU%", "gw runq%", "sim runq%");
       for (const auto& s : p["steps"])
-        printf("   %10.0f %10.0f %10.0f %8lld %10.0f %9.1f %8.1f %8.1f\n", s["offered_reports_per_s"].get<double>(),
+        printf("   %10.0f %10.0f %10.0f %8lld %10.0f %9.1f %8.1f %8.1f %9.0f %9.0f\n", s["offered_reports_per_s"].get<double>(),
                s["reports_sent_per_s"].get<double>(), s["dp_changes_per_s"].get<double>(),
                static_cast<long long>(s["lost"].get<int64_t>()), s["drain_ms"].get<double>(),
                s["cpu_percent"]["gateway"].get<double>(), s["cpu_percent"]["simulator"].get<double>(),
-               s["cpu_percent"]["mosquitto"].get<double>());
+               s["cpu_percent"]["mosquitto"].get<double>(), s["runq_wait_percent"]["gateway"].get<double>(),
+               s["runq_wait_percent"]["simulator"].get<double>());
       printf("   max sustained with no loss: %.0f reports/s = %.0f DP changes/s, gateway CPU %.1f%%\n",
              p["max_sustained_reports_per_s"].get<double>(), p["max_sustained_dp_changes_per_s"].get<double>(),
              p["gateway_cpu_percent_at_max"].get<double>());
