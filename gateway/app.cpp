@@ -79,8 +79,35 @@ Status App::start() {
                                        iv);
     };
   }
-  m.bridge = std::make_unique<Bridge>(
-      Bridge::Deps{m.timers, m.transports, system_random(), m.client, m.publisher}, cfg, std::move(hooks));
+  // Probed versions and device22 modes survive restarts in a small file next to the configuration.
+  const std::string learned_path = path + ".learned";
+  nlohmann::json learned = nlohmann::json::object();
+  if (FILE* f = std::fopen(learned_path.c_str(), "r")) {
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+    learned = nlohmann::json::parse(text, nullptr, false);
+    if (!learned.is_object()) {
+      T2M_LOGW(TAG, "ignoring %s: not a JSON object", learned_path.c_str());
+      learned = nlohmann::json::object();
+    }
+  }
+  hooks.save_learned = [learned_path](const nlohmann::json& j) {
+    const std::string tmp = learned_path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) {
+      T2M_LOGD(TAG, "cannot write %s: learned versions are kept in memory only", tmp.c_str());
+      return;
+    }
+    const std::string text = j.dump(2);
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    std::fclose(f);
+    if (ok) std::rename(tmp.c_str(), learned_path.c_str());
+  };
+  m.bridge = std::make_unique<Bridge>(Bridge::Deps{m.timers, m.transports, system_random(), m.client, m.publisher},
+                                      cfg, std::move(hooks), std::move(learned));
 
   // Log lines of warning level and above also go to <base>/bridge/logging, as zigbee2mqtt does.
   const std::string logging_topic = m.bridge->topics().bridge_logging();

@@ -32,11 +32,12 @@ struct Bridge::Device {
   const std::string& name() const { return cfg.display_name(); }
 };
 
-Bridge::Bridge(Deps deps, config::Config config, Hooks hooks)
+Bridge::Bridge(Deps deps, config::Config config, Hooks hooks, nlohmann::json learned)
     : deps_(std::move(deps)),
       config_(std::move(config)),
       hooks_(std::move(hooks)),
       topics_(config_.mqtt.base_topic),
+      learned_(learned.is_object() ? std::move(learned) : nlohmann::json::object()),
       alive_(std::make_shared<bool>(true)) {
   for (const auto& d : config_.devices) {
     if (!d.local_key.empty()) log_register_secret(d.local_key);
@@ -90,6 +91,10 @@ SessionOptions Bridge::session_options_(const config::DeviceConfig& cfg) const {
   o.port = cfg.port;
   o.version = cfg.version == "auto" ? std::nullopt : proto::parse_version(cfg.version);
   o.device22 = cfg.device22;
+  if (auto it = learned_.find(cfg.id); it != learned_.end() && it->is_object()) {
+    if (auto v = it->find("version"); v != it->end() && v->is_string()) o.preferred_version = proto::parse_version(v->get<std::string>());
+    if (auto d = it->find("device22"); d != it->end() && d->is_boolean() && d->get<bool>()) o.device22 = true;
+  }
   if (auto* d = find_(cfg.id)) o.known_dp_ids = d->model.dp_ids();
   o.heartbeat_idle_ms = static_cast<uint32_t>(cfg.heartbeat_interval.count() * MS_PER_S);
   o.poll_interval_ms = static_cast<uint32_t>(cfg.poll_interval.count() * MS_PER_S);
@@ -129,6 +134,8 @@ void Bridge::start_device_(Device& d) {
   cb.on_mode_learned = [this, dev](proto::Version v, bool device22) {
     dev->version = v;
     dev->cfg.device22 = device22;
+    learned_[dev->cfg.id] = {{"version", std::string(proto::to_string(v))}, {"device22", device22}};
+    if (hooks_.save_learned) hooks_.save_learned(learned_);
     publish_event_("device_mode", {{"id", dev->cfg.id},
                                    {"friendly_name", dev->name()},
                                    {"protocol_version", std::string(proto::to_string(v))},

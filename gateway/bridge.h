@@ -55,9 +55,12 @@ class Bridge {
     // A device appeared, changed or was renamed (discovery must be (re)published), or was removed.
     std::function<void(const std::string& id)> on_device_changed;
     std::function<void(const std::string& id, const std::string& old_name)> on_device_removed;
+    // What the gateway learned about devices (probed versions, device22) changed: persist it.
+    std::function<void(const nlohmann::json& learned)> save_learned;
   };
 
-  Bridge(Deps deps, config::Config config, Hooks hooks = {});
+  // `learned` is what save_learned persisted last time: {"<id>": {"version": "3.4", "device22": false}}.
+  Bridge(Deps deps, config::Config config, Hooks hooks = {}, nlohmann::json learned = nlohmann::json::object());
   ~Bridge();
   Bridge(const Bridge&) = delete;
   Bridge& operator=(const Bridge&) = delete;
@@ -124,6 +127,7 @@ class Bridge {
   mqtt::Topics topics_;
   std::map<std::string, DevicePtr> devices_;  // by id
   std::map<std::string, nlohmann::json> heard_;  // UDP announcements by device id
+  nlohmann::json learned_;
   BridgeStats stats_;
   bool started_ = false;
   std::shared_ptr<bool> alive_;

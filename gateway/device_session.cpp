@@ -82,6 +82,11 @@ DeviceSession::DeviceSession(SessionOptions options, Timers& timers, TransportFa
     version_known_ = true;
   } else {
     candidates_ = {proto::Version::V3_3, proto::Version::V3_4, proto::Version::V3_5};
+    if (options_.preferred_version) {
+      // What worked last time goes first; the others stay as fallbacks (firmware updates change versions).
+      std::erase(candidates_, *options_.preferred_version);
+      candidates_.insert(candidates_.begin(), *options_.preferred_version);
+    }
   }
 }
 

@@ -32,6 +32,7 @@ struct SessionOptions {
   std::string host;
   uint16_t port = proto::PORT_TCP;
   std::optional<proto::Version> version;  // nullopt: probe 3.3, 3.4, 3.5 and remember the winner
+  std::optional<proto::Version> preferred_version;  // with version unset: probe this one first (learned earlier)
   bool device22 = false;
   std::vector<std::string> known_dp_ids;  // device22 queries name these ({"1":null,...})
 

@@ -292,3 +292,22 @@ TEST_CASE("stop fails queued commands and closes") {
   CHECK(result->error().code == "stopped");
   CHECK(h.factory.last().closed());
 }
+
+TEST_CASE("version auto with a learned preference probes that version first") {
+  auto o = options(std::nullopt);
+  o.preferred_version = proto::Version::V3_5;
+  Harness h(o);
+  Device d(proto::Version::V3_5);
+  bring_online(h, d);
+  CHECK(h.factory.created.size() == 1);  // no 3.3 / 3.4 attempts before
+  CHECK(h.session->version() == proto::Version::V3_5);
+}
+
+TEST_CASE("a known-version device that drops the link on the first frame is reported as a key problem") {
+  Harness h(options(proto::Version::V3_4));
+  h.session->start();
+  h.factory.last().accept();
+  h.factory.last().drop(0);  // closed right after START
+  CHECK(h.has_error("wrong_key"));
+  CHECK_FALSE(h.session->online());
+}
