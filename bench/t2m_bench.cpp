@@ -66,6 +66,9 @@ constexpr size_t MAX_DEVICES = 20000;
 constexpr int64_t US_PER_S = 1000000;
 constexpr int64_t US_PER_MS = 1000;
 constexpr size_t MAX_CHILDREN = 16;
+// Paho C bounds its command queue (100 by default, even while connected): refresh-all publishes one
+// /get per device at once.
+constexpr int MAX_QUEUED_PUBLISHES = 1000000;
 
 // ---- clocks ---------------------------------------------------------------------------------------------
 
@@ -604,7 +607,7 @@ void nodelay_all_tcp_sockets() {
 class Mqtt {
  public:
   Mqtt(const std::string& uri, Fleet& fleet)
-      : cli_(uri, "t2m-bench-" + std::to_string(getpid()), nullptr), fleet_(fleet) {}
+      : cli_(uri, "t2m-bench-" + std::to_string(getpid()), MAX_QUEUED_PUBLISHES, nullptr), fleet_(fleet) {}
   bool connect() {
     try {
       cli_.set_message_callback([this](::mqtt::const_message_ptr m) {
