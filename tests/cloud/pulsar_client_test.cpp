@@ -205,10 +205,11 @@ TEST_SUITE("pulsar_client") {
     f.fake->lose_next_acks(2);
     f.fake->publish(20, R"({"devId":"dev1","bizCode":"online"})", EM_AES_GCM);
     REQUIRE(run_until(&f.loop, [&] { return f.fake->unacked() == 0; }));
-    CHECK(f.fake->redeliveries() == 2);
-    CHECK(f.client->stats().acks_sent == 3);
+    // Two redeliveries at least (more only if the machine is slower than ackTimeoutMillis).
+    CHECK(f.fake->redeliveries() >= 2);
+    CHECK(f.client->stats().acks_sent == f.fake->redeliveries() + 1);
     CHECK(f.sink.got.size() == 1);
-    CHECK(f.client->counters().duplicates == 2);
+    CHECK(f.client->counters().duplicates == f.fake->redeliveries());
   }
 
   TEST_CASE("dropped connection: the client reconnects with back-off and resumes") {
