@@ -38,7 +38,9 @@
 //      "<code>": real value (scaled numbers, booleans, enum strings, ...), or "<dp id>": raw value when
 //      the DP is unknown; plus the entity keys below; plus "dps": the raw wire object (tinytuya users).
 //    The main entity (first light, else cover, else fan, else climate, else first switch) owns the plain
-//    keys; further lights/covers get their keys suffixed with "_<n>" (n = 2, 3, ...):
+//    keys; other lights/covers/fans/climates get them suffixed with "_<entity key>" (a second dimmer
+//    gang: "state_light_2", "brightness_light_2"; an HA JSON-schema light reads fixed keys, so discovery
+//    must give such an entity a template or its own state topic):
 //      light: "state" ("ON"/"OFF"), "brightness" (0-255), "color_mode" ("hs"/"color_temp"/"brightness"/
 //             "onoff"), "color" {"h": 0-360, "s": 0-100}, "color_temp" (Kelvin)
 //      cover: "state" ("open"/"opening"/"closed"/"closing"/"stopped"), "position" (0-100, 100 = open)
