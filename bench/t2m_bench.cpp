@@ -1230,6 +1230,7 @@ class Bench {
       if (!c.write_us) c.write_us = ev.value("unix_us", int64_t{0});
     });
     sleep_ms(200);
+    const json sim_before = sim_totals_();
     CpuWindow cpu;
     cpu.start({gateway_.pid(), sim_.pid(), broker_.pid()});
     size_t skipped = 0;
@@ -1290,6 +1291,7 @@ class Bench {
              {"completed", rtt.size()},
              {"not_completed", lost},
              {"skipped_busy", skipped},
+             {"reconnects", sim_totals_().value("accepted", uint64_t{0}) - sim_before.value("accepted", uint64_t{0})},
              {"set_result_ok", fleet_.results_ok},
              {"set_result_error", fleet_.results_error},
              {"round_trip", to_json(p)},
@@ -1357,6 +1359,8 @@ class Bench {
       }
       const double drain_ms = static_cast<double>(mono_us() - d0) / US_PER_MS;
       const int64_t lost = static_cast<int64_t>(expected) - static_cast<int64_t>(got);
+      // A report in flight when a link drops (e.g. a heartbeat the starved gateway answered too late) is lost.
+      const uint64_t reconnects = after.value("accepted", uint64_t{0}) - before.value("accepted", uint64_t{0});
       json s{{"interval_ms", interval},
              {"offered_reports_per_s", offered},
              {"reports_sent", expected},
@@ -1366,14 +1370,16 @@ class Bench {
              {"dp_changes", dps},
              {"dp_changes_per_s", static_cast<double>(dps) / active_s},
              {"lost", lost},
+             {"reconnects", reconnects},
              {"drain_ms", drain_ms},
              {"cpu_percent", {{"gateway", pct[0]}, {"simulator", pct[1]}, {"mosquitto", pct[2]}}},
              {"runq_wait_percent", {{"gateway", waits[0]}, {"simulator", waits[1]}, {"mosquitto", waits[2]}}}};
       steps.push_back(s);
-      printf("  push %6.0f reports/s offered: sent %.0f/s, received %llu/%llu (lost %lld), %.0f DP changes/s, "
-             "drain %.0f ms; CPU gateway %.1f%% sim %.1f%% broker %.1f%%\n",
+      printf("  push %6.0f reports/s offered: sent %.0f/s, received %llu/%llu (lost %lld, reconnects %llu), %.0f DP "
+             "changes/s, drain %.0f ms; CPU gateway %.1f%% sim %.1f%% broker %.1f%%\n",
              offered, static_cast<double>(expected) / active_s, static_cast<unsigned long long>(got),
-             static_cast<unsigned long long>(expected), static_cast<long long>(lost), static_cast<double>(dps) / active_s,
+             static_cast<unsigned long long>(expected), static_cast<long long>(lost),
+             static_cast<unsigned long long>(reconnects), static_cast<double>(dps) / active_s,
              drain_ms, pct[0], pct[1], pct[2]);
       fflush(stdout);
       // Sustained = everything arrived and the drain after the load was short (no backlog building up).
