@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cloud/wizard.h"
 #include "common/log.h"
 #include "common/timers.h"
 #include "config/config.h"
@@ -359,6 +360,8 @@ int cli_main(int argc, char** argv) {
   if (cmd == "scan") return scan_main(argc - 1, argv + 1);
   if (cmd == "status") return status_main(argc - 1, argv + 1);
   if (cmd == "set") return set_main(argc - 1, argv + 1);
+  if (cmd == "wizard") return cloud::wizard_main(argc - 1, argv + 1);
+  if (cmd == "history") return cloud::history_main(argc - 1, argv + 1);
   std::fprintf(stderr, "tuya2mqtt: unknown command '%s'\n\n%s", cmd.c_str(), MAIN_HELP);
   return EXIT_USAGE;
 }
