@@ -23,6 +23,7 @@ constexpr int THING_PAGE_SIZE = 20;    // documented maximum of /v2.0/cloud/thin
 constexpr int V13_PAGE_SIZE = 100;     // ≤ 200 allowed
 constexpr int ASSOCIATED_PAGE_SIZE = 50;  // what tinytuya uses
 constexpr size_t FACTORY_BATCH = 50;
+constexpr size_t STATUS_BATCH = 20;  // documented limit of the batch status API
 constexpr size_t NONCE_BYTES = 16;
 
 std::string join(const std::vector<std::string>& v, char sep) {
@@ -721,6 +722,47 @@ void OpenApi::refresh_local_key(const std::string& id, Callback<std::string> cb)
 }
 
 void OpenApi::get_status(const std::string& id, JsonCallback cb) { get("/v1.0/devices/" + id + "/status", {}, std::move(cb)); }
+
+void OpenApi::get_statuses(const std::vector<std::string>& ids,
+                           Callback<std::map<std::string, json>> cb) {
+  struct Acc {
+    std::map<std::string, json> out;
+    int remaining = 0;
+    std::optional<Error> error;
+    Callback<std::map<std::string, json>> cb;
+  };
+  auto acc = std::make_shared<Acc>();
+  acc->cb = std::move(cb);
+  if (ids.empty()) {
+    after(0, [acc] { acc->cb(std::map<std::string, json>{}); });
+    return;
+  }
+  for (size_t i = 0; i < ids.size(); i += STATUS_BATCH) {
+    std::vector<std::string> batch(ids.begin() + static_cast<std::ptrdiff_t>(i),
+                                   ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + STATUS_BATCH)));
+    ++acc->remaining;
+    get("/v1.0/iot-03/devices/status", {{"device_ids", join(batch, ',')}}, [acc](Result<json> r) {
+      if (!r) {
+        acc->error = r.error();
+      } else if (r->is_array()) {
+        for (const auto& e : *r) {
+          if (e.is_object() && e.contains("id") && e["id"].is_string() && e.contains("status")) {
+            acc->out[e["id"].get<std::string>()] = e["status"];
+          }
+        }
+      } else {
+        acc->error = Error{ERR_MALFORMED, "batch status is not an array"};
+      }
+      if (--acc->remaining == 0) {
+        if (acc->error) {
+          acc->cb(fail(*acc->error));
+        } else {
+          acc->cb(std::move(acc->out));
+        }
+      }
+    });
+  }
+}
 
 struct OpenApi::Walk {
   Listing api;

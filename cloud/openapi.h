@@ -140,6 +140,8 @@ class OpenApi {
   void list_devices_with(Listing api, const std::string& owner_uid, Callback<std::vector<DeviceInfo>> cb);
   void factory_infos(const std::vector<std::string>& ids, Callback<std::vector<FactoryInfo>> cb);
   void get_status(const std::string& id, JsonCallback cb);
+  // Batch status (≤ 20 ids per call, split as needed): device id -> [{code, value}].
+  void get_statuses(const std::vector<std::string>& ids, Callback<std::map<std::string, nlohmann::json>> cb);
   // For the gateway when a device's key stops working: the current local key.
   void refresh_local_key(const std::string& id, Callback<std::string> cb);
 

@@ -455,6 +455,11 @@ TEST_CASE("shadow properties, status, commands with iot-03 fallback") {
   CHECK(e.cloud.count("POST /v1.0/iot-03/devices/") == 1);
   CHECK(e.cloud.writes().back()["value"] == true);
 
+  auto batch = e.wait<std::map<std::string, json>>([&](auto cb) { e.api->get_statuses({BULB, PLUG}, std::move(cb)); });
+  REQUIRE(batch->ok());
+  CHECK(batch->value().size() == 2);
+  CHECK(batch->value().at(PLUG)[1]["value"] == 2230);
+
   auto st = e.wait<json>([&](JsonCallback cb) { e.api->get_status(BULB, std::move(cb)); });
   REQUIRE(st->ok());
   CHECK(st->value().is_array());
