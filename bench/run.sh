@@ -15,9 +15,13 @@ if ! command -v mosquitto >/dev/null && [[ ! -x /usr/sbin/mosquitto ]]; then
   packaging/install-deps.sh
 fi
 if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DT2M_BUILD_BENCH=ON >/dev/null
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DT2M_BUILD_BENCH=ON -DT2M_BUILD_TESTS=ON >/dev/null
 fi
-cmake --build "$BUILD" --target tuya2mqtt tuya2mqtt-sim t2m_bench -j"$(nproc)" >/dev/null
+if ! cmake --build "$BUILD" --target tuya2mqtt tuya2mqtt-sim t2m_bench -j"$(nproc)" >"$BUILD/bench-build.log" 2>&1; then
+  tail -40 "$BUILD/bench-build.log"
+  echo "bench/run.sh: the build failed (full log: $BUILD/bench-build.log)" >&2
+  exit 1
+fi
 
 # 5,000 devices need ~10,000 descriptors in the simulator: take the hard limit (the driver does too).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
