@@ -695,6 +695,7 @@ struct Options {
   bool keep_work = false;
   int max_seconds = 0;
   int nice = 0;  // applied to the driver and inherited by every process it starts
+  bool broker_nodelay = true;
   std::string command_line;
 
   bool has(const std::string& s) const { return std::find(scenarios.begin(), scenarios.end(), s) != scenarios.end(); }
@@ -721,6 +722,8 @@ Usage: t2m_bench [--quick | --full] [options]
   --keep                  keep the work directory (logs of mosquitto, simulator, gateway)
   --json FILE             also write the results as JSON (default: <work-dir>/results.json, printed)
   --max-seconds S         hard budget: everything is killed past it (default: quick 240, full 1500)
+  --broker-default-nagle  leave mosquitto's set_tcp_nodelay at its default (false): Nagle + delayed ACKs then
+                          add up to 40 ms to deliveries that follow each other closely
   --nice N                run the driver and every process it starts at this nice value (e.g. -10, needs
                           root): on a shared, busy machine the figures otherwise measure the run queue
   --help
@@ -783,6 +786,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
       else if (a == "--json") o.json_out = val();
       else if (a == "--max-seconds") max_s = std::stoi(val());
       else if (a == "--nice") o.nice = std::stoi(val());
+      else if (a == "--broker-default-nagle") o.broker_nodelay = false;
       else {
         fprintf(stderr, "t2m_bench: unknown option %s (see --help)\n", a.c_str());
         return std::nullopt;
@@ -920,6 +924,7 @@ class Bench {
     results_["machine"] = machine_();
     results_["command_line"] = o_.command_line;
     results_["mode"] = o_.full ? "full" : "quick";
+    results_["broker_tcp_nodelay"] = o_.broker_nodelay;
     print_header_();
 
     broker_port_ = free_loopback_port();
@@ -927,7 +932,8 @@ class Bench {
       std::ofstream c(o_.work_dir + "/mosquitto.conf");
       // No queue limits: the benchmark must see every message or know why not.
       c << "listener " << broker_port_ << " " << BROKER_HOST << "\nallow_anonymous true\npersistence false\n"
-        << "max_queued_messages 0\nmax_inflight_messages 0\nset_tcp_nodelay true\nlog_type error\n";
+        << "max_queued_messages 0\nmax_inflight_messages 0\nlog_type error\n";
+      if (o_.broker_nodelay) c << "set_tcp_nodelay true\n";
     }
     if (!broker_.start("mosquitto", {broker_bin_, "-c", o_.work_dir + "/mosquitto.conf"},
                        o_.work_dir + "/mosquitto.log"))
@@ -1512,9 +1518,11 @@ class Bench {
     printf("\n==================== tuya2mqtt benchmark results (%s) ====================\n", o_.full ? "full" : "quick");
     printf("%s\n", o_.command_line.c_str());
     const json& m = r["machine"];
-    printf("machine: %u cores, %s, %s; nice %d; load average at start %s, at end %s\n\n", m.value("nproc", 0u),
+    printf("machine: %u cores, %s, %s; nice %d; load average at start %s, at end %s\n", m.value("nproc", 0u),
            m.value("cpu", std::string("?")).c_str(), m.value("kernel", std::string("?")).c_str(), m.value("nice", 0),
            load_text_(m["loadavg_at_start"]).c_str(), load_text_(r["loadavg_at_end"]).c_str());
+    printf("mosquitto: set_tcp_nodelay %s, no queue limits; gateway: discovery off, HA discovery off, polling off\n\n",
+           r.value("broker_tcp_nodelay", true) ? "true" : "false (default)");
     if (r.contains("cold_start")) {
       printf("1. cold start (spawn -> every device online with its first state on MQTT; mix 3.3/3.4/3.5)\n");
       printf("   %8s %12s %12s %14s %10s\n", "devices", "all state", "all online", "per device", "complete");
