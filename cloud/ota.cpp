@@ -182,7 +182,8 @@ void OtaManager::report(Job& job, int status, int progress) {
   if (job.on_progress) job.on_progress(job.last);
 }
 
-void OtaManager::finish(const std::shared_ptr<Job>& job, Result<OtaProgress> r) {
+void OtaManager::finish(const std::shared_ptr<Job>& job_ref, Result<OtaProgress> r) {
+  const std::shared_ptr<Job> job = job_ref;  // the reference may be the map entry erased below
   if (!current(job)) return;
   if (job->timer != NO_TIMER) timers_.cancel(job->timer);
   jobs_.erase(job->device_id);
