@@ -6,7 +6,9 @@
 #include "common/log.h"
 #include "common/loop_executor.h"
 #include "common/timers.h"
+#include "cloud/pulsar_lws.h"
 #include "gateway/bridge.h"
+#include "gateway/cloud_link.h"
 #include "gateway/cli_args.h"
 #include "gateway/discovery_listener.h"
 #include "gateway/transport.h"
@@ -39,6 +41,7 @@ struct App::Impl {
   UvTcpTransportFactory transports;
   mqtt::PahoClient client;
   mqtt::Publisher publisher;
+  std::unique_ptr<CloudLink> cloud;
   std::unique_ptr<Bridge> bridge;
   std::unique_ptr<DiscoveryListener> discovery;
   Scheduler sched;
@@ -106,8 +109,24 @@ Status App::start() {
     std::fclose(f);
     if (ok) std::rename(tmp.c_str(), learned_path.c_str());
   };
+  if (cfg.cloud) {
+    // Tests point the push consumer at a local fake: cloud.push_url (not part of the documented schema).
+    std::string push_url;
+    if (auto c = cfg.extra.find("cloud"); c != cfg.extra.end() && c->is_object()) {
+      if (auto u = c->find("push_url"); u != c->end() && u->is_string()) push_url = u->get<std::string>();
+    }
+    m.cloud = std::make_unique<CloudLink>(m.loop, m.timers, *cfg.cloud, push_url);
+    m.cloud->install_hooks(hooks);
+  }
   m.bridge = std::make_unique<Bridge>(Bridge::Deps{m.timers, m.transports, system_random(), m.client, m.publisher},
                                       cfg, std::move(hooks), std::move(learned));
+  if (m.cloud) {
+    if (auto st = m.cloud->start(*m.bridge); !st.ok()) {
+      // The LAN side works without the cloud: report and carry on.
+      T2M_LOGE(TAG, "cloud: %s (firmware, key refresh and push messages are off)", st.error().message.c_str());
+      m.cloud.reset();
+    }
+  }
 
   // Log lines of warning level and above also go to <base>/bridge/logging, as zigbee2mqtt does.
   const std::string logging_topic = m.bridge->topics().bridge_logging();
@@ -186,6 +205,7 @@ void App::stop(std::function<void()> done) {
     m.log_sink = 0;
   }
   m.sched.cancel_all();
+  if (m.cloud) m.cloud->stop();
   if (m.discovery) m.discovery->stop();
   if (m.bridge) m.bridge->stop();  // offline for every device and the bridge, queued to the broker
   m.client.disconnect([&m, done = std::move(done)] {
@@ -290,6 +310,8 @@ int run_main(int argc, char** argv) {
       uv_run(&loop, UV_RUN_DEFAULT);
     }
   }
+  // libwebsockets frees its context a few loop turns after it is destroyed (cloud/pulsar_lws.h).
+  cloud::lws_drain(&loop);
   if (uv_close_all_and_drain(&loop) != 0) T2M_LOGW(TAG, "some handles were still open at exit");
   return rc;
 }

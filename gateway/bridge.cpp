@@ -28,6 +28,13 @@ struct Bridge::Device {
   uint64_t last_seen_ms = 0;
   uint64_t reports = 0;
   std::map<std::string, uint64_t> errors;
+  std::optional<bool> cloud_online;
+  std::string cloud_name;
+  nlohmann::json update;  // firmware state, null until the cloud says something
+  bool effective_online() const {
+    // A device without a LAN session (sleeping battery devices) is as online as the cloud says.
+    return online || (cloud_online.value_or(false) && (cfg.passive || (!session && !parent)));
+  }
 
   const std::string& name() const { return cfg.display_name(); }
 };
@@ -230,6 +237,7 @@ void Bridge::on_link_(Device& d, bool online, const std::string& reason) {
 void Bridge::on_error_(Device& d, const Error& e) {
   ++d.errors[e.code];
   count_error_(e.code);
+  if (e.code == "wrong_key" && hooks_.on_wrong_key) hooks_.on_wrong_key(d.cfg.id);
   if (e.code == "wrong_key" || e.code == "no_answer" || e.code == "wrong_version") {
     publish_event_("device_error", {{"id", d.cfg.id}, {"friendly_name", d.name()}, {"error", e.code},
                                     {"message", e.message}});
@@ -239,6 +247,7 @@ void Bridge::on_error_(Device& d, const Error& e) {
 void Bridge::publish_state_(Device& d) {
   std::vector<Error> problems;
   nlohmann::json state = d.model.to_state(d.dps, &problems);
+  if (!d.update.is_null()) state["update"] = d.update;
   for (const auto& p : problems) {
     ++d.errors[p.code];
     count_error_(p.code);
@@ -262,7 +271,7 @@ void Bridge::publish_state_(Device& d) {
 }
 
 void Bridge::publish_availability_(Device& d) {
-  deps_.publisher.set_retained(d.cfg.id, topics_.availability(d.name()), d.online ? STATE_ONLINE : STATE_OFFLINE,
+  deps_.publisher.set_retained(d.cfg.id, topics_.availability(d.name()), d.effective_online() ? STATE_ONLINE : STATE_OFFLINE,
                                mqtt::Publisher::When::IF_CHANGED);
 }
 
@@ -283,6 +292,7 @@ nlohmann::json Bridge::devices_json() const {
   for (const auto& [id, d] : devices_) {
     nlohmann::json j{{"id", id},
                      {"friendly_name", d->name()},
+                     {"cloud_name", d->cloud_name},
                      {"type", d->cfg.is_sub_device() ? "sub_device" : (d->children.empty() ? "device" : "gateway")},
                      {"online", d->online},
                      {"status", d->reason},
@@ -429,6 +439,19 @@ void Bridge::handle_set_(const std::string& name, nlohmann::json command) {
     return;
   }
   DeviceSession* s = session_for_(*d);
+  const std::string id = d->cfg.id;
+  auto alive = alive_;
+  nlohmann::json written = dps.value();
+  const bool lan_down = !s || !(d->parent ? d->parent->online : d->online);
+  if (lan_down && hooks_.cloud_command &&
+      hooks_.cloud_command(id, written, [this, alive, id, transaction, written](const Status& st) {
+        if (!*alive) return;
+        Device* dev = find_(id);
+        if (!st.ok()) count_error_(st.error().code);
+        answer_set_(dev ? dev->name() : id, st, transaction, written);
+      })) {
+    return;
+  }
   if (!s) {
     count_error_("offline");
     answer_set_(name, fail("offline", d->name() + " is offline: " + d->reason), transaction, nullptr);
@@ -436,9 +459,6 @@ void Bridge::handle_set_(const std::string& name, nlohmann::json command) {
   }
   std::optional<std::string> cid;
   if (d->cfg.is_sub_device()) cid = d->cfg.cid;
-  const std::string id = d->cfg.id;
-  auto alive = alive_;
-  nlohmann::json written = dps.value();
   s->set_dps(std::move(dps.value()), cid, [this, alive, id, transaction, written](const Status& st) {
     if (!*alive) return;
     Device* dev = find_(id);
@@ -487,6 +507,23 @@ void Bridge::handle_request_(const std::string& path, const std::string& payload
     return;
   }
   const nlohmann::json& data = req->data;
+  if (path.rfind("device/ota_update/", 0) == 0) {
+    if (!hooks_.async_request) {
+      respond(fail("cloud_off", "firmware updates need the cloud: configure the \"cloud\" section"), req->transaction);
+      return;
+    }
+    auto alive = alive_;
+    auto transaction = req->transaction;
+    hooks_.async_request(path, data, [this, alive, path, transaction](Result<nlohmann::json> r) {
+      if (!*alive) return;
+      if (!r.ok()) count_error_(r.error().code);
+      std::string body = r.ok() ? mqtt::make_response(r.value(), transaction)
+                                : mqtt::make_error_response(r.error().message, transaction);
+      (void)deps_.publisher.publish(
+          mqtt::Message{topics_.bridge_response(path), std::move(body), mqtt::Qos::AT_LEAST_ONCE, false});
+    });
+    return;
+  }
   Result<nlohmann::json> result = fail("unknown_request", "unknown request '" + path +
                                                               "'; supported: device/rename, device/add, device/remove, "
                                                               "device/options, scan, health_check, info");
@@ -550,16 +587,11 @@ Result<nlohmann::json> Bridge::request_rename_(const nlohmann::json& data) {
 }
 
 Result<nlohmann::json> Bridge::request_add_(const nlohmann::json& data) {
-  auto parsed = config::parse_device(data, "device");
-  if (!parsed) return fail("invalid_device", join_issues(parsed.error()));
-  config::DeviceConfig cfg = parsed.value();
-  if (find_(cfg.id)) return fail("exists", "a device with id " + cfg.id + " already exists");
-  if (!cfg.name.empty() && find_(cfg.name)) return fail("name_taken", "'" + cfg.name + "' is already used");
-  config::Config next = config_;
-  next.devices.push_back(cfg);
-  auto issues = config::validate(next);
-  if (!issues.empty()) return fail("invalid_device", join_issues(issues));
-  config_ = std::move(next);
+  if (data.is_object() && data.contains("id") && data["id"].is_string() && find_(data["id"].get<std::string>()))
+    return fail("exists", "a device with id " + data["id"].get<std::string>() + " already exists");
+  auto added = config::add_device(config_, data);
+  if (!added) return fail("invalid_device", join_issues(added.error()));
+  const config::DeviceConfig cfg = added.value();
   if (!cfg.local_key.empty()) log_register_secret(cfg.local_key);
   add_device_(cfg);
   link_children_();
@@ -608,32 +640,28 @@ Result<nlohmann::json> Bridge::request_options_(const nlohmann::json& data) {
     return fail("bad_request", R"(options needs {"id": "<name or id>", "options": {...}})");
   Device* d = find_(*ref);
   if (!d) return fail("unknown_device", "no device is called '" + *ref + "'");
-  nlohmann::json entry = config::device_to_json(d->cfg);
-  for (auto it = data["options"].begin(); it != data["options"].end(); ++it) {
-    if (it.key() == "id") return fail("bad_request", "the id of a device cannot change");
-    entry[it.key()] = it.value();
-  }
-  auto parsed = config::parse_device(entry, "options");
-  if (!parsed) return fail("invalid_options", join_issues(parsed.error()));
-  config::Config next = config_;
-  if (auto* c = next.find_device(d->cfg.id)) *c = parsed.value();
-  else next.devices.push_back(parsed.value());
-  auto issues = config::validate(next);
-  if (!issues.empty()) return fail("invalid_options", join_issues(issues));
-  config_ = std::move(next);
+  if (data["options"].contains("id")) return fail("bad_request", "the id of a device cannot change");
   const std::string id = d->cfg.id;
   const std::string old_name = d->name();
+  // update_device keeps only what the user wrote (a listed device's key stays in the list) and
+  // validates the whole configuration before changing anything.
+  auto updated = config::update_device(config_, id, data["options"]);
+  if (!updated) return fail("invalid_options", join_issues(updated.error()));
+  const config::DeviceConfig cfg = updated.value();
   nlohmann::json keep_dps = d->dps;
+  nlohmann::json keep_update = d->update;
   if (d->session) d->session->stop();
-  if (old_name != parsed->display_name()) deps_.publisher.clear_owner(id, topics_.state(old_name));
+  if (old_name != cfg.display_name()) deps_.publisher.clear_owner(id, topics_.state(old_name));
   devices_.erase(id);
-  add_device_(parsed.value());
+  add_device_(cfg);
   link_children_();
   Device& nd = *devices_[id];
   nd.dps = keep_dps;
-  if (!parsed->local_key.empty()) log_register_secret(parsed->local_key);
+  nd.update = keep_update;
+  if (!cfg.local_key.empty()) log_register_secret(cfg.local_key);
   if (started_) start_device_(nd);
   publish_availability_(nd);
+  if (!nd.dps.empty()) publish_state_(nd);
   publish_bridge_devices_();
   persist_();
   if (hooks_.on_device_changed) hooks_.on_device_changed(id);
@@ -701,6 +729,109 @@ void Bridge::persist_() {
   if (!st.ok()) T2M_LOGW(TAG, "the change is active but could not be saved: %s", st.error().message.c_str());
 }
 
+// ---- cloud -------------------------------------------------------------------------------------
+
+std::string Bridge::id_of(const std::string& id_or_name) const {
+  Device* d = find_(id_or_name);
+  return d ? d->cfg.id : std::string();
+}
+
+void Bridge::apply_cloud_report(const std::string& dev_id, const std::vector<CloudItem>& items) {
+  Device* d = find_(dev_id);
+  if (!d) return;
+  nlohmann::json dps = nlohmann::json::object();
+  for (const auto& item : items) {
+    std::optional<int> id = item.dp_id;
+    if (!id && !item.code.empty()) {
+      if (const auto* desc = d->model.model().find_property(item.code)) id = desc->id;
+    }
+    if (!id) {
+      count_error_("cloud_unknown_code");
+      continue;
+    }
+    dps[std::to_string(*id)] = item.value;
+  }
+  if (dps.empty()) return;
+  ++stats_.reports;
+  ++d->reports;
+  d->last_seen_ms = deps_.timers.now_ms();
+  for (auto it = dps.begin(); it != dps.end(); ++it) d->dps[it.key()] = it.value();
+  publish_state_(*d);
+}
+
+void Bridge::apply_cloud_online(const std::string& dev_id, bool online) {
+  Device* d = find_(dev_id);
+  if (!d) return;
+  d->cloud_online = online;
+  publish_availability_(*d);
+}
+
+void Bridge::apply_cloud_name(const std::string& dev_id, const std::string& name) {
+  Device* d = find_(dev_id);
+  if (!d) return;
+  // The MQTT name is the user's; the app's name is shown alongside it (bridge/devices, HA device name).
+  d->cloud_name = name;
+  publish_bridge_devices_();
+  publish_event_("device_cloud_name", {{"id", d->cfg.id}, {"friendly_name", d->name()}, {"cloud_name", name}});
+  if (hooks_.on_device_changed) hooks_.on_device_changed(d->cfg.id);
+}
+
+void Bridge::apply_cloud_dp_name(const std::string& dev_id, std::optional<int> dp_id, const std::string& name) {
+  Device* d = find_(dev_id);
+  if (!d) return;
+  nlohmann::json data{{"id", d->cfg.id}, {"friendly_name", d->name()}, {"name", name}};
+  if (dp_id) data["dp"] = *dp_id;
+  publish_event_("dp_cloud_name", std::move(data));
+}
+
+void Bridge::apply_cloud_removed(const std::string& dev_id) {
+  Device* d = find_(dev_id);
+  if (!d) return;
+  const std::string id = d->cfg.id;
+  const std::string name = d->name();
+  remove_device_(id);
+  config::remove_device(config_, id);
+  publish_bridge_devices_();
+  publish_bridge_info_();
+  persist_();
+  publish_event_("device_removed", {{"id", id}, {"friendly_name", name}, {"reason", "deleted from the Tuya account"}});
+}
+
+Status Bridge::add_device(const config::DeviceConfig& cfg) {
+  auto r = request_add_(config::device_to_json(cfg));
+  if (!r.ok()) return Unexpected<Error>{r.error()};
+  publish_event_("device_joined", {{"id", cfg.id}, {"friendly_name", cfg.display_name()}});
+  return {};
+}
+
+void Bridge::apply_firmware(const std::string& dev_id, nlohmann::json update) {
+  Device* d = find_(dev_id);
+  if (!d) return;
+  if (d->update == update) return;
+  d->update = std::move(update);
+  publish_state_(*d);
+}
+
+void Bridge::publish_device_event(const std::string& dev_id, const std::string& type, nlohmann::json data) {
+  Device* d = find_(dev_id);
+  if (!d) return;
+  nlohmann::json ev{{"event_type", type}, {"data", data}};
+  (void)deps_.publisher.publish(
+      mqtt::Message{topics_.state(d->name()) + "/event", to_string(ev), mqtt::Qos::AT_LEAST_ONCE, false});
+}
+
+bool Bridge::update_local_key(const std::string& dev_id, const std::string& key) {
+  Device* d = find_(dev_id);
+  if (!d || key.empty() || key == d->cfg.local_key) return false;
+  log_register_secret(key);
+  d->cfg.local_key = key;
+  if (auto* c = config_.find_device(d->cfg.id)) c->local_key = key;
+  if (d->session) d->session->set_local_key(to_bytes(key));
+  persist_();
+  publish_event_("device_key_updated", {{"id", d->cfg.id}, {"friendly_name", d->name()}});
+  return true;
+}
+
 nlohmann::json Bridge::state_of(const std::string& id_or_name) const {
   Device* d = find_(id_or_name);
   if (!d) return nullptr;
@@ -709,7 +840,7 @@ nlohmann::json Bridge::state_of(const std::string& id_or_name) const {
 
 bool Bridge::device_online(const std::string& id_or_name) const {
   Device* d = find_(id_or_name);
-  return d && d->online;
+  return d && d->effective_online();
 }
 
 const DeviceModel* Bridge::model_of(const std::string& id_or_name) const {

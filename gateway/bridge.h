@@ -57,6 +57,15 @@ class Bridge {
     std::function<void(const std::string& id, const std::string& old_name)> on_device_removed;
     // What the gateway learned about devices (probed versions, device22) changed: persist it.
     std::function<void(const nlohmann::json& learned)> save_learned;
+    // Requests answered later (device/ota_update/check|update): the handler calls `respond` once.
+    std::function<void(const std::string& path, const nlohmann::json& data,
+                       std::function<void(Result<nlohmann::json>)> respond)>
+        async_request;
+    // A device rejected its local key: fetch a fresh one (the cloud link rate-limits this).
+    std::function<void(const std::string& id)> on_wrong_key;
+    // The LAN session is down: try the cloud instead. Returns false when no cloud path exists.
+    std::function<bool(const std::string& id, const nlohmann::json& wire_dps, std::function<void(const Status&)> done)>
+        cloud_command;
   };
 
   // `learned` is what save_learned persisted last time: {"<id>": {"version": "3.4", "device22": false}}.
@@ -75,6 +84,30 @@ class Bridge {
   void on_mqtt_message(const mqtt::Message& m);
   // From the discovery listener.
   void on_announcement(const proto::Announcement& a, const std::string& sender_ip);
+
+  // ---- from the cloud link (push messages, OpenAPI) ----
+  struct CloudItem {
+    std::optional<int> dp_id;
+    std::string code;
+    nlohmann::json value;
+  };
+  // A status report from the cloud (how sleeping battery devices get their state).
+  void apply_cloud_report(const std::string& dev_id, const std::vector<CloudItem>& items);
+  void apply_cloud_online(const std::string& dev_id, bool online);
+  void apply_cloud_name(const std::string& dev_id, const std::string& name);
+  void apply_cloud_dp_name(const std::string& dev_id, std::optional<int> dp_id, const std::string& name);
+  // The device was deleted from the account: stop it and clear its retained topics.
+  void apply_cloud_removed(const std::string& dev_id);
+  // A newly bound device (details and key fetched by the cloud link).
+  Status add_device(const config::DeviceConfig& cfg);
+  // Firmware state: {"state":"idle|available|updating","installed_version","latest_version","progress"}.
+  void apply_firmware(const std::string& dev_id, nlohmann::json update);
+  void publish_device_event(const std::string& dev_id, const std::string& type, nlohmann::json data);
+  void publish_event(const std::string& type, nlohmann::json data) { publish_event_(type, std::move(data)); }
+  // A fresh local key for a device (persisted); reconnects at once if the device is down.
+  bool update_local_key(const std::string& dev_id, const std::string& key);
+  bool has_device(const std::string& id_or_name) const { return find_(id_or_name) != nullptr; }
+  std::string id_of(const std::string& id_or_name) const;
 
   const BridgeStats& stats() const { return stats_; }
   const config::Config& config() const { return config_; }

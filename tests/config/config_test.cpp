@@ -148,7 +148,7 @@ TEST_SUITE("config") {
       "homeassistant": {"discovery_prefix": ""},
       "cloud": {"access_id": "", "access_secret": "CloudS3cretValue", "region": "mars"},
       "log_level": "loud",
-      "discovery": {"ports": [6666, 1234], "broadcast_target": "255.255.255.256"},
+      "discovery": {"ports": [6666, 70000], "broadcast_target": "255.255.255.256"},
       "typo_section": 1,
       "devices": [
         {"id": "dev1", "local_key": "0123456789abcdef", "name": "plug"},
@@ -181,7 +181,7 @@ TEST_SUITE("config") {
         "cloud.access_id: is required",
         "cloud.region: must be one of cn, us, us-e, eu, eu-w, in, sg (got \"mars\")",
         "log_level: must be one of error, warning, info, debug, verbose (got \"loud\")",
-        "discovery.ports[1]: must be one of 6666, 6667, 7000 (got 1234)",
+        "discovery.ports[1]: must be a port number from 1 to 65535 (got 70000)",
         "discovery.broadcast_target: must be an IPv4 address (got \"255.255.255.256\")",
         "devices[1].local_key: must be 16 characters (got 15)",
         "devices[2].version: must be one of 3.1, 3.2, 3.3, 3.4, 3.5, 3.22, auto (got \"3.6\")",

@@ -1,0 +1,318 @@
+#include "gateway/cloud_link.h"
+
+#include "common/log.h"
+#include "cloud/wizard.h"
+#include "config/models.h"
+#include "mqtt/topics.h"
+
+namespace t2m::gw {
+namespace {
+
+constexpr std::string_view TAG = "gateway.cloud";
+// A wrong key is refreshed at most this often per device: the cloud has a quota, and a device that is
+// simply another device at that address would otherwise cost a call every reconnect.
+constexpr uint64_t KEY_REFRESH_MIN_INTERVAL_MS = 10 * 60 * 1000;
+// Tuya's own SDK waits a moment after bindUser before the new device's details are complete.
+constexpr uint64_t BIND_FETCH_DELAY_MS = 1000;
+
+}  // namespace
+
+CloudLink::CloudLink(uv_loop_t* loop, Timers& timers, config::CloudConfig config, std::string push_url)
+    : loop_(loop),
+      timers_(timers),
+      sched_(timers),
+      config_(std::move(config)),
+      push_url_(std::move(push_url)),
+      alive_(std::make_shared<bool>(true)) {
+  log_register_secret(config_.access_secret);
+  http_ = std::make_unique<cloud::CurlHttpClient>(loop_);
+  cloud::CloudConfig cc;
+  cc.access_id = config_.access_id;
+  cc.access_secret = config_.access_secret;
+  cc.region = config_.region;
+  cc.base_url = config_.base_url;
+  api_ = std::make_unique<cloud::OpenApi>(*http_, timers_, cc);
+  ota_ = std::make_unique<cloud::OtaManager>(*api_, timers_);
+}
+
+CloudLink::~CloudLink() {
+  *alive_ = false;
+  stop();
+}
+
+void CloudLink::install_hooks(Bridge::Hooks& hooks) {
+  hooks.async_request = [this](const std::string& path, const nlohmann::json& data,
+                               std::function<void(Result<nlohmann::json>)> respond) {
+    ota_request_(path, data, std::move(respond));
+  };
+  hooks.on_wrong_key = [this](const std::string& id) { refresh_key_(id); };
+  hooks.cloud_command = [this](const std::string& id, const nlohmann::json& dps, std::function<void(const Status&)> done) {
+    return cloud_command_(id, dps, std::move(done));
+  };
+}
+
+Status CloudLink::start(Bridge& bridge) {
+  bridge_ = &bridge;
+  if (auto v = api_->validate(); !v.ok()) return v;
+  if (!cloud::CurlHttpClient::async_dns_available())
+    T2M_LOGW(TAG, "libcurl resolves names synchronously here: a slow DNS server would stall the loop");
+  if (config_.push) {
+    cloud::PulsarOptions o;
+    if (!push_url_.empty()) {
+      o.url = push_url_;
+    } else if (auto url = cloud::pulsar_url_for_region(config_.region)) {
+      o.url = *url;
+    }
+    o.access_id = config_.access_id;
+    o.access_secret = config_.access_secret;
+    pulsar_ = std::make_unique<cloud::PulsarClient>(loop_, timers_, *this, o);
+    if (auto st = pulsar_->start(); !st.ok()) return st;
+  }
+  T2M_LOGI(TAG, "cloud link ready (region %s%s)", config_.region.c_str(), config_.push ? ", push messages on" : "");
+  return {};
+}
+
+void CloudLink::stop() {
+  sched_.cancel_all();
+  if (pulsar_) pulsar_->stop();
+}
+
+// ---- push messages ----------------------------------------------------------------------------
+
+void CloudLink::on_push(const cloud::push::PushMessage& message) {
+  if (!bridge_) return;
+  ++stats_.push_events;
+  Bridge& b = *bridge_;
+  namespace p = cloud::push;
+  std::visit(
+      [&](const auto& ev) {
+        using T = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<T, p::StatusReport>) {
+          std::vector<Bridge::CloudItem> items;
+          for (const auto& i : ev.items) items.push_back(Bridge::CloudItem{i.dp_id, i.code, i.value});
+          b.apply_cloud_report(ev.dev_id, items);
+        } else if constexpr (std::is_same_v<T, p::Online>) {
+          b.apply_cloud_online(ev.dev_id, true);
+        } else if constexpr (std::is_same_v<T, p::Offline>) {
+          b.apply_cloud_online(ev.dev_id, false);
+        } else if constexpr (std::is_same_v<T, p::NameUpdate>) {
+          b.apply_cloud_name(ev.dev_id, ev.name);
+        } else if constexpr (std::is_same_v<T, p::DpNameUpdate>) {
+          b.apply_cloud_dp_name(ev.dev_id, ev.dp_id, ev.name);
+        } else if constexpr (std::is_same_v<T, p::BindUser>) {
+          bind_device_(ev.dev_id);
+        } else if constexpr (std::is_same_v<T, p::Delete>) {
+          b.apply_cloud_removed(ev.dev_id);
+        } else if constexpr (std::is_same_v<T, p::UpgradeStatus>) {
+          std::string state = ev.status == static_cast<int>(cloud::UpgradeStatus::UPGRADING) ||
+                                      ev.status == static_cast<int>(cloud::UpgradeStatus::QUEUED) ||
+                                      ev.status == static_cast<int>(cloud::UpgradeStatus::PREPARING)
+                                  ? "updating"
+                                  : ev.status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE) ? "available" : "idle";
+          nlohmann::json u{{"state", state}, {"status", cloud::upgrade_status_name(ev.status)}};
+          if (ev.progress) u["progress"] = *ev.progress;
+          if (!ev.version.empty()) {
+            if (ev.status == static_cast<int>(cloud::UpgradeStatus::DONE)) u["installed_version"] = ev.version;
+            else u["latest_version"] = ev.version;
+          }
+          b.apply_firmware(ev.dev_id, u);
+        } else if constexpr (std::is_same_v<T, p::SceneRun>) {
+          nlohmann::json actions = nlohmann::json::array();
+          for (const auto& a : ev.actions) {
+            actions.push_back({{"entity_id", a.entity_id}, {"action", a.id}});
+            if (b.has_device(a.entity_id))
+              b.publish_device_event(a.entity_id, "scene", {{"scene_id", ev.scene_id}, {"scene", ev.name}});
+          }
+          b.publish_event("scene_run", {{"scene_id", ev.scene_id}, {"name", ev.name}, {"actions", actions}});
+        } else {
+          ++stats_.push_unknown;
+          T2M_LOGD(TAG, "push message of protocol %d (%s) ignored", ev.protocol, ev.biz_code.c_str());
+        }
+      },
+      message.event);
+}
+
+void CloudLink::on_push_channel(std::string_view channel, bool connected) {
+  T2M_LOGI(TAG, "push channel %.*s %s", static_cast<int>(channel.size()), channel.data(),
+           connected ? "connected" : "disconnected");
+  if (bridge_) bridge_->publish_event("cloud_push", {{"channel", std::string(channel)}, {"connected", connected}});
+}
+
+void CloudLink::on_push_error(std::string_view channel, const Error& error) {
+  T2M_LOGE(TAG, "push channel %.*s: %s", static_cast<int>(channel.size()), channel.data(), error.message.c_str());
+}
+
+void CloudLink::bind_device_(const std::string& id) {
+  auto alive = alive_;
+  sched_.set_timeout("bind:" + id, BIND_FETCH_DELAY_MS, [this, alive, id] {
+    api_->get_device(id, [this, alive, id](Result<cloud::DeviceInfo> info) {
+      if (!*alive || !bridge_) return;
+      if (!info.ok()) {
+        T2M_LOGW(TAG, "new device %s: cannot fetch its details: %s", id.c_str(), info.error().message.c_str());
+        return;
+      }
+      config::DeviceConfig cfg;
+      cfg.id = info->id.empty() ? id : info->id;
+      cfg.local_key = info->local_key;
+      cfg.category = info->category;
+      cfg.product_id = info->product_id;
+      cfg.product_name = info->product_name;
+      if (info->sub) {
+        cfg.cid = info->node_id;
+        cfg.parent = info->gateway_id;
+        cfg.local_key.clear();  // sub-devices use their gateway's session and key
+      }
+      // The app's name becomes the MQTT name when it is a valid one; otherwise the id is used.
+      if (mqtt::validate_friendly_name(info->name).ok() && !bridge_->has_device(info->name)) cfg.name = info->name;
+      api_->get_specification(cfg.id, [this, alive, cfg](Result<cloud::Specification> spec) mutable {
+        if (!*alive || !bridge_) return;
+        if (spec.ok()) cfg.mapping = cloud::mapping_from_spec(spec.value());
+        auto st = bridge_->add_device(cfg);
+        if (!st.ok()) T2M_LOGW(TAG, "new device %s not added: %s", cfg.id.c_str(), st.error().message.c_str());
+        else T2M_LOGI(TAG, "added newly bound device %s as '%s'", cfg.id.c_str(), cfg.display_name().c_str());
+      });
+    });
+  });
+}
+
+// ---- keys and commands -------------------------------------------------------------------------
+
+void CloudLink::refresh_key_(const std::string& id) {
+  const uint64_t now = timers_.now_ms();
+  auto it = last_key_refresh_ms_.find(id);
+  if (it != last_key_refresh_ms_.end() && now - it->second < KEY_REFRESH_MIN_INTERVAL_MS) return;
+  last_key_refresh_ms_[id] = now;
+  ++stats_.key_refreshes;
+  auto alive = alive_;
+  api_->get_device(id, [this, alive, id](Result<cloud::DeviceInfo> info) {
+    if (!*alive || !bridge_) return;
+    if (!info.ok()) {
+      T2M_LOGW(TAG, "%s: cannot fetch a fresh local key: %s", id.c_str(), info.error().message.c_str());
+      return;
+    }
+    if (info->local_key.empty()) return;
+    log_register_secret(info->local_key);
+    if (bridge_->update_local_key(id, info->local_key)) {
+      T2M_LOGI(TAG, "%s: the device was re-paired; its new local key came from the cloud", id.c_str());
+    } else {
+      T2M_LOGW(TAG, "%s: the cloud has the same key: check the device's address and protocol version", id.c_str());
+    }
+  });
+}
+
+bool CloudLink::cloud_command_(const std::string& id, const nlohmann::json& wire_dps,
+                               std::function<void(const Status&)> done) {
+  if (!config_.allow_cloud_commands || !bridge_) return false;
+  const DeviceModel* model = bridge_->model_of(id);
+  if (!model) return false;
+  // The cloud speaks DP codes; values stay in their wire form (the standard instruction set uses the
+  // same raw integers as the LAN).
+  nlohmann::json code_values = nlohmann::json::object();
+  for (auto it = wire_dps.begin(); it != wire_dps.end(); ++it) {
+    const auto* d = model->model().find_dp(std::atoi(it.key().c_str()));
+    if (!d || d->code.empty()) return false;  // no code known: the cloud cannot be asked
+    code_values[d->code] = it.value();
+  }
+  ++stats_.cloud_commands;
+  T2M_LOGI(TAG, "%s: LAN is down, sending the command through the cloud", id.c_str());
+  api_->send_commands(id, code_values, [done = std::move(done)](Result<bool> r) {
+    if (!r.ok()) done(Unexpected<Error>{r.error()});
+    else if (!r.value()) done(fail("cloud_command_failed", "the cloud refused the command"));
+    else done(Status{});
+  });
+  return true;
+}
+
+// ---- firmware ---------------------------------------------------------------------------------
+
+nlohmann::json CloudLink::update_object_(const cloud::FirmwareInfo& fw) {
+  const bool available = fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE) ||
+                         (fw.can_upgrade && !fw.latest_version.empty() && fw.latest_version != fw.current_version);
+  const bool updating = fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::UPGRADING);
+  nlohmann::json u{{"state", updating ? "updating" : available ? "available" : "idle"},
+                   {"installed_version", fw.current_version},
+                   {"latest_version", fw.latest_version.empty() ? fw.current_version : fw.latest_version}};
+  return u;
+}
+
+void CloudLink::ota_request_(const std::string& path, const nlohmann::json& data,
+                             std::function<void(Result<nlohmann::json>)> respond) {
+  std::string ref;
+  if (data.is_string()) ref = data.get<std::string>();
+  else if (data.is_object() && data.contains("id") && data["id"].is_string()) ref = data["id"].get<std::string>();
+  if (ref.empty() || !bridge_) {
+    respond(fail("bad_request", R"(firmware requests need {"id": "<device name or id>"})"));
+    return;
+  }
+  const std::string id = bridge_->id_of(ref);
+  if (id.empty()) {
+    respond(fail("unknown_device", "no device is called '" + ref + "'"));
+    return;
+  }
+  const bool start = path == "device/ota_update/update";
+  if (!start && path != "device/ota_update/check") {
+    respond(fail("unknown_request", "unknown request '" + path + "': use device/ota_update/check or /update"));
+    return;
+  }
+  if (start && ota_->busy(id)) {
+    respond(fail(cloud::ERR_OTA_BUSY, "an update of '" + ref + "' is already running"));
+    return;
+  }
+  auto alive = alive_;
+  ota_->check(id, [this, alive, id, ref, start, respond](Result<std::vector<cloud::FirmwareInfo>> r) {
+    if (!*alive || !bridge_) return;
+    if (!r.ok()) {
+      respond(Unexpected<Error>{r.error()});
+      return;
+    }
+    if (r->empty()) {
+      respond(fail(cloud::ERR_OTA_NO_CHANNEL, "the cloud knows no firmware for '" + ref + "'"));
+      return;
+    }
+    // The channel that can be upgraded, else the main module (channel 0 is Wi-Fi/main on most devices).
+    const cloud::FirmwareInfo* pick = &r->front();
+    for (const auto& fw : *r)
+      if (fw.can_upgrade && fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE)) pick = &fw;
+    nlohmann::json update = update_object_(*pick);
+    bridge_->apply_firmware(id, update);
+    nlohmann::json answer{{"id", ref},
+                          {"update_available", update["state"] == "available"},
+                          {"installed_version", pick->current_version},
+                          {"latest_version", update["latest_version"]},
+                          {"channel", pick->channel}};
+    if (!start) {
+      respond(answer);
+      return;
+    }
+    if (update["state"] != "available") {
+      respond(fail(cloud::ERR_OTA_NO_UPDATE, "'" + ref + "' runs " + pick->current_version + ", the latest firmware"));
+      return;
+    }
+    const std::string from = pick->current_version;
+    const std::string to = pick->latest_version;
+    ++stats_.ota_started;
+    auto st = ota_->start(
+        id, pick->channel,
+        [this, alive, id, from, to](const cloud::OtaProgress& p) {
+          if (!*alive || !bridge_) return;
+          bridge_->apply_firmware(id, {{"state", "updating"},
+                                       {"installed_version", from},
+                                       {"latest_version", to},
+                                       {"progress", p.progress},
+                                       {"status", cloud::upgrade_status_name(p.status)}});
+        },
+        [this, alive, id, ref, from, to, respond](Result<cloud::OtaProgress> done) {
+          if (!*alive || !bridge_) return;
+          if (!done.ok()) {
+            bridge_->apply_firmware(id, {{"state", "available"}, {"installed_version", from}, {"latest_version", to}});
+            respond(Unexpected<Error>{done.error()});
+            return;
+          }
+          bridge_->apply_firmware(id, {{"state", "idle"}, {"installed_version", to}, {"latest_version", to}});
+          respond(nlohmann::json{{"id", ref}, {"from", from}, {"to", to}});
+        });
+    if (!st.ok()) respond(Unexpected<Error>{st.error()});
+  });
+}
+
+}  // namespace t2m::gw

@@ -1,0 +1,76 @@
+// The gateway's cloud side: the OpenAPI client (firmware upgrades, fresh local keys, details of newly
+// bound devices, commands when the LAN is down and the user allows it) and the push consumer, whose
+// events become device state, availability, names, removals, firmware state and scene events through
+// the bridge. Loop thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "cloud/http_client.h"
+#include "cloud/openapi.h"
+#include "cloud/ota.h"
+#include "cloud/pulsar_client.h"
+#include "cloud/push_processor.h"
+#include "common/timers.h"
+#include "config/config.h"
+#include "gateway/bridge.h"
+
+namespace t2m::gw {
+
+struct CloudLinkStats {
+  uint64_t push_events = 0;
+  uint64_t push_unknown = 0;
+  uint64_t key_refreshes = 0;
+  uint64_t cloud_commands = 0;
+  uint64_t ota_started = 0;
+};
+
+class CloudLink final : public cloud::push::PushSink {
+ public:
+  // `push_url` overrides the region's Pulsar URL (tests: ws://127.0.0.1:port/).
+  CloudLink(uv_loop_t* loop, Timers& timers, config::CloudConfig config, std::string push_url = {});
+  ~CloudLink() override;
+  CloudLink(const CloudLink&) = delete;
+  CloudLink& operator=(const CloudLink&) = delete;
+
+  // Fills the bridge hooks this link serves (ota requests, wrong keys, cloud commands).
+  void install_hooks(Bridge::Hooks& hooks);
+  // Starts the push consumer if enabled; the bridge must exist from now on.
+  Status start(Bridge& bridge);
+  void stop();
+
+  cloud::OpenApi& api() { return *api_; }
+  const CloudLinkStats& stats() const { return stats_; }
+
+  // PushSink
+  void on_push(const cloud::push::PushMessage& message) override;
+  void on_push_channel(std::string_view channel, bool connected) override;
+  void on_push_error(std::string_view channel, const Error& error) override;
+
+ private:
+  void ota_request_(const std::string& path, const nlohmann::json& data, std::function<void(Result<nlohmann::json>)> respond);
+  void refresh_key_(const std::string& id);
+  bool cloud_command_(const std::string& id, const nlohmann::json& wire_dps, std::function<void(const Status&)> done);
+  void bind_device_(const std::string& id);
+  static nlohmann::json update_object_(const cloud::FirmwareInfo& fw);
+
+  uv_loop_t* loop_;
+  Timers& timers_;
+  Scheduler sched_;
+  config::CloudConfig config_;
+  std::string push_url_;
+  std::unique_ptr<cloud::CurlHttpClient> http_;
+  std::unique_ptr<cloud::OpenApi> api_;
+  std::unique_ptr<cloud::OtaManager> ota_;
+  std::unique_ptr<cloud::PulsarClient> pulsar_;
+  Bridge* bridge_ = nullptr;
+  std::map<std::string, uint64_t> last_key_refresh_ms_;
+  CloudLinkStats stats_;
+  std::shared_ptr<bool> alive_;
+};
+
+}  // namespace t2m::gw
