@@ -36,7 +36,7 @@ PORT=1883
 if port_open "$PORT"; then
   echo "demo: using the MQTT broker already listening on 127.0.0.1:$PORT"
 else
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$PORT" >"$WORK/mosquitto.conf"
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n' "$PORT" >"$WORK/mosquitto.conf"
   mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 50); do port_open "$PORT" && break; sleep 0.1; done

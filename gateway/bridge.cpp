@@ -1,5 +1,7 @@
 #include "gateway/bridge.h"
 
+#include <malloc.h>
+
 #include "common/log.h"
 #include "mqtt/payload.h"
 
@@ -8,6 +10,8 @@ namespace {
 
 constexpr std::string_view TAG = "gateway.bridge";
 constexpr uint32_t MS_PER_S = 1000;
+// bridge/devices describes every device (~3 KB each): rebuilt at most this often during bursts.
+constexpr uint32_t BRIDGE_DEVICES_DEBOUNCE_MS = 250;
 const char* STATE_ONLINE = R"({"state":"online"})";
 const char* STATE_OFFLINE = R"({"state":"offline"})";
 
@@ -44,6 +48,7 @@ Bridge::Bridge(Deps deps, config::Config config, Hooks hooks, nlohmann::json lea
       config_(std::move(config)),
       hooks_(std::move(hooks)),
       topics_(config_.mqtt.base_topic),
+      sched_(deps_.timers),
       learned_(learned.is_object() ? std::move(learned) : nlohmann::json::object()),
       alive_(std::make_shared<bool>(true)) {
   for (const auto& d : config_.devices) {
@@ -61,12 +66,17 @@ Bridge::~Bridge() {
 
 Bridge::Device* Bridge::find_(std::string_view id_or_name) const {
   if (auto it = devices_.find(std::string(id_or_name)); it != devices_.end()) return it->second.get();
-  for (const auto& [id, d] : devices_)
-    if (d->name() == id_or_name) return d.get();
-  return nullptr;
+  if (names_dirty_) {
+    by_name_.clear();
+    for (const auto& [id, d] : devices_) by_name_.emplace(d->name(), d.get());
+    names_dirty_ = false;
+  }
+  auto it = by_name_.find(std::string(id_or_name));
+  return it == by_name_.end() ? nullptr : it->second;
 }
 
 void Bridge::add_device_(const config::DeviceConfig& cfg) {
+  names_dirty_ = true;
   auto d = std::make_unique<Device>();
   d->cfg = cfg;
   d->model = DeviceModel::build(cfg);
@@ -121,7 +131,7 @@ void Bridge::start() {
     if (hooks_.on_device_changed) hooks_.on_device_changed(id);
   }
   for (auto& [id, d] : devices_) start_device_(*d);
-  publish_bridge_devices_();
+  publish_bridge_devices_now_();
 }
 
 void Bridge::start_device_(Device& d) {
@@ -157,6 +167,7 @@ void Bridge::start_device_(Device& d) {
 void Bridge::stop() {
   if (!started_) return;
   started_ = false;
+  sched_.cancel_all();
   for (auto& [id, d] : devices_) {
     if (d->session) d->session->stop();
     d->online = false;
@@ -315,7 +326,15 @@ nlohmann::json Bridge::devices_json() const {
 }
 
 void Bridge::publish_bridge_devices_() {
+  if (!started_) return;  // start() publishes it once everything is set up
+  if (sched_.active("bridge-devices")) return;
+  sched_.set_timeout("bridge-devices", BRIDGE_DEVICES_DEBOUNCE_MS, [this] { publish_bridge_devices_now_(); });
+}
+
+void Bridge::publish_bridge_devices_now_() {
   deps_.publisher.set_retained("", topics_.bridge_devices(), to_string(devices_json()), mqtt::Publisher::When::IF_CHANGED);
+  // Building the document for thousands of devices leaves megabytes of freed heap behind; hand it back.
+  malloc_trim(0);
 }
 
 void Bridge::publish_event_(const std::string& type, nlohmann::json data) {
@@ -576,6 +595,7 @@ Result<nlohmann::json> Bridge::request_rename_(const nlohmann::json& data) {
   // Clear the old name's retained state, availability and plain topics; discovery (by id) stays.
   deps_.publisher.clear_owner(d->cfg.id, topics_.state(old));
   d->cfg.name = to;
+  names_dirty_ = true;
   if (auto* c = config_.find_device(d->cfg.id)) c->name = to;
   publish_availability_(*d);
   if (!d->dps.empty()) publish_state_(*d);
@@ -614,6 +634,7 @@ void Bridge::remove_device_(const std::string& id) {
   deps_.publisher.clear_owner(id);
   if (hooks_.on_device_removed) hooks_.on_device_removed(id, old_name);
   devices_.erase(it);
+  names_dirty_ = true;
   link_children_();
 }
 
@@ -653,6 +674,7 @@ Result<nlohmann::json> Bridge::request_options_(const nlohmann::json& data) {
   if (d->session) d->session->stop();
   if (old_name != cfg.display_name()) deps_.publisher.clear_owner(id, topics_.state(old_name));
   devices_.erase(id);
+  names_dirty_ = true;
   add_device_(cfg);
   link_children_();
   Device& nd = *devices_[id];

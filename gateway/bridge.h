@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -138,7 +139,8 @@ class Bridge {
   void publish_state_(Device& d);
   void publish_availability_(Device& d);
   void publish_bridge_info_();
-  void publish_bridge_devices_();
+  void publish_bridge_devices_();     // soon: coalesces bursts (cold start, many modes learned)
+  void publish_bridge_devices_now_();
   void publish_event_(const std::string& type, nlohmann::json data);
 
   void handle_set_(const std::string& name, nlohmann::json command);
@@ -159,6 +161,9 @@ class Bridge {
   Hooks hooks_;
   mqtt::Topics topics_;
   std::map<std::string, DevicePtr> devices_;  // by id
+  mutable std::unordered_map<std::string, Device*> by_name_;  // rebuilt when names_dirty_
+  mutable bool names_dirty_ = true;
+  Scheduler sched_;
   std::map<std::string, nlohmann::json> heard_;  // UDP announcements by device id
   nlohmann::json learned_;
   BridgeStats stats_;
