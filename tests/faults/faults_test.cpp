@@ -356,7 +356,7 @@ TEST_CASE("malformed MQTT commands of every kind get an error answer") {
       {dev + "/set", "\xff\xfe{\"switch_1\":true}", ""},
       {dev + "/set", R"({"switch_1": {"nested": true}})", "dp_type"},
       {dev + "/set", R"({"countdown_1": -5})", "dp_range"},
-      {dev + "/set", R"({"countdown_1": 1.5})", ""},
+      {dev + "/set", R"({"countdown_1": "12abc"})", "dp_type"},
       {dev + "/set", R"({"dps": {"999": 1}})", ""},
       {dev + "/set", R"({"dps": "x"})", ""},
       {dev + "/set", R"({"state": "TOGGLE", "switch_1": "maybe"})", ""},
@@ -436,7 +436,7 @@ TEST_CASE("short soak: steady load, no lost DP change, heap flat") {
   f.start_gateway();
   REQUIRE(f.wait([&] { return f.all_online(); }));
 
-  constexpr int SOAK_MS = 25000;
+  constexpr int SOAK_MS = 20000;
   constexpr int STEP_MS = 100;  // one DP change (voltage, DP 20) on one device per step, round-robin
   std::map<std::string, std::set<int>> pushed, received;
   f.on_message = [&](const mqtt::Message& m) {
@@ -466,7 +466,7 @@ TEST_CASE("short soak: steady load, no lost DP change, heap flat") {
       ++commands_sent;
     }
     test::run_loop_for(&f.loop, STEP_MS);
-    if (step % 50 == 0) heap.push_back(mallinfo2().uordblks);
+    if (step % 25 == 0) heap.push_back(mallinfo2().uordblks);
   }
   (void)commands_ok;
   auto lost = [&] {
@@ -488,4 +488,26 @@ TEST_CASE("short soak: steady load, no lost DP change, heap flat") {
   const size_t mid = heap[heap.size() / 2];
   CHECK(heap.back() <= mid + mid / 5 + 512 * 1024);
   f.on_message = nullptr;
+}
+
+// BUG (reported, issue 6): a bare value that is not UTF-8 on <name>/set/<dp> (e.g. the byte 0xFF) is
+// passed by mqtt::parse_bare_value as a string to config::command_to_dps -> proto::value_to_wire, whose
+// error path (protocol/dps.cpp quote() -> json::dump() without an error handler) throws
+// nlohmann::type_error 316 on the loop thread: the gateway terminates. Expected: an error answer on
+// set/result. Skipped until fixed; remove the skip decorator to check the fix.
+TEST_CASE("a bare value that is not UTF-8 gets an error answer" * doctest::skip()) {
+  FleetOptions o;
+  o.plugs = 1;
+  o.host_prefix = "127.0.8.";
+  Fleet f(o);
+  f.start_gateway();
+  REQUIRE(f.wait([&] { return f.all_online(); }));
+  for (const char* dp : {"switch_1", "countdown_1"}) {
+    CAPTURE(dp);
+    const size_t mark = f.seen.size();
+    f.publish("tuya2mqtt/" + fleet_name(0) + "/set/" + dp, "\xff\xfe");
+    auto r = f.next_json("tuya2mqtt/" + fleet_name(0) + "/set/result", mark);
+    REQUIRE(r.is_object());
+    CHECK(r["status"] == "error");
+  }
 }

@@ -116,7 +116,16 @@ TEST_CASE("TLS: a CA file that does not exist gives a clear error") {
     CHECK_MESSAGE(all.find("no-such-ca.pem") != std::string::npos, all);
     return;
   }
-  f.start_gateway(cfg);
+  config::LoadedConfig lc;
+  lc.config = parsed.value();
+  lc.path = f.dir.file("tuya2mqtt.json");
+  f.app = std::make_unique<gw::App>(&f.loop, std::move(lc));
+  auto st = f.app->start();
+  if (!st.ok()) {
+    // Refused at start, naming the file.
+    CHECK_MESSAGE(st.error().message.find("no-such-ca.pem") != std::string::npos, st.error().message);
+    return;
+  }
   const bool reported = f.wait([&] { return logs.any(LogLevel::ERROR, "no-such-ca.pem"); }, 10000);
   CHECK_MESSAGE(reported, logs.dump());
   CHECK(f.last.count("tuya2mqtt/bridge/state") == 0);
