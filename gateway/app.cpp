@@ -11,6 +11,7 @@
 #include "gateway/cloud_link.h"
 #include "gateway/cli_args.h"
 #include "gateway/discovery_listener.h"
+#include "gateway/ha_publisher.h"
 #include "gateway/transport.h"
 #include "mqtt/paho_client.h"
 #include "mqtt/payload.h"
@@ -43,6 +44,7 @@ struct App::Impl {
   mqtt::Publisher publisher;
   std::unique_ptr<CloudLink> cloud;
   std::unique_ptr<Bridge> bridge;
+  std::unique_ptr<HaPublisher> ha;
   std::unique_ptr<DiscoveryListener> discovery;
   Scheduler sched;
   int log_sink = 0;
@@ -109,6 +111,15 @@ Status App::start() {
     std::fclose(f);
     if (ok) std::rename(tmp.c_str(), learned_path.c_str());
   };
+  hooks.on_device_changed = [&m](const std::string& id) {
+    if (m.ha) m.ha->publish_device(id);
+  };
+  hooks.on_device_removed = [&m](const std::string& id, const std::string& old_name) {
+    if (m.ha) m.ha->remove_device(id, old_name);
+  };
+  hooks.on_report = [&m](const std::string& id, const nlohmann::json& dps) {
+    if (m.ha) m.ha->publish_actions(id, dps);
+  };
   if (cfg.cloud) {
     // Tests point the push consumer at a local fake: cloud.push_url (not part of the documented schema).
     std::string push_url;
@@ -120,6 +131,27 @@ Status App::start() {
   }
   m.bridge = std::make_unique<Bridge>(Bridge::Deps{m.timers, m.transports, system_random(), m.client, m.publisher},
                                       cfg, std::move(hooks), std::move(learned));
+  HaPublisher::Sources hs;
+  hs.device_ids = [&m] { return m.bridge->device_ids(); };
+  hs.device = [&m](const std::string& id) -> std::optional<HaPublisher::DeviceView> {
+    const DeviceModel* md = m.bridge->model_of(id);
+    const config::DeviceConfig* c = m.bridge->config().find_device(id);
+    if (!md || !c) return std::nullopt;
+    HaPublisher::DeviceView v;
+    v.config = c;
+    v.model = &md->model();
+    const nlohmann::json fw = m.bridge->firmware_of(id);
+    if (fw.is_object()) {
+      v.firmware_update = true;
+      if (auto it = fw.find("installed_version"); it != fw.end() && it->is_string()) v.firmware_version = it->get<std::string>();
+    }
+    return v;
+  };
+  hs.republish_state = [&m](const std::string& id) { m.bridge->republish_state(id); };
+  HaPublisher::Options ho;
+  ho.version = std::string(GATEWAY_VERSION);
+  m.ha = std::make_unique<HaPublisher>(m.publisher, m.client, m.bridge->topics(), cfg.homeassistant, m.timers,
+                                       std::move(hs), ho);
   if (m.cloud) {
     if (auto st = m.cloud->start(*m.bridge); !st.ok()) {
       // The LAN side works without the cloud: report and carry on.
@@ -160,11 +192,15 @@ Status App::start() {
   h.on_connected = [&m](bool) {
     T2M_LOGI(TAG, "connected to the MQTT broker");
     m.bridge->on_mqtt_connected();
+    m.ha->on_mqtt_connected();
   };
   h.on_connection_lost = [](const std::string& cause) {
     T2M_LOGW(TAG, "lost the MQTT broker (%s); reconnecting, state is kept and republished", cause.c_str());
   };
-  h.on_message = [&m](mqtt::Message msg) { m.bridge->on_mqtt_message(msg); };
+  // Home Assistant's status topic is outside the base topic: HA first.
+  h.on_message = [&m](mqtt::Message msg) {
+    if (!m.ha->on_message(msg)) m.bridge->on_mqtt_message(msg);
+  };
   h.on_error = [](const Error& e) { T2M_LOGE(TAG, "MQTT: %s", e.message.c_str()); };
   auto st = m.client.connect(co, std::move(h));
   if (!st.ok()) return st;
@@ -190,6 +226,7 @@ Status App::start() {
     }
   }
   m.bridge->start();
+  m.ha->start();
   T2M_LOGI(TAG, "tuya2mqtt %s running with %zu devices, base topic '%s'", std::string(GATEWAY_VERSION).c_str(),
            cfg.devices.size(), cfg.mqtt.base_topic.c_str());
   return {};

@@ -211,6 +211,7 @@ void Bridge::on_report_(Device& d, const nlohmann::json& dps, const std::optiona
   ++target->reports;
   target->last_seen_ms = deps_.timers.now_ms();
   for (auto it = dps.begin(); it != dps.end(); ++it) target->dps[it.key()] = it.value();
+  if (hooks_.on_report) hooks_.on_report(target->cfg.id, dps);
   if (target->model.refine(target->cfg, target->dps)) {
     // The device showed DPs its model did not know: entities (and HA discovery) may change.
     publish_bridge_devices_();
@@ -830,8 +831,21 @@ void Bridge::apply_firmware(const std::string& dev_id, nlohmann::json update) {
   Device* d = find_(dev_id);
   if (!d) return;
   if (d->update == update) return;
+  const bool first = d->update.is_null();
   d->update = std::move(update);
   publish_state_(*d);
+  // The first firmware report adds an update entity to the device's discovery.
+  if (first && hooks_.on_device_changed) hooks_.on_device_changed(d->cfg.id);
+}
+
+void Bridge::republish_state(const std::string& id_or_name) {
+  Device* d = find_(id_or_name);
+  if (d && !d->dps.empty()) publish_state_(*d);
+}
+
+nlohmann::json Bridge::firmware_of(const std::string& id_or_name) const {
+  Device* d = find_(id_or_name);
+  return d ? d->update : nlohmann::json();
 }
 
 void Bridge::publish_device_event(const std::string& dev_id, const std::string& type, nlohmann::json data) {

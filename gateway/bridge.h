@@ -62,6 +62,8 @@ class Bridge {
     std::function<void(const std::string& path, const nlohmann::json& data,
                        std::function<void(Result<nlohmann::json>)> respond)>
         async_request;
+    // Every device report, after it was merged (HA scene-switch actions are derived from it).
+    std::function<void(const std::string& id, const nlohmann::json& dps)> on_report;
     // A device rejected its local key: fetch a fresh one (the cloud link rate-limits this).
     std::function<void(const std::string& id)> on_wrong_key;
     // The LAN session is down: try the cloud instead. Returns false when no cloud path exists.
@@ -108,6 +110,10 @@ class Bridge {
   // A fresh local key for a device (persisted); reconnects at once if the device is down.
   bool update_local_key(const std::string& dev_id, const std::string& key);
   bool has_device(const std::string& id_or_name) const { return find_(id_or_name) != nullptr; }
+  // Publishes the device's current state again (Home Assistant's birth message).
+  void republish_state(const std::string& id_or_name);
+  // The firmware state the cloud reported (null when none).
+  nlohmann::json firmware_of(const std::string& id_or_name) const;
   std::string id_of(const std::string& id_or_name) const;
 
   const BridgeStats& stats() const { return stats_; }
