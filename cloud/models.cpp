@@ -34,7 +34,13 @@ int64_t i64(const json& j, std::initializer_list<const char*> keys, int64_t fall
   const json* v = find_any(j, keys);
   if (!v) return fallback;
   if (v->is_number_integer()) return v->get<int64_t>();
-  if (v->is_number_float()) return static_cast<int64_t>(v->get<double>());
+  if (v->is_number_float()) {
+    // Converting a double outside int64's range is undefined behaviour: such a value is not an id or a time.
+    constexpr double INT64_LIMIT = 9.2e18;
+    const double d = v->get<double>();
+    if (!std::isfinite(d) || d < -INT64_LIMIT || d > INT64_LIMIT) return fallback;
+    return static_cast<int64_t>(d);
+  }
   if (v->is_string()) {
     const std::string s = v->get<std::string>();
     char* end = nullptr;

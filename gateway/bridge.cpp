@@ -193,6 +193,16 @@ DeviceSession* Bridge::session_for_(Device& d) {
 }
 
 void Bridge::on_report_(Device& d, const nlohmann::json& dps, const std::optional<std::string>& cid) {
+  try {
+    handle_report_(d, dps, cid);
+  } catch (const std::exception& e) {
+    ++d.errors["internal_error"];
+    count_error_("internal_error");
+    T2M_LOGE(TAG, "%s: report could not be handled: %s", d.name().c_str(), e.what());
+  }
+}
+
+void Bridge::handle_report_(Device& d, const nlohmann::json& dps, const std::optional<std::string>& cid) {
   Device* target = &d;
   if (cid && !cid->empty()) {
     target = nullptr;
@@ -381,6 +391,21 @@ void Bridge::on_announcement(const proto::Announcement& a, const std::string& se
 // ---- MQTT side ---------------------------------------------------------------------------------
 
 void Bridge::on_mqtt_message(const mqtt::Message& m) {
+  // The adapter boundary for everything a broker can send us: a converter that throws on some odd input
+  // (bytes that are not UTF-8, say) costs that one message an error answer, never the process.
+  try {
+    handle_mqtt_message_(m);
+  } catch (const std::exception& e) {
+    ++stats_.bad_mqtt_messages;
+    count_error_("internal_error");
+    T2M_LOGE(TAG, "message on %s could not be handled: %s", m.topic.c_str(), e.what());
+    auto parsed = topics_.parse(m.topic);
+    if (parsed && (parsed->kind == mqtt::TopicKind::SET || parsed->kind == mqtt::TopicKind::SET_ATTR))
+      answer_set_(parsed->name, fail("bad_payload", "the command could not be read"), std::nullopt, nullptr);
+  }
+}
+
+void Bridge::handle_mqtt_message_(const mqtt::Message& m) {
   auto parsed = topics_.parse(m.topic);
   if (!parsed) {
     ++stats_.bad_mqtt_messages;

@@ -140,6 +140,8 @@ class Bridge {
   DeviceSession* session_for_(Device& d);
 
   void on_report_(Device& d, const nlohmann::json& dps, const std::optional<std::string>& cid);
+  void handle_report_(Device& d, const nlohmann::json& dps, const std::optional<std::string>& cid);
+  void handle_mqtt_message_(const mqtt::Message& m);
   void on_link_(Device& d, bool online, const std::string& reason);
   void on_error_(Device& d, const Error& e);
   void publish_state_(Device& d);

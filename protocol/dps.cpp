@@ -37,7 +37,8 @@ std::string_view trim(std::string_view s) {
 }
 
 std::string quote(const json& value) {
-  std::string text = value.dump();
+  // A value from an MQTT command may hold bytes that are not UTF-8: replace them rather than throw.
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
   if (text.size() > MAX_QUOTED_VALUE) text = text.substr(0, MAX_QUOTED_VALUE) + "...";
   return text;
 }
