@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs dependencies, builds with warnings as errors, runs every
 # test (unit and integration against a real mosquitto and the device simulator), then the same suite under
-# ASan+UBSan, then each fuzz target briefly.
+# ASan+UBSan, then each fuzz target briefly, then (as root) the Debian package is built, installed and removed.
 #   tests/run.sh            everything
 #   tests/run.sh --quick    the release build and its tests only
 set -euo pipefail
@@ -37,5 +37,11 @@ if [[ -f fuzz/CMakeLists.txt ]]; then
     -DT2M_BUILD_TESTS=OFF -DT2M_BUILD_BENCH=OFF >/dev/null
   cmake --build build/fuzz -j"$JOBS"
   fuzz/run.sh build/fuzz "$FUZZ_SECONDS"
+fi
+if [[ $(id -u) -eq 0 ]]; then
+  phase "Debian package: build, install, check, remove"
+  packaging/test-deb.sh
+else
+  echo "(the .deb install test needs root: skipped)"
 fi
 phase "all suites passed"
