@@ -35,7 +35,7 @@ if [[ -f fuzz/CMakeLists.txt ]]; then
   phase "fuzzers (${FUZZ_SECONDS}s each)"
   CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DT2M_BUILD_FUZZERS=ON \
     -DT2M_BUILD_TESTS=OFF -DT2M_BUILD_BENCH=OFF >/dev/null
-  cmake --build build/fuzz -j"$JOBS"
+  cmake --build build/fuzz --target t2m_fuzzers -j"$JOBS"
   fuzz/run.sh build/fuzz "$FUZZ_SECONDS"
 fi
 if [[ $(id -u) -eq 0 ]]; then
