@@ -1,0 +1,374 @@
+// The gateway's cloud link end to end: a real mosquitto, the fake Tuya OpenAPI (HTTP on loopback), the
+// fake Pulsar push service, the device simulator and the gateway (App) on one loop, observed through a
+// real MQTT client. Push reports, availability, names and removals reach MQTT; firmware checks and
+// upgrades are answered on bridge/response; a re-paired device gets its new key from the cloud.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cloud/pulsar_lws.h"
+#include "cloud/push_envelope.h"
+#include "common/log.h"
+#include "common/loop_executor.h"
+#include "common/timers.h"
+#include "config/config.h"
+#include "gateway/app.h"
+#include "mqtt/paho_client.h"
+#include "tests/fakecloud/fake_cloud.h"
+#include "tests/fakecloud/fake_cloud_server.h"
+#include "tests/fakecloud/fake_pulsar.h"
+#include "tests/sim/src/simulator.h"
+#include "tests/support/mosquitto.h"
+
+using namespace t2m;
+using nlohmann::json;
+
+namespace {
+
+constexpr int WAIT_MS = 8000;
+constexpr std::string_view ACCESS_ID = "1KAD46OrT9HafiKdsXeg";
+constexpr std::string_view ACCESS_SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC";
+
+constexpr std::string_view BULB_ID = "bfce34bulb0000000001";
+constexpr std::string_view PLUG_ID = "bfce33plug0000000002";
+constexpr std::string_view PASSIVE_ID = "bfcepassive000000003";  // no LAN session: cloud only
+constexpr std::string_view BULB_KEY = "ce34bulbKey{001}";
+constexpr std::string_view NEW_BULB_KEY = "ceNewBulbKey0001";
+
+// Devices on their own loopback block (the demo uses 127.0.1.x, gateway_test 127.0.3.x).
+json sim_devices() {
+  return json::parse(R"({"devices": [
+    {"id": "bfce34bulb0000000001", "key": "ce34bulbKey{001}", "version": "3.4", "profile": "bulb", "host": "127.0.5.1", "port": 0},
+    {"id": "bfce33plug0000000002", "key": "ce33plugKey00002", "version": "3.3", "profile": "plug", "host": "127.0.5.2", "port": 0}
+  ]})");
+}
+
+struct World {
+  test::TempDir dir{"t2m-cloud-it"};
+  test::MosquittoBroker broker;
+  uv_loop_t loop{};
+  std::unique_ptr<UvTimers> timers;
+  std::unique_ptr<LoopExecutor> executor;
+  std::unique_ptr<fakecloud::FakeCloud> cloud;
+  std::unique_ptr<fakecloud::FakeCloudServer> server;
+  std::unique_ptr<fakecloud::FakePulsar> pulsar;
+  std::unique_ptr<sim::Simulator> simulator;
+  std::unique_ptr<mqtt::PahoClient> observer;
+  std::unique_ptr<gw::App> app;
+  std::map<std::string, std::string> last;  // topic -> last payload
+  std::vector<mqtt::Message> seen;
+  bool observer_up = false;
+
+  World() {
+    log_set_level(LogLevel::WARN);
+    REQUIRE(broker.start());
+    uv_loop_init(&loop);
+    timers = std::make_unique<UvTimers>(&loop);
+    executor = std::make_unique<LoopExecutor>(&loop);
+
+    fakecloud::FakeCloud::Options co;
+    co.client_id = std::string(ACCESS_ID);
+    co.secret = std::string(ACCESS_SECRET);
+    cloud = std::make_unique<fakecloud::FakeCloud>(*timers, co);
+    auto add = [&](std::string_view id, std::string_view key, std::string name, std::string category) {
+      fakecloud::FakeDevice d;
+      d.id = std::string(id);
+      d.local_key = std::string(key);
+      d.name = std::move(name);
+      d.category = std::move(category);
+      cloud->add_device(std::move(d));
+    };
+    add(BULB_ID, BULB_KEY, "Bulb", "dj");
+    add(PLUG_ID, "ce33plugKey00002", "Plug", "cz");
+    add(PASSIVE_ID, "cePassiveKey0003", "Passive plug", "cz");
+    server = std::make_unique<fakecloud::FakeCloudServer>(&loop, *cloud);
+    REQUIRE(server->listen(0).ok());
+
+    fakecloud::FakePulsarOptions po;
+    po.access_id = std::string(ACCESS_ID);
+    po.access_secret = std::string(ACCESS_SECRET);
+    pulsar = std::make_unique<fakecloud::FakePulsar>(&loop, *timers, po);
+    REQUIRE(pulsar->start().ok());
+
+    auto sc = sim::parse_config(sim_devices());
+    REQUIRE(sc.ok());
+    simulator = std::make_unique<sim::Simulator>(&loop, sc.value());
+    REQUIRE(simulator->start().ok());
+
+    observer = std::make_unique<mqtt::PahoClient>(*executor);
+    mqtt::ConnectOptions mo;
+    mo.server_uri = broker.uri();
+    mo.client_id = "t2m-cloud-it-observer";
+    mo.reconnect_min_ms = 100;
+    mo.reconnect_max_ms = 500;
+    mqtt::ClientHandlers h;
+    h.on_connected = [this](bool) {
+      observer_up = true;
+      (void)observer->subscribe("tuya2mqtt/#", mqtt::Qos::AT_LEAST_ONCE);
+    };
+    h.on_message = [this](mqtt::Message m) {
+      last[m.topic] = m.payload;
+      seen.push_back(std::move(m));
+    };
+    REQUIRE(observer->connect(mo, h).ok());
+    REQUIRE(wait([&] { return observer_up; }));
+  }
+
+  json gateway_config() {
+    json devices = json::array();
+    const std::map<std::string, std::pair<std::string, std::string>> names = {
+        {std::string(BULB_ID), {"bulb34", "dj"}}, {std::string(PLUG_ID), {"plug33", "cz"}}};
+    for (const auto& id : simulator->device_ids()) {
+      const auto* spec = simulator->spec(id);
+      devices.push_back(json{{"id", id},
+                             {"local_key", spec->key},
+                             {"address", spec->host},
+                             {"port", simulator->port_of(id)},
+                             {"version", std::string(proto::to_string(spec->version))},
+                             {"name", names.at(id).first},
+                             {"category", names.at(id).second}});
+    }
+    devices.push_back(json{{"id", PASSIVE_ID},
+                           {"local_key", "cePassiveKey0003"},
+                           {"address", "auto"},
+                           {"version", "3.3"},
+                           {"name", "passive"},
+                           {"category", "cz"},
+                           {"passive", true}});
+    return json{{"mqtt", {{"server", broker.uri()}, {"client_id", "t2m-cloud-it-gateway"}}},
+                {"discovery", {{"enabled", false}}},
+                {"log_level", "warning"},
+                {"cloud",
+                 {{"access_id", ACCESS_ID},
+                  {"access_secret", ACCESS_SECRET},
+                  {"region", "eu"},
+                  {"base_url", server->base_url()},
+                  {"push", true},
+                  {"push_url", pulsar->url()}}},
+                {"devices", devices}};
+  }
+
+  void start_gateway() {
+    auto parsed = config::parse_config(gateway_config());
+    if (!parsed.ok()) {
+      for (const auto& i : parsed.error()) MESSAGE(i.to_string());
+    }
+    REQUIRE(parsed.ok());
+    config::LoadedConfig lc;
+    lc.config = parsed.value();
+    lc.path = dir.file("tuya2mqtt.json");
+    app = std::make_unique<gw::App>(&loop, std::move(lc));
+    REQUIRE(app->start().ok());
+    // The push consumer is connected once the fake has a session.
+    REQUIRE(wait([&] { return pulsar->connections() > 0; }));
+  }
+
+  bool wait(const std::function<bool()>& pred, int ms = WAIT_MS) {
+    return test::run_loop_until(&loop, pred, ms);
+  }
+
+  json state(const std::string& name) {
+    auto it = last.find("tuya2mqtt/" + name);
+    if (it == last.end() || it->second.empty()) return nullptr;
+    return json::parse(it->second, nullptr, false);
+  }
+  std::string availability(const std::string& name) {
+    auto it = last.find("tuya2mqtt/" + name + "/availability");
+    return it == last.end() ? std::string() : it->second;
+  }
+  bool online(const std::string& name) { return availability(name) == R"({"state":"online"})"; }
+  bool offline(const std::string& name) { return availability(name) == R"({"state":"offline"})"; }
+  void publish(const std::string& topic, const std::string& payload) {
+    REQUIRE(observer->publish(mqtt::Message{topic, payload, mqtt::Qos::AT_LEAST_ONCE, false}).ok());
+  }
+  // The first message on `topic` at or after index `after` whose payload contains `needle`.
+  json find_message(const std::string& topic, size_t after, const std::string& needle, int ms = WAIT_MS) {
+    json out;
+    wait(
+        [&] {
+          for (size_t i = after; i < seen.size(); ++i)
+            if (seen[i].topic == topic && seen[i].payload.find(needle) != std::string::npos) {
+              out = json::parse(seen[i].payload, nullptr, false);
+              return true;
+            }
+          return false;
+        },
+        ms);
+    return out;
+  }
+
+  ~World() {
+    bool stopped = false;
+    if (app) app->stop([&] { stopped = true; });
+    wait([&] { return stopped || !app; }, 5000);
+    app.reset();
+    bool obs_done = false;
+    observer->disconnect([&] { obs_done = true; });
+    wait([&] { return obs_done; }, 3000);
+    observer.reset();
+    simulator->stop();
+    simulator.reset();
+    pulsar.reset();
+    server->close();
+    server.reset();
+    cloud.reset();
+    executor->close();
+    executor.reset();
+    timers.reset();
+    test::run_loop_for(&loop, 50);
+    cloud::lws_drain(&loop);
+    CHECK(uv_close_all_and_drain(&loop) == 0);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cloud push: a status report by code reaches the device's MQTT state") {
+  World w;
+  w.start_gateway();
+  // Off first, then on: two reports, so a value that happened to be there already cannot pass.
+  w.pulsar->publish(
+      4,
+      R"({"dataId":"r1","devId":"bfcepassive000000003","status":[{"code":"switch_1","value":false,"t":1000}]})",
+      cloud::push::EM_AES_ECB);
+  REQUIRE(w.wait([&] {
+    auto s = w.state("passive");
+    return s.is_object() && s.contains("switch_1") && s["switch_1"] == false;
+  }));
+  w.pulsar->publish(
+      4,
+      R"({"dataId":"r2","devId":"bfcepassive000000003","status":[{"code":"switch_1","value":true,"t":2000}]})",
+      cloud::push::EM_AES_GCM);
+  REQUIRE(w.wait([&] {
+    auto s = w.state("passive");
+    return s.is_object() && s["switch_1"] == true;
+  }));
+  CHECK(w.wait([&] { return w.pulsar->unacked() == 0; }));
+}
+
+TEST_CASE("cloud push: offline and online change the availability of a device without a LAN session") {
+  World w;
+  w.start_gateway();
+  w.pulsar->publish(20,
+                    R"({"devId":"bfcepassive000000003","bizCode":"online","bizData":{"time":1700000000}})",
+                    cloud::push::EM_AES_ECB);
+  REQUIRE(w.wait([&] { return w.online("passive"); }));
+  w.pulsar->publish(20,
+                    R"({"devId":"bfcepassive000000003","bizCode":"offline","bizData":{"time":1700000001}})",
+                    cloud::push::EM_AES_GCM);
+  REQUIRE(w.wait([&] { return w.offline("passive"); }));
+  w.pulsar->publish(20,
+                    R"({"devId":"bfcepassive000000003","bizCode":"online","bizData":{"time":1700000002}})",
+                    cloud::push::EM_AES_GCM);
+  REQUIRE(w.wait([&] { return w.online("passive"); }));
+}
+
+TEST_CASE("cloud push: a name update becomes an event, a deletion clears the device's retained topics") {
+  World w;
+  w.start_gateway();
+  REQUIRE(w.wait([&] { return w.online("plug33") && !w.state("plug33").is_null(); }));
+  size_t mark = w.seen.size();
+  w.pulsar->publish(
+      20,
+      R"({"devId":"bfce33plug0000000002","bizCode":"nameUpdate","bizData":{"devId":"bfce33plug0000000002","name":"Kitchen plug"}})",
+      cloud::push::EM_AES_ECB);
+  auto ev = w.find_message("tuya2mqtt/bridge/event", mark, "device_cloud_name");
+  REQUIRE(ev.is_object());
+  CHECK(ev["data"]["id"] == PLUG_ID);
+  CHECK(ev["data"]["friendly_name"] == "plug33");
+  CHECK(ev["data"]["cloud_name"] == "Kitchen plug");
+
+  mark = w.seen.size();
+  w.pulsar->publish(
+      20,
+      R"({"devId":"bfce33plug0000000002","bizCode":"delete","bizData":{"devId":"bfce33plug0000000002","uid":"ay1","ownerId":"1"}})",
+      cloud::push::EM_AES_GCM);
+  auto removed = w.find_message("tuya2mqtt/bridge/event", mark, "device_removed");
+  REQUIRE(removed.is_object());
+  CHECK(removed["data"]["id"] == PLUG_ID);
+  REQUIRE(w.wait(
+      [&] { return w.last["tuya2mqtt/plug33"].empty() && w.last["tuya2mqtt/plug33/availability"].empty(); }));
+  // bridge/devices no longer lists it.
+  REQUIRE(w.wait([&] {
+    auto devices = json::parse(w.last["tuya2mqtt/bridge/devices"], nullptr, false);
+    if (!devices.is_array()) return false;
+    for (const auto& d : devices)
+      if (d.value("ieee_address", "") == PLUG_ID || d.value("friendly_name", "") == "plug33") return false;
+    return true;
+  }));
+}
+
+TEST_CASE("cloud firmware: check answers with the cloud's versions, update runs to the end") {
+  World w;
+  fakecloud::FakeFirmware fw;
+  fw.current_version = "1.0.0";
+  fw.latest_version = "1.2.0";
+  fw.upgrade_status = 1;
+  fw.progress_step = 50;  // one poll at 50 %, the next one finishes (the manager polls every 5 s)
+  w.cloud->set_firmware(std::string(BULB_ID), {fw});
+  w.start_gateway();
+  REQUIRE(w.wait([&] { return w.online("bulb34"); }));
+
+  size_t mark = w.seen.size();
+  w.publish("tuya2mqtt/bridge/request/device/ota_update/check", R"({"id": "bulb34"})");
+  auto check = w.find_message("tuya2mqtt/bridge/response/device/ota_update/check", mark, "status");
+  REQUIRE(check.is_object());
+  CHECK(check["status"] == "ok");
+  CHECK(check["data"]["id"] == "bulb34");
+  CHECK(check["data"]["update_available"] == true);
+  CHECK(check["data"]["installed_version"] == "1.0.0");
+  CHECK(check["data"]["latest_version"] == "1.2.0");
+  REQUIRE(w.wait([&] {
+    auto s = w.state("bulb34");
+    return s.is_object() && s.contains("update") && s["update"]["state"] == "available";
+  }));
+
+  mark = w.seen.size();
+  w.publish("tuya2mqtt/bridge/request/device/ota_update/update", R"({"id": "bulb34"})");
+  bool saw_progress = false;
+  REQUIRE(w.wait(
+      [&] {
+        auto s = w.state("bulb34");
+        if (s.is_object() && s.contains("update") && s["update"]["state"] == "updating" &&
+            s["update"].contains("progress") && s["update"]["progress"].get<int>() > 0)
+          saw_progress = true;
+        return saw_progress;
+      },
+      12000));
+  auto done = w.find_message("tuya2mqtt/bridge/response/device/ota_update/update", mark, "status", 15000);
+  REQUIRE(done.is_object());
+  CHECK(done["status"] == "ok");
+  CHECK(done["data"]["from"] == "1.0.0");
+  CHECK(done["data"]["to"] == "1.2.0");
+  REQUIRE(w.wait([&] {
+    auto s = w.state("bulb34");
+    return s.is_object() && s.contains("update") && s["update"]["state"] == "idle" &&
+           s["update"]["installed_version"] == "1.2.0";
+  }));
+}
+
+TEST_CASE("cloud keys: a re-paired device gets its new local key from the cloud and comes back") {
+  World w;
+  w.start_gateway();
+  REQUIRE(w.wait([&] { return w.online("bulb34"); }));
+  w.cloud->device(std::string(BULB_ID))->local_key = std::string(NEW_BULB_KEY);
+  size_t mark = w.seen.size();
+  sim::Fault f;
+  f.kind = sim::FaultKind::CHANGE_KEY;
+  f.key = std::string(NEW_BULB_KEY);
+  REQUIRE(w.simulator->inject(std::string(BULB_ID), f).ok());
+  REQUIRE(w.wait([&] { return w.offline("bulb34"); }));
+  auto ev = w.find_message("tuya2mqtt/bridge/event", mark, "device_key_updated", 15000);
+  REQUIRE(ev.is_object());
+  CHECK(ev["data"]["id"] == BULB_ID);
+  REQUIRE(w.wait([&] { return w.online("bulb34"); }, 15000));
+  CHECK(w.cloud->count("GET /v1.0/devices/" + std::string(BULB_ID)) > 0);
+  // Neither key ever appears on MQTT.
+  for (const auto& m : w.seen) {
+    CHECK(m.payload.find(std::string(NEW_BULB_KEY)) == std::string::npos);
+    CHECK(m.payload.find(std::string(BULB_KEY)) == std::string::npos);
+  }
+}
