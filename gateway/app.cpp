@@ -1,5 +1,7 @@
 #include "gateway/app.h"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 
@@ -305,6 +307,11 @@ int run_main(int argc, char** argv) {
     return EXIT_CONFIG;
   }
   log_set_level(level);
+  // One socket per device: thousands of devices need more than the usual soft limit of 1024.
+  if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
 
   uv_loop_t loop;
   uv_loop_init(&loop);
