@@ -29,6 +29,7 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DT2M_WERROR=ON -DT2M
 cmake --build build/asan -j"$JOBS"
 phase "tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS=suppressions=$PWD/tests/support/lsan.supp \
   ctest --test-dir build/asan --output-on-failure -j"$JOBS"
 
 if [[ -f fuzz/CMakeLists.txt ]]; then

@@ -68,12 +68,7 @@ struct Harness {
     bridge->start();
   }
 
-  FakeTransport* transport_to(const std::string& host) {
-    FakeTransport* found = nullptr;
-    for (auto* t : factory.created)
-      if (t->host() == host) found = t;  // the latest one to that host
-    return found;
-  }
+  FakeTransport* transport_to(const std::string& host) { return factory.live_to(host); }
 
   // Connects the device at `host` and answers its first query.
   Device online(const std::string& host, const std::string& id, const std::string& key, const json& dps) {
@@ -188,10 +183,15 @@ TEST_CASE("rename moves the topics, clears the old retained ones and persists") 
 TEST_CASE("remove stops the session and clears retained topics; add starts a new one") {
   Harness h;
   h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}});
-  FakeTransport* t = h.transport_to("127.0.9.1");
+  REQUIRE(h.transport_to("127.0.9.1") != nullptr);
+  std::shared_ptr<TransportRecord> record;
+  for (const auto& r : h.factory.records)
+    if (r->alive && r->host == "127.0.9.1") record = r;
+  REQUIRE(record != nullptr);
   h.client.inject("t2m/bridge/request/device/remove", R"({"id":"plug"})");
   CHECK(h.last_json("t2m/bridge/response/device/remove")["status"] == "ok");
-  CHECK(t->closed());
+  CHECK(record->closed);
+  CHECK(h.transport_to("127.0.9.1") == nullptr);
   CHECK_FALSE(h.client.has_retained("t2m/plug"));
   CHECK(h.bridge->state_of("plug").is_null());
   CHECK(h.saved.back().find_device(PLUG) == nullptr);

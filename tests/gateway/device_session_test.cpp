@@ -287,10 +287,11 @@ TEST_CASE("stop fails queued commands and closes") {
   h.session->start();
   std::optional<Status> result;
   h.session->set_dps(json{{"1", true}}, std::nullopt, [&](const Status& s) { result = s; });
+  const auto record = h.factory.records.back();
   h.session->stop();
   REQUIRE(result.has_value());
   CHECK(result->error().code == "stopped");
-  CHECK(h.factory.last().closed());
+  CHECK(record->closed);
 }
 
 TEST_CASE("version auto with a learned preference probes that version first") {
