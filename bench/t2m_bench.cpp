@@ -69,11 +69,11 @@ using nlohmann::json;
 constexpr const char* DEVICE_BASE_ADDRESS = "127.0.2.1";  // devices on 127.0.2.1, .2, ... (loopback)
 constexpr const char* VERSION_MIX = "3.3,3.4,3.5";
 constexpr const char* BROKER_HOST = "127.0.0.1";
-constexpr int STOP_GRACE_MS = 8000;           // SIGTERM, then SIGKILL after this long
+constexpr int STOP_GRACE_MS = 8000;  // SIGTERM, then SIGKILL after this long
 constexpr int BROKER_START_TIMEOUT_MS = 5000;
 constexpr int CONTROL_TIMEOUT_MS = 10000;
-constexpr int SETTLE_MS = 2000;               // after a cold start, before measuring anything else
-constexpr int DRAIN_QUIET_MS = 1000;          // push test: no new state for this long = drained
+constexpr int SETTLE_MS = 2000;       // after a cold start, before measuring anything else
+constexpr int DRAIN_QUIET_MS = 1000;  // push test: no new state for this long = drained
 constexpr int DRAIN_MAX_MS = 15000;
 constexpr size_t MAX_DEVICES = 20000;
 constexpr int64_t US_PER_S = 1000000;
@@ -90,8 +90,12 @@ int64_t clock_us(clockid_t id) {
   clock_gettime(id, &ts);
   return static_cast<int64_t>(ts.tv_sec) * US_PER_S + ts.tv_nsec / 1000;
 }
-int64_t mono_us() { return clock_us(CLOCK_MONOTONIC); }
-int64_t unix_us() { return clock_us(CLOCK_REALTIME); }
+int64_t mono_us() {
+  return clock_us(CLOCK_MONOTONIC);
+}
+int64_t unix_us() {
+  return clock_us(CLOCK_REALTIME);
+}
 void sleep_ms(int64_t ms) {
   if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
@@ -112,7 +116,8 @@ void kill_children_from_handler(int sig) {
     pid_t p = static_cast<pid_t>(g_children[i]);
     if (p > 0) kill(p, SIGKILL);
   }
-  const char msg[] = "\nt2m_bench: interrupted or over its time budget; every process it started was killed\n";
+  const char msg[] =
+      "\nt2m_bench: interrupted or over its time budget; every process it started was killed\n";
   ssize_t w = write(2, msg, sizeof msg - 1);
   (void)w;
   _exit(sig == SIGALRM ? 3 : 130);
@@ -263,14 +268,16 @@ struct CpuWindow {
   std::vector<double> runq_wait_percent() const {
     const double wall = static_cast<double>(mono_us() - t0) / US_PER_S;
     std::vector<double> out;
-    for (const auto& e : entries) out.push_back(wall > 0 ? (runq_wait_s(e.pid).value_or(e.wait0) - e.wait0) / wall * 100 : 0);
+    for (const auto& e : entries)
+      out.push_back(wall > 0 ? (runq_wait_s(e.pid).value_or(e.wait0) - e.wait0) / wall * 100 : 0);
     return out;
   }
   // Same order as the pids given to start().
   std::vector<double> percent() const {
     const double wall = static_cast<double>(mono_us() - t0) / US_PER_S;
     std::vector<double> out;
-    for (const auto& e : entries) out.push_back(wall > 0 ? (cpu_seconds(e.pid).value_or(e.cpu0) - e.cpu0) / wall * 100 : 0);
+    for (const auto& e : entries)
+      out.push_back(wall > 0 ? (cpu_seconds(e.pid).value_or(e.cpu0) - e.cpu0) / wall * 100 : 0);
     return out;
   }
 };
@@ -446,16 +453,21 @@ void scan_dps(std::string_view payload, std::vector<std::pair<std::string_view, 
     for (; i < n; ++i) {
       char c = payload[i];
       if (in_str) {
-        if (c == '\\') ++i;
-        else if (c == '"') in_str = false;
+        if (c == '\\')
+          ++i;
+        else if (c == '"')
+          in_str = false;
         continue;
       }
-      if (c == '"') in_str = true;
-      else if (c == '{' || c == '[') ++depth;
+      if (c == '"')
+        in_str = true;
+      else if (c == '{' || c == '[')
+        ++depth;
       else if (c == '}' || c == ']') {
         if (depth == 0) break;
         --depth;
-      } else if (c == ',' && depth == 0) break;
+      } else if (c == ',' && depth == 0)
+        break;
     }
     if (i > n) return;
     out.emplace_back(key, payload.substr(v0, i - v0));
@@ -526,8 +538,8 @@ struct Fleet {
   // Paho's thread.
   void on_message(const std::string& topic, const std::string& payload, int64_t t) {
     std::lock_guard<std::mutex> g(mu);
-    if (topic.size() <= base.size() + 2 || topic.compare(0, base.size(), base) != 0 || topic[base.size()] != '/' ||
-        topic[base.size() + 1] != 'd')
+    if (topic.size() <= base.size() + 2 || topic.compare(0, base.size(), base) != 0 ||
+        topic[base.size()] != '/' || topic[base.size() + 1] != 'd')
       return;
     std::string_view rest(topic);
     rest.remove_prefix(base.size() + 2);
@@ -609,7 +621,8 @@ void nodelay_all_tcp_sockets() {
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) continue;
     sockaddr_storage peer{};
     socklen_t plen = sizeof peer;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0 || peer.ss_family != AF_INET) continue;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0 || peer.ss_family != AF_INET)
+      continue;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
@@ -698,10 +711,13 @@ struct Options {
   bool broker_nodelay = true;
   std::string command_line;
 
-  bool has(const std::string& s) const { return std::find(scenarios.begin(), scenarios.end(), s) != scenarios.end(); }
+  bool has(const std::string& s) const {
+    return std::find(scenarios.begin(), scenarios.end(), s) != scenarios.end();
+  }
 };
 
-constexpr const char* USAGE = R"(t2m_bench: end-to-end benchmark of tuya2mqtt (mosquitto + tuya2mqtt-sim + tuya2mqtt, loopback only)
+constexpr const char* USAGE =
+    R"(t2m_bench: end-to-end benchmark of tuya2mqtt (mosquitto + tuya2mqtt-sim + tuya2mqtt, loopback only)
 
 Usage: t2m_bench [--quick | --full] [options]
   --quick                 small fleets, under a minute (default): cold 100; load N 100; idle 10 s
@@ -765,28 +781,46 @@ std::optional<Options> parse_options(int argc, char** argv) {
       if (a == "--help" || a == "-h") {
         fputs(USAGE, stdout);
         exit(0);
-      } else if (a == "--quick") o.full = false;
-      else if (a == "--full") o.full = true;
-      else if (a == "--scenarios") o.scenarios = split(val());
-      else if (a == "--cold-sizes") cold = sizes(val());
-      else if (a == "--n") n = std::stoul(val());
-      else if (a == "--footprint-sizes") foot = sizes(val());
-      else if (a == "--command-rate") o.command_rate = std::stod(val());
-      else if (a == "--command-seconds") cmd_s = std::stoi(val());
+      } else if (a == "--quick")
+        o.full = false;
+      else if (a == "--full")
+        o.full = true;
+      else if (a == "--scenarios")
+        o.scenarios = split(val());
+      else if (a == "--cold-sizes")
+        cold = sizes(val());
+      else if (a == "--n")
+        n = std::stoul(val());
+      else if (a == "--footprint-sizes")
+        foot = sizes(val());
+      else if (a == "--command-rate")
+        o.command_rate = std::stod(val());
+      else if (a == "--command-seconds")
+        cmd_s = std::stoi(val());
       else if (a == "--push-rates") {
         std::vector<double> r;
         for (const auto& s : split(val())) r.push_back(std::stod(s));
         rates = r;
-      } else if (a == "--push-seconds") push_s = std::stoi(val());
-      else if (a == "--idle-seconds") idle_s = std::stoi(val());
-      else if (a == "--refresh-reps") o.refresh_reps = std::max(1, std::stoi(val()));
-      else if (a == "--bin-dir") o.bin_dir = val();
-      else if (a == "--work-dir") o.work_dir = val();
-      else if (a == "--keep") o.keep_work = true;
-      else if (a == "--json") o.json_out = val();
-      else if (a == "--max-seconds") max_s = std::stoi(val());
-      else if (a == "--nice") o.nice = std::stoi(val());
-      else if (a == "--broker-default-nagle") o.broker_nodelay = false;
+      } else if (a == "--push-seconds")
+        push_s = std::stoi(val());
+      else if (a == "--idle-seconds")
+        idle_s = std::stoi(val());
+      else if (a == "--refresh-reps")
+        o.refresh_reps = std::max(1, std::stoi(val()));
+      else if (a == "--bin-dir")
+        o.bin_dir = val();
+      else if (a == "--work-dir")
+        o.work_dir = val();
+      else if (a == "--keep")
+        o.keep_work = true;
+      else if (a == "--json")
+        o.json_out = val();
+      else if (a == "--max-seconds")
+        max_s = std::stoi(val());
+      else if (a == "--nice")
+        o.nice = std::stoi(val());
+      else if (a == "--broker-default-nagle")
+        o.broker_nodelay = false;
       else {
         fprintf(stderr, "t2m_bench: unknown option %s (see --help)\n", a.c_str());
         return std::nullopt;
@@ -798,7 +832,8 @@ std::optional<Options> parse_options(int argc, char** argv) {
   }
   o.cold_sizes = cold.value_or(o.full ? std::vector<size_t>{100, 1000, 5000} : std::vector<size_t>{100});
   o.load_n = n.value_or(o.full ? 1000 : 100);
-  o.footprint_sizes = foot.value_or(o.full ? std::vector<size_t>{0, 1000, 5000} : std::vector<size_t>{0, 100});
+  o.footprint_sizes =
+      foot.value_or(o.full ? std::vector<size_t>{0, 1000, 5000} : std::vector<size_t>{0, 100});
   o.command_seconds = cmd_s.value_or(o.full ? 20 : 4);
   o.push_rates = rates.value_or(o.full ? std::vector<double>{5000, 10000, 20000, 30000, 40000, 60000}
                                        : std::vector<double>{2000, 10000, 20000});
@@ -822,7 +857,9 @@ Percentiles percentiles(std::vector<double> v) {
   p.count = v.size();
   if (v.empty()) return p;
   std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]; };
+  auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+  };
   p.p50 = at(0.50);
   p.p90 = at(0.90);
   p.p99 = at(0.99);
@@ -833,8 +870,8 @@ Percentiles percentiles(std::vector<double> v) {
   return p;
 }
 json to_json(const Percentiles& p) {
-  return json{{"count", p.count}, {"p50_ms", p.p50}, {"p90_ms", p.p90}, {"p99_ms", p.p99}, {"max_ms", p.max},
-              {"mean_ms", p.mean}};
+  return json{{"count", p.count}, {"p50_ms", p.p50}, {"p90_ms", p.p90},
+              {"p99_ms", p.p99},  {"max_ms", p.max}, {"mean_ms", p.mean}};
 }
 
 class Bench {
@@ -880,8 +917,10 @@ class Bench {
     sim_bin_ = o_.bin_dir + "/tests/sim/tuya2mqtt-sim";
     for (const auto& b : {gateway_bin_, sim_bin_}) {
       if (access(b.c_str(), X_OK) != 0) {
-        fprintf(stderr, "t2m_bench: %s is missing: build the tuya2mqtt and tuya2mqtt-sim targets (bench/run.sh does)\n",
-                b.c_str());
+        fprintf(
+            stderr,
+            "t2m_bench: %s is missing: build the tuya2mqtt and tuya2mqtt-sim targets (bench/run.sh does)\n",
+            b.c_str());
         return false;
       }
     }
@@ -914,8 +953,8 @@ class Bench {
     for (size_t s : o_.cold_sizes) biggest = std::max(biggest, s);
     for (size_t s : o_.footprint_sizes) biggest = std::max(biggest, s);
     if (fd_limit_ > 0 && static_cast<long>(2 * biggest + 200) > fd_limit_) {
-      fprintf(stderr, "t2m_bench: warning: open-files limit %ld is too low for %zu devices (needs ~%zu)\n", fd_limit_,
-              biggest, 2 * biggest + 200);
+      fprintf(stderr, "t2m_bench: warning: open-files limit %ld is too low for %zu devices (needs ~%zu)\n",
+              fd_limit_, biggest, 2 * biggest + 200);
     }
 
     if (o_.nice != 0 && setpriority(PRIO_PROCESS, 0, o_.nice) != 0)
@@ -1009,8 +1048,8 @@ class Bench {
     const int64_t t0 = mono_us();
     if (!sim_.start("tuya2mqtt-sim",
                     {sim_bin_, "--generate", std::to_string(n), "--mix", VERSION_MIX, "--base-address",
-                     DEVICE_BASE_ADDRESS, "--dump-devices", dump, "--control", "127.0.0.1:0", "--ready-file", ready,
-                     "--log-level", "warn"},
+                     DEVICE_BASE_ADDRESS, "--dump-devices", dump, "--control", "127.0.0.1:0", "--ready-file",
+                     ready, "--log-level", "warn"},
                     o_.work_dir + "/sim-" + std::to_string(n) + ".log"))
       return false;
     json r;
@@ -1022,7 +1061,8 @@ class Bench {
         if (r.is_object()) break;
       }
       if (!sim_.running() || mono_us() - t0 > (10 + static_cast<int64_t>(n) / 100) * US_PER_S) {
-        fprintf(stderr, "t2m_bench: the simulator did not start (see %s/sim-%zu.log)\n", o_.work_dir.c_str(), n);
+        fprintf(stderr, "t2m_bench: the simulator did not start (see %s/sim-%zu.log)\n", o_.work_dir.c_str(),
+                n);
         return false;
       }
       sleep_ms(20);
@@ -1111,13 +1151,16 @@ class Bench {
         if (f) firsts.push_back(static_cast<double>(f - t0) / US_PER_MS);
       auto p = percentiles(firsts);
       rec["first_state_p50_ms"] = p.p50;
-      rec["ms_per_device"] = static_cast<double>(fleet_.last_first_state_us - t0) / US_PER_MS / static_cast<double>(n);
+      rec["ms_per_device"] =
+          static_cast<double>(fleet_.last_first_state_us - t0) / US_PER_MS / static_cast<double>(n);
     }
     lk.unlock();
     if (!ok)
-      fprintf(stderr, "t2m_bench: only %zu/%zu devices with state, %zu online after %lld s (see %s/gateway-%zu.log)\n",
-              rec["with_state"].get<size_t>(), n, rec["online"].get<size_t>(),
-              static_cast<long long>(budget_us / US_PER_S), o_.work_dir.c_str(), n);
+      fprintf(
+          stderr,
+          "t2m_bench: only %zu/%zu devices with state, %zu online after %lld s (see %s/gateway-%zu.log)\n",
+          rec["with_state"].get<size_t>(), n, rec["online"].get<size_t>(),
+          static_cast<long long>(budget_us / US_PER_S), o_.work_dir.c_str(), n);
     return rec;
   }
 
@@ -1126,7 +1169,8 @@ class Bench {
     int64_t ms = gateway_.stop();
     if (!base_.empty()) {
       results_["gateway_stop_ms"].push_back(json{{"n", fleet_.n}, {"ms", ms}});
-      for (const char* f : {"/+", "/+/availability", "/+/set/result", "/bridge/state"}) mqtt_->unsubscribe(base_ + f);
+      for (const char* f : {"/+", "/+/availability", "/+/set/result", "/bridge/state"})
+        mqtt_->unsubscribe(base_ + f);
     }
   }
 
@@ -1223,8 +1267,8 @@ class Bench {
              {"best_total_ms", best},
              {"cpu_percent", {{"gateway", pct[0]}, {"simulator", pct[1]}, {"mosquitto", pct[2]}}}};
     results_["refresh_all"] = rec;
-    printf("  refresh-all (%d x %zu /get): best %.1f ms (%.4f ms/device), median %.4f ms/device\n", o_.refresh_reps, n,
-           best, best / static_cast<double>(n), per[per.size() / 2]);
+    printf("  refresh-all (%d x %zu /get): best %.1f ms (%.4f ms/device), median %.4f ms/device\n",
+           o_.refresh_reps, n, best, best / static_cast<double>(n), per[per.size() / 2]);
     fflush(stdout);
   }
 
@@ -1258,7 +1302,8 @@ class Bench {
       const int64_t due = start + static_cast<int64_t>(k) * interval_us;
       // Sleep (no spinning: the driver shares two cores with everything it measures); the publish time
       // is stamped when the command really goes out.
-      if (const int64_t left = due - mono_us(); left > 0) std::this_thread::sleep_for(std::chrono::microseconds(left));
+      if (const int64_t left = due - mono_us(); left > 0)
+        std::this_thread::sleep_for(std::chrono::microseconds(left));
       const size_t i = k % n;
       std::string payload;
       {
@@ -1304,26 +1349,29 @@ class Bench {
       }
     }
     auto p = percentiles(rtt);
-    json rec{{"n", n},
-             {"rate_per_s", static_cast<double>(sent) / send_s},
-             {"sent", sent},
-             {"completed", rtt.size()},
-             {"not_completed", lost},
-             {"skipped_busy", skipped},
-             {"reconnects", sim_totals_().value("accepted", uint64_t{0}) - sim_before.value("accepted", uint64_t{0})},
-             {"set_result_ok", fleet_.results_ok},
-             {"set_result_error", fleet_.results_error},
-             {"round_trip", to_json(p)},
-             {"mqtt_to_device", to_json(percentiles(to_device))},
-             {"device_to_mqtt", to_json(percentiles(back))},
-             {"cpu_percent", {{"gateway", pct[0]}, {"simulator", pct[1]}, {"mosquitto", pct[2]}}},
-             {"runq_wait_percent", {{"gateway", waits[0]}, {"simulator", waits[1]}, {"mosquitto", waits[2]}}}};
+    json rec{
+        {"n", n},
+        {"rate_per_s", static_cast<double>(sent) / send_s},
+        {"sent", sent},
+        {"completed", rtt.size()},
+        {"not_completed", lost},
+        {"skipped_busy", skipped},
+        {"reconnects",
+         sim_totals_().value("accepted", uint64_t{0}) - sim_before.value("accepted", uint64_t{0})},
+        {"set_result_ok", fleet_.results_ok},
+        {"set_result_error", fleet_.results_error},
+        {"round_trip", to_json(p)},
+        {"mqtt_to_device", to_json(percentiles(to_device))},
+        {"device_to_mqtt", to_json(percentiles(back))},
+        {"cpu_percent", {{"gateway", pct[0]}, {"simulator", pct[1]}, {"mosquitto", pct[2]}}},
+        {"runq_wait_percent", {{"gateway", waits[0]}, {"simulator", waits[1]}, {"mosquitto", waits[2]}}}};
     if (fleet_.results_error) rec["last_error"] = fleet_.last_error;
     results_["command_round_trip"] = rec;
-    printf("  command round trip (%zu at %.0f/s over %zu devices): p50 %.3f ms, p99 %.3f ms, max %.3f ms; "
-           "not completed %zu; to device p50 %.3f ms; CPU gateway %.1f%% sim %.1f%% broker %.1f%%\n",
-           sent, rec["rate_per_s"].get<double>(), n, p.p50, p.p99, p.max, lost, percentiles(to_device).p50, pct[0],
-           pct[1], pct[2]);
+    printf(
+        "  command round trip (%zu at %.0f/s over %zu devices): p50 %.3f ms, p99 %.3f ms, max %.3f ms; "
+        "not completed %zu; to device p50 %.3f ms; CPU gateway %.1f%% sim %.1f%% broker %.1f%%\n",
+        sent, rec["rate_per_s"].get<double>(), n, p.p50, p.p99, p.max, lost, percentiles(to_device).p50,
+        pct[0], pct[1], pct[2]);
     fflush(stdout);
   }
 
@@ -1373,33 +1421,40 @@ class Bench {
           last_got = got;
           last_change = mono_us();
         }
-        if (mono_us() - last_change > DRAIN_QUIET_MS * US_PER_MS || mono_us() - d0 > DRAIN_MAX_MS * US_PER_MS) break;
+        if (mono_us() - last_change > DRAIN_QUIET_MS * US_PER_MS || mono_us() - d0 > DRAIN_MAX_MS * US_PER_MS)
+          break;
         sleep_ms(20);
       }
       const double drain_ms = static_cast<double>(mono_us() - d0) / US_PER_MS;
       const int64_t lost = static_cast<int64_t>(expected) - static_cast<int64_t>(got);
-      // A report in flight when a link drops (e.g. a heartbeat the starved gateway answered too late) is lost.
-      const uint64_t reconnects = after.value("accepted", uint64_t{0}) - before.value("accepted", uint64_t{0});
-      json s{{"interval_ms", interval},
-             {"offered_reports_per_s", offered},
-             {"reports_sent", expected},
-             {"reports_sent_per_s", static_cast<double>(expected) / active_s},
-             {"states_received", got},
-             {"states_received_during_load_per_s", static_cast<double>(msgs_mid - msgs0) / static_cast<double>(o_.push_seconds)},
-             {"dp_changes", dps},
-             {"dp_changes_per_s", static_cast<double>(dps) / active_s},
-             {"lost", lost},
-             {"reconnects", reconnects},
-             {"drain_ms", drain_ms},
-             {"cpu_percent", {{"gateway", pct[0]}, {"simulator", pct[1]}, {"mosquitto", pct[2]}}},
-             {"runq_wait_percent", {{"gateway", waits[0]}, {"simulator", waits[1]}, {"mosquitto", waits[2]}}}};
+      // A report in flight when a link drops (e.g. a heartbeat the starved gateway answered too late) is
+      // lost.
+      const uint64_t reconnects =
+          after.value("accepted", uint64_t{0}) - before.value("accepted", uint64_t{0});
+      json s{
+          {"interval_ms", interval},
+          {"offered_reports_per_s", offered},
+          {"reports_sent", expected},
+          {"reports_sent_per_s", static_cast<double>(expected) / active_s},
+          {"states_received", got},
+          {"states_received_during_load_per_s",
+           static_cast<double>(msgs_mid - msgs0) / static_cast<double>(o_.push_seconds)},
+          {"dp_changes", dps},
+          {"dp_changes_per_s", static_cast<double>(dps) / active_s},
+          {"lost", lost},
+          {"reconnects", reconnects},
+          {"drain_ms", drain_ms},
+          {"cpu_percent", {{"gateway", pct[0]}, {"simulator", pct[1]}, {"mosquitto", pct[2]}}},
+          {"runq_wait_percent", {{"gateway", waits[0]}, {"simulator", waits[1]}, {"mosquitto", waits[2]}}}};
       steps.push_back(s);
-      printf("  push %6.0f reports/s offered: sent %.0f/s, received %llu/%llu (lost %lld, reconnects %llu), %.0f DP "
-             "changes/s, drain %.0f ms; CPU gateway %.1f%% sim %.1f%% broker %.1f%%\n",
-             offered, static_cast<double>(expected) / active_s, static_cast<unsigned long long>(got),
-             static_cast<unsigned long long>(expected), static_cast<long long>(lost),
-             static_cast<unsigned long long>(reconnects), static_cast<double>(dps) / active_s,
-             drain_ms, pct[0], pct[1], pct[2]);
+      printf(
+          "  push %6.0f reports/s offered: sent %.0f/s, received %llu/%llu (lost %lld, reconnects %llu), "
+          "%.0f DP "
+          "changes/s, drain %.0f ms; CPU gateway %.1f%% sim %.1f%% broker %.1f%%\n",
+          offered, static_cast<double>(expected) / active_s, static_cast<unsigned long long>(got),
+          static_cast<unsigned long long>(expected), static_cast<long long>(lost),
+          static_cast<unsigned long long>(reconnects), static_cast<double>(dps) / active_s, drain_ms, pct[0],
+          pct[1], pct[2]);
       fflush(stdout);
       // Sustained = everything arrived and the drain after the load was short (no backlog building up).
       const bool sustained = lost <= 0 && drain_ms < 1000;
@@ -1442,10 +1497,11 @@ class Bench {
       rec["heartbeats_total"] = sim_stats.value("heartbeats", uint64_t{0});
     }
     results_["footprint"].push_back(rec);
-    printf("  footprint: gateway RSS %ld kB (anon %ld, file %ld; peak %ld kB), idle CPU over %d s: gateway %.2f%% sim %.2f%% broker %.2f%%\n",
-           rec["rss_kb"].get<long>(), rec["rss_anon_kb"].get<long>(), rec["rss_file_kb"].get<long>(),
-           rec["peak_rss_kb"].get<long>(), o_.idle_seconds, pct[0], n > 0 ? pct[1] : 0.0,
-           pct[2]);
+    printf(
+        "  footprint: gateway RSS %ld kB (anon %ld, file %ld; peak %ld kB), idle CPU over %d s: gateway "
+        "%.2f%% sim %.2f%% broker %.2f%%\n",
+        rec["rss_kb"].get<long>(), rec["rss_anon_kb"].get<long>(), rec["rss_file_kb"].get<long>(),
+        rec["peak_rss_kb"].get<long>(), o_.idle_seconds, pct[0], n > 0 ? pct[1] : 0.0, pct[2]);
     fflush(stdout);
   }
 
@@ -1491,8 +1547,8 @@ class Bench {
       size_t n = f["n"].get<size_t>();
       double rss = f["rss_kb"].get<double>();
       const double budget = 10 * 1024 + 10.0 * static_cast<double>(n);
-      target("gateway RSS, N = " + std::to_string(n), "< 10 MB + 10 kB/device = " + fmt("%.0f kB", budget), rss, "kB",
-             rss < budget);
+      target("gateway RSS, N = " + std::to_string(n), "< 10 MB + 10 kB/device = " + fmt("%.0f kB", budget),
+             rss, "kB", rss < budget);
       if (n == 5000) {
         double c = f["gateway_cpu_percent"].get<double>();
         target("idle CPU, 5,000 devices heartbeating", "< 5% of a core", c, "%", c < 5);
@@ -1515,62 +1571,77 @@ class Bench {
 
   void print_table_() {
     const json& r = results_;
-    printf("\n==================== tuya2mqtt benchmark results (%s) ====================\n", o_.full ? "full" : "quick");
+    printf("\n==================== tuya2mqtt benchmark results (%s) ====================\n",
+           o_.full ? "full" : "quick");
     printf("%s\n", o_.command_line.c_str());
     const json& m = r["machine"];
     printf("machine: %u cores, %s, %s; nice %d; load average at start %s, at end %s\n", m.value("nproc", 0u),
-           m.value("cpu", std::string("?")).c_str(), m.value("kernel", std::string("?")).c_str(), m.value("nice", 0),
-           load_text_(m["loadavg_at_start"]).c_str(), load_text_(r["loadavg_at_end"]).c_str());
-    printf("mosquitto: set_tcp_nodelay %s, no queue limits; gateway: discovery off, HA discovery off, polling off\n\n",
-           r.value("broker_tcp_nodelay", true) ? "true" : "false (default)");
+           m.value("cpu", std::string("?")).c_str(), m.value("kernel", std::string("?")).c_str(),
+           m.value("nice", 0), load_text_(m["loadavg_at_start"]).c_str(),
+           load_text_(r["loadavg_at_end"]).c_str());
+    printf(
+        "mosquitto: set_tcp_nodelay %s, no queue limits; gateway: discovery off, HA discovery off, polling "
+        "off\n\n",
+        r.value("broker_tcp_nodelay", true) ? "true" : "false (default)");
     if (r.contains("cold_start")) {
       printf("1. cold start (spawn -> every device online with its first state on MQTT; mix 3.3/3.4/3.5)\n");
       printf("   %8s %12s %12s %14s %10s\n", "devices", "all state", "all online", "per device", "complete");
       for (const auto& c : r["cold_start"])
-        printf("   %8zu %9.0f ms %9.0f ms %11.3f ms %10s\n", c["n"].get<size_t>(), c.value("all_state_ms", 0.0),
-               c.value("all_online_ms", 0.0), c.value("ms_per_device", 0.0), c.value("complete", false) ? "yes" : "NO");
+        printf("   %8zu %9.0f ms %9.0f ms %11.3f ms %10s\n", c["n"].get<size_t>(),
+               c.value("all_state_ms", 0.0), c.value("all_online_ms", 0.0), c.value("ms_per_device", 0.0),
+               c.value("complete", false) ? "yes" : "NO");
     }
     if (r.contains("refresh_all")) {
       const json& f = r["refresh_all"];
       printf("2. refresh-all (publish <base>/<name>/get for every device, wait for every fresh state)\n");
-      printf("   %zu devices: best %.1f ms = %.4f ms/device; median %.4f ms/device (%zu runs)\n", f["n"].get<size_t>(),
-             f["best_total_ms"].get<double>(), f["best_ms_per_device"].get<double>(),
+      printf("   %zu devices: best %.1f ms = %.4f ms/device; median %.4f ms/device (%zu runs)\n",
+             f["n"].get<size_t>(), f["best_total_ms"].get<double>(), f["best_ms_per_device"].get<double>(),
              f["median_ms_per_device"].get<double>(), f["runs"].size());
     }
     if (r.contains("command_round_trip")) {
       const json& c = r["command_round_trip"];
       printf("3. command round trip (<base>/<name>/set -> DP written on the device -> new state on MQTT)\n");
-      printf("   %zu commands at %.0f/s over %zu devices, %zu completed, %zu not completed, set/result errors %llu\n",
-             c["sent"].get<size_t>(), c["rate_per_s"].get<double>(), c["n"].get<size_t>(),
-             c["completed"].get<size_t>(), c["not_completed"].get<size_t>(),
-             static_cast<unsigned long long>(c["set_result_error"].get<uint64_t>()));
+      printf(
+          "   %zu commands at %.0f/s over %zu devices, %zu completed, %zu not completed, set/result errors "
+          "%llu\n",
+          c["sent"].get<size_t>(), c["rate_per_s"].get<double>(), c["n"].get<size_t>(),
+          c["completed"].get<size_t>(), c["not_completed"].get<size_t>(),
+          static_cast<unsigned long long>(c["set_result_error"].get<uint64_t>()));
       for (const char* k : {"round_trip", "mqtt_to_device", "device_to_mqtt"})
-        printf("   %-15s p50 %7.3f ms  p90 %7.3f ms  p99 %7.3f ms  max %7.3f ms\n", k, c[k]["p50_ms"].get<double>(),
-               c[k]["p90_ms"].get<double>(), c[k]["p99_ms"].get<double>(), c[k]["max_ms"].get<double>());
-      printf("   CPU: gateway %.1f%%, simulator %.1f%%, mosquitto %.1f%%; waiting for a CPU (run queue): gateway %.0f%%, "
-             "simulator %.0f%%, mosquitto %.0f%% of the time\n",
-             c["cpu_percent"]["gateway"].get<double>(), c["cpu_percent"]["simulator"].get<double>(),
-             c["cpu_percent"]["mosquitto"].get<double>(), c["runq_wait_percent"]["gateway"].get<double>(),
-             c["runq_wait_percent"]["simulator"].get<double>(), c["runq_wait_percent"]["mosquitto"].get<double>());
+        printf("   %-15s p50 %7.3f ms  p90 %7.3f ms  p99 %7.3f ms  max %7.3f ms\n", k,
+               c[k]["p50_ms"].get<double>(), c[k]["p90_ms"].get<double>(), c[k]["p99_ms"].get<double>(),
+               c[k]["max_ms"].get<double>());
+      printf(
+          "   CPU: gateway %.1f%%, simulator %.1f%%, mosquitto %.1f%%; waiting for a CPU (run queue): "
+          "gateway %.0f%%, "
+          "simulator %.0f%%, mosquitto %.0f%% of the time\n",
+          c["cpu_percent"]["gateway"].get<double>(), c["cpu_percent"]["simulator"].get<double>(),
+          c["cpu_percent"]["mosquitto"].get<double>(), c["runq_wait_percent"]["gateway"].get<double>(),
+          c["runq_wait_percent"]["simulator"].get<double>(),
+          c["runq_wait_percent"]["mosquitto"].get<double>());
     }
     if (r.contains("push")) {
       const json& p = r["push"];
       printf("4. push throughput (simulator push_rate on every device; every report must reach MQTT)\n");
-      printf("   %10s %10s %10s %8s %10s %9s %8s %8s %9s %9s\n", "offered/s", "sent/s", "DP chg/s", "lost", "drain ms",
-             "gw CPU%", "sim CPU%", "mq CPU%", "gw runq%", "sim runq%");
+      printf("   %10s %10s %10s %8s %10s %9s %8s %8s %9s %9s\n", "offered/s", "sent/s", "DP chg/s", "lost",
+             "drain ms", "gw CPU%", "sim CPU%", "mq CPU%", "gw runq%", "sim runq%");
       for (const auto& s : p["steps"])
-        printf("   %10.0f %10.0f %10.0f %8lld %10.0f %9.1f %8.1f %8.1f %9.0f %9.0f\n", s["offered_reports_per_s"].get<double>(),
-               s["reports_sent_per_s"].get<double>(), s["dp_changes_per_s"].get<double>(),
-               static_cast<long long>(s["lost"].get<int64_t>()), s["drain_ms"].get<double>(),
-               s["cpu_percent"]["gateway"].get<double>(), s["cpu_percent"]["simulator"].get<double>(),
-               s["cpu_percent"]["mosquitto"].get<double>(), s["runq_wait_percent"]["gateway"].get<double>(),
+        printf("   %10.0f %10.0f %10.0f %8lld %10.0f %9.1f %8.1f %8.1f %9.0f %9.0f\n",
+               s["offered_reports_per_s"].get<double>(), s["reports_sent_per_s"].get<double>(),
+               s["dp_changes_per_s"].get<double>(), static_cast<long long>(s["lost"].get<int64_t>()),
+               s["drain_ms"].get<double>(), s["cpu_percent"]["gateway"].get<double>(),
+               s["cpu_percent"]["simulator"].get<double>(), s["cpu_percent"]["mosquitto"].get<double>(),
+               s["runq_wait_percent"]["gateway"].get<double>(),
                s["runq_wait_percent"]["simulator"].get<double>());
       printf("   max sustained with no loss: %.0f reports/s = %.0f DP changes/s, gateway CPU %.1f%%\n",
-             p["max_sustained_reports_per_s"].get<double>(), p["max_sustained_dp_changes_per_s"].get<double>(),
+             p["max_sustained_reports_per_s"].get<double>(),
+             p["max_sustained_dp_changes_per_s"].get<double>(),
              p["gateway_cpu_percent_at_max"].get<double>());
     }
     if (r.contains("footprint")) {
-      printf("5. footprint (gateway VmRSS after cold start + idle; CPU over the idle window, heartbeats every 10 s)\n");
+      printf(
+          "5. footprint (gateway VmRSS after cold start + idle; CPU over the idle window, heartbeats every "
+          "10 s)\n");
       printf("   %8s %10s %10s %12s %10s %10s %10s\n", "devices", "RSS kB", "peak kB", "kB/device", "gw CPU%",
              "sim CPU%", "mq CPU%");
       double rss0 = -1;
@@ -1588,10 +1659,12 @@ class Bench {
     }
     printf("\ntargets:\n");
     for (const auto& t : r["targets"]) {
-      std::string measured = t["measured"].is_null() ? "not measured" : fmt("%.4g", t["measured"].get<double>()) + " " + t["unit"].get<std::string>();
+      std::string measured = t["measured"].is_null() ? "not measured"
+                                                     : fmt("%.4g", t["measured"].get<double>()) + " " +
+                                                           t["unit"].get<std::string>();
       const char* verdict = t["met"].is_null() ? "-" : t["met"].get<bool>() ? "MET" : "MISSED";
-      printf("   %-42s %-34s %-20s %s\n", t["target"].get<std::string>().c_str(), t["goal"].get<std::string>().c_str(),
-             measured.c_str(), verdict);
+      printf("   %-42s %-34s %-20s %s\n", t["target"].get<std::string>().c_str(),
+             t["goal"].get<std::string>().c_str(), measured.c_str(), verdict);
     }
     printf("\nJSON: %s\n", o_.json_out.c_str());
     fflush(stdout);

@@ -15,7 +15,9 @@ namespace {
 const char* const TAG = "cloud.history";
 constexpr int MAX_LOG_PAGES = 10000;  // 500 000 events: far beyond 7 days of any device
 
-std::string row_key(const std::string& code, const std::string& value) { return code + '\x1f' + value; }
+std::string row_key(const std::string& code, const std::string& value) {
+  return code + '\x1f' + value;
+}
 
 struct LogWalk {
   std::string device_id;
@@ -29,29 +31,29 @@ struct LogWalk {
 };
 
 void walk_logs(OpenApi& api, const std::shared_ptr<LogWalk>& w, const std::string& cursor) {
-  api.get_report_logs(w->device_id, w->codes, w->start, w->end, w->page_size, cursor,
-                      [&api, w](Result<ReportLogPage> r) {
-                        if (!r) {
-                          w->cb(fail(r.error()));
-                          return;
-                        }
-                        ++w->pages;
-                        for (auto& l : r->logs) w->out.push_back(std::move(l));
-                        const std::string& next = r->last_row_key;
-                        bool more = r->has_more && !r->logs.empty() && !next.empty() && w->pages < MAX_LOG_PAGES;
-                        if (more && !w->cursors.insert(next).second) {
-                          T2M_LOGW(TAG, "report logs: the cloud repeated its cursor; stopping the walk");
-                          more = false;
-                        }
-                        if (more) {
-                          walk_logs(api, w, next);
-                          return;
-                        }
-                        // Pages come newest first; hand back oldest first, stable for equal times.
-                        std::stable_sort(w->out.begin(), w->out.end(),
-                                         [](const ReportLog& a, const ReportLog& b) { return a.event_time < b.event_time; });
-                        w->cb(std::move(w->out));
-                      });
+  api.get_report_logs(
+      w->device_id, w->codes, w->start, w->end, w->page_size, cursor, [&api, w](Result<ReportLogPage> r) {
+        if (!r) {
+          w->cb(fail(r.error()));
+          return;
+        }
+        ++w->pages;
+        for (auto& l : r->logs) w->out.push_back(std::move(l));
+        const std::string& next = r->last_row_key;
+        bool more = r->has_more && !r->logs.empty() && !next.empty() && w->pages < MAX_LOG_PAGES;
+        if (more && !w->cursors.insert(next).second) {
+          T2M_LOGW(TAG, "report logs: the cloud repeated its cursor; stopping the walk");
+          more = false;
+        }
+        if (more) {
+          walk_logs(api, w, next);
+          return;
+        }
+        // Pages come newest first; hand back oldest first, stable for equal times.
+        std::stable_sort(w->out.begin(), w->out.end(),
+                         [](const ReportLog& a, const ReportLog& b) { return a.event_time < b.event_time; });
+        w->cb(std::move(w->out));
+      });
 }
 
 }  // namespace
@@ -112,8 +114,8 @@ std::string iso_utc(int64_t ms) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[96];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
 }
 
@@ -143,7 +145,8 @@ Result<CsvState> read_csv_state(const std::string& path, const std::string& devi
     }
     char* end = nullptr;
     const long long t = std::strtoll(f[0].c_str(), &end, 10);
-    if (!end || *end != 0) return fail(ERR_HISTORY_FILE, path + ": bad time on line " + std::to_string(st.rows + 2));
+    if (!end || *end != 0)
+      return fail(ERR_HISTORY_FILE, path + ": bad time on line " + std::to_string(st.rows + 2));
     ++st.rows;
     if (t > st.last_time) {
       st.last_time = t;
@@ -157,9 +160,10 @@ Result<CsvState> read_csv_state(const std::string& path, const std::string& devi
 Result<int64_t> parse_time_arg(std::string_view text, int64_t now_ms) {
   if (text.empty()) return fail("bad_time", "empty time");
   const char unit = text.back();
-  const std::string_view digits = (unit == 'd' || unit == 'h' || unit == 'm') ? text.substr(0, text.size() - 1) : text;
-  const bool all_digits =
-      !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const std::string_view digits =
+      (unit == 'd' || unit == 'h' || unit == 'm') ? text.substr(0, text.size() - 1) : text;
+  const bool all_digits = !digits.empty() && std::all_of(digits.begin(), digits.end(),
+                                                         [](char c) { return c >= '0' && c <= '9'; });
   if (all_digits && digits.size() != text.size()) {
     const int64_t n = std::stoll(std::string(digits));
     const int64_t per = unit == 'd' ? 86400000LL : unit == 'h' ? 3600000LL : 60000LL;
@@ -172,8 +176,10 @@ Result<int64_t> parse_time_arg(std::string_view text, int64_t now_ms) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   const std::string t(text);
   const int got = std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s);
-  if (got != 3 && got != 6) return fail("bad_time", "cannot read time '" + t + "' (ms, s, YYYY-MM-DD[THH:MM:SSZ], 7d, 12h, 30m)");
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return fail("bad_time", "time out of range: " + t);
+  if (got != 3 && got != 6)
+    return fail("bad_time", "cannot read time '" + t + "' (ms, s, YYYY-MM-DD[THH:MM:SSZ], 7d, 12h, 30m)");
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+    return fail("bad_time", "time out of range: " + t);
   std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;

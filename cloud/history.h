@@ -14,7 +14,7 @@
 namespace t2m::cloud {
 
 inline constexpr const char* ERR_HISTORY_FILE = "cloud_history_file";
-inline constexpr int HISTORY_PAGE_SIZE = 50;               // the API wants size < 100
+inline constexpr int HISTORY_PAGE_SIZE = 50;                                // the API wants size < 100
 inline constexpr int64_t HISTORY_DEFAULT_SPAN_MS = 7LL * 24 * 3600 * 1000;  // default log retention
 inline constexpr const char* HISTORY_CSV_HEADER = "event_time_ms,time_utc,device_id,code,value";
 

@@ -12,7 +12,9 @@ namespace {
 
 const char* const TAG = "cloud.http";
 
-CURLM* as_multi(void* p) { return static_cast<CURLM*>(p); }
+CURLM* as_multi(void* p) {
+  return static_cast<CURLM*>(p);
+}
 
 void global_init_once() {
   static std::once_flag once;

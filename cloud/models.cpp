@@ -72,7 +72,9 @@ std::optional<double> number(const json& j, const char* key) {
   return std::nullopt;
 }
 
-Unexpected<Error> malformed(const std::string& what) { return fail(ERR_MALFORMED, "malformed cloud answer: " + what); }
+Unexpected<Error> malformed(const std::string& what) {
+  return fail(ERR_MALFORMED, "malformed cloud answer: " + what);
+}
 
 template <class Fn>
 auto guarded(const char* what, Fn&& fn) -> decltype(fn()) {
@@ -177,7 +179,8 @@ Result<TokenInfo> parse_token(const json& r) {
     t.refresh_token = str(r, {"refresh_token", "refreshToken"});
     t.expire_time_s = i64(r, {"expire_time", "expire", "expireTime"}, 0);
     t.uid = str(r, {"uid"});
-    if (t.access_token.empty() || t.expire_time_s <= 0) return malformed("token without access_token/expire_time");
+    if (t.access_token.empty() || t.expire_time_s <= 0)
+      return malformed("token without access_token/expire_time");
     return t;
   });
 }
@@ -254,7 +257,8 @@ Result<Specification> parse_specification(const json& r) {
     s.category = str(r, {"category"});
     if (const json* f = find_any(r, {"functions"})) s.functions = parse_spec_list(*f, "rw");
     if (const json* st = find_any(r, {"status"})) s.status = parse_spec_list(*st, "ro");
-    if (!find_any(r, {"functions"}) && !find_any(r, {"status"})) return malformed("specification without functions/status");
+    if (!find_any(r, {"functions"}) && !find_any(r, {"status"}))
+      return malformed("specification without functions/status");
     return s;
   });
 }
@@ -280,8 +284,13 @@ Result<std::vector<DpSpec>> parse_thing_model(const json& r) {
         s.mode = access.empty() ? "rw" : access;
         json ts = p.contains("typeSpec") ? p["typeSpec"] : json::object();
         const std::string t = str(ts, {"type"});
-        s.type = t == "bool" ? "Boolean" : t == "value" ? "Integer" : t == "enum" ? "Enum" : t == "string" ? "String"
-               : t == "bitmap" ? "Bitmap" : t == "raw" ? "Raw" : "Json";
+        s.type = t == "bool"     ? "Boolean"
+                 : t == "value"  ? "Integer"
+                 : t == "enum"   ? "Enum"
+                 : t == "string" ? "String"
+                 : t == "bitmap" ? "Bitmap"
+                 : t == "raw"    ? "Raw"
+                                 : "Json";
         if (ts.is_object()) ts.erase("type");
         apply_values(s, ts);
         if (!s.code.empty()) out.push_back(std::move(s));

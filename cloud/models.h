@@ -45,7 +45,7 @@ struct FactoryInfo {
 struct DpSpec {
   int dp_id = 0;  // 0 when the API did not say
   std::string code, type, name, desc;
-  std::string mode = "rw";  // "rw", "ro" (status only) or "wr"
+  std::string mode = "rw";                           // "rw", "ro" (status only) or "wr"
   nlohmann::json values = nlohmann::json::object();  // always an object after parsing
   // Parsed from `values` for convenience.
   std::optional<double> min, max, step;

@@ -19,8 +19,8 @@ namespace {
 const char* const TAG = "cloud.api";
 // Hard stop for cursor walks, far above any real account (20 per page -> 10 000 devices).
 constexpr int MAX_PAGES = 500;
-constexpr int THING_PAGE_SIZE = 20;    // documented maximum of /v2.0/cloud/thing/device
-constexpr int V13_PAGE_SIZE = 100;     // ≤ 200 allowed
+constexpr int THING_PAGE_SIZE = 20;       // documented maximum of /v2.0/cloud/thing/device
+constexpr int V13_PAGE_SIZE = 100;        // ≤ 200 allowed
 constexpr int ASSOCIATED_PAGE_SIZE = 50;  // what tinytuya uses
 constexpr size_t FACTORY_BATCH = 50;
 constexpr size_t STATUS_BATCH = 20;  // documented limit of the batch status API
@@ -153,7 +153,8 @@ Result<std::string> region_base_url(std::string_view region) {
   if (region == "eu-w" || region == "we") return std::string("https://openapi-weaz.tuyaeu.com");
   if (region == "in") return std::string("https://openapi.tuyain.com");
   if (region == "sg") return std::string("https://openapi-sg.iotbing.com");
-  return fail(ERR_CONFIG, "unknown region '" + std::string(region) + "' (one of cn, us, us-e, eu, eu-w, in, sg)");
+  return fail(ERR_CONFIG,
+              "unknown region '" + std::string(region) + "' (one of cn, us, us-e, eu, eu-w, in, sg)");
 }
 
 NonceSource random_nonce_source() {
@@ -194,7 +195,11 @@ struct OpenApi::Call {
 };
 
 OpenApi::OpenApi(HttpClient& http, Timers& timers, CloudConfig config, NonceSource nonce)
-    : http_(http), timers_(timers), config_(std::move(config)), nonce_(std::move(nonce)), rules_(default_rate_rules()) {
+    : http_(http),
+      timers_(timers),
+      config_(std::move(config)),
+      nonce_(std::move(nonce)),
+      rules_(default_rate_rules()) {
   if (!config_.base_url.empty()) {
     base_url_ = config_.base_url;
     while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
@@ -335,7 +340,9 @@ bool OpenApi::token_fresh() const {
   return timers_.now_ms() + margin < token_expiry_ms_;
 }
 
-std::string OpenApi::timestamp() const { return std::to_string(timers_.unix_ms() + clock_offset_ms_); }
+std::string OpenApi::timestamp() const {
+  return std::to_string(timers_.unix_ms() + clock_offset_ms_);
+}
 
 HttpRequest OpenApi::build(const std::string& method, const std::string& path, const KeyValues& query,
                            const std::string& body, const std::string& token) const {
@@ -355,7 +362,8 @@ HttpRequest OpenApi::build(const std::string& method, const std::string& path, c
   req.url = base_url_ + path;
   if (!query.empty()) {
     KeyValues sorted = query;
-    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     char sep = '?';
     for (const auto& [k, v] : sorted) {
       req.url += sep;
@@ -485,7 +493,8 @@ void OpenApi::on_response(const CallPtr& c, const std::string& token_used, Resul
 void OpenApi::adopt_server_time(int64_t server_t) {
   const int64_t offset = server_t - timers_.unix_ms();
   if (std::llabs(offset - clock_offset_ms_) > 1000) {
-    T2M_LOGW(TAG, "host clock differs from the cloud's by %lld ms; compensating", static_cast<long long>(offset));
+    T2M_LOGW(TAG, "host clock differs from the cloud's by %lld ms; compensating",
+             static_cast<long long>(offset));
   }
   clock_offset_ms_ = offset;
 }
@@ -547,7 +556,8 @@ void OpenApi::fetch_token(bool use_refresh, int attempt) {
 void OpenApi::on_token(bool was_refresh, int attempt, Result<HttpResponse> r) {
   auto retry_or_fail = [&](const Error& e) {
     if (attempt < config_.max_retries) {
-      const uint64_t delay = std::min(config_.backoff_max_ms, config_.backoff_initial_ms << std::min(attempt, 20));
+      const uint64_t delay =
+          std::min(config_.backoff_max_ms, config_.backoff_initial_ms << std::min(attempt, 20));
       after(delay, [this, was_refresh, attempt] { fetch_token(was_refresh, attempt + 1); });
     } else {
       token_failed(e);
@@ -602,7 +612,8 @@ void OpenApi::on_token(bool was_refresh, int attempt, Result<HttpResponse> r) {
     return;
   }
   const CodeInfo info = classify_tuya_code(code);
-  if (info.action == CodeAction::CLOCK_SKEW && env.contains("t") && env["t"].is_number_integer() && attempt == 0) {
+  if (info.action == CodeAction::CLOCK_SKEW && env.contains("t") && env["t"].is_number_integer() &&
+      attempt == 0) {
     adopt_server_time(env["t"].get<int64_t>());
     fetch_token(false, attempt + 1);
     return;
@@ -703,7 +714,8 @@ JsonCallback as_bool(Callback<bool> cb) {
 }  // namespace
 
 void OpenApi::get_device(const std::string& id, Callback<DeviceInfo> cb) {
-  get("/v1.0/devices/" + id, {}, parsed<DeviceInfo>(std::move(cb), [](const json& j) { return parse_device(j); }));
+  get("/v1.0/devices/" + id, {},
+      parsed<DeviceInfo>(std::move(cb), [](const json& j) { return parse_device(j); }));
 }
 
 void OpenApi::refresh_local_key(const std::string& id, Callback<std::string> cb) {
@@ -721,10 +733,11 @@ void OpenApi::refresh_local_key(const std::string& id, Callback<std::string> cb)
   });
 }
 
-void OpenApi::get_status(const std::string& id, JsonCallback cb) { get("/v1.0/devices/" + id + "/status", {}, std::move(cb)); }
+void OpenApi::get_status(const std::string& id, JsonCallback cb) {
+  get("/v1.0/devices/" + id + "/status", {}, std::move(cb));
+}
 
-void OpenApi::get_statuses(const std::vector<std::string>& ids,
-                           Callback<std::map<std::string, json>> cb) {
+void OpenApi::get_statuses(const std::vector<std::string>& ids, Callback<std::map<std::string, json>> cb) {
   struct Acc {
     std::map<std::string, json> out;
     int remaining = 0;
@@ -738,8 +751,9 @@ void OpenApi::get_statuses(const std::vector<std::string>& ids,
     return;
   }
   for (size_t i = 0; i < ids.size(); i += STATUS_BATCH) {
-    std::vector<std::string> batch(ids.begin() + static_cast<std::ptrdiff_t>(i),
-                                   ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + STATUS_BATCH)));
+    std::vector<std::string> batch(
+        ids.begin() + static_cast<std::ptrdiff_t>(i),
+        ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + STATUS_BATCH)));
     ++acc->remaining;
     get("/v1.0/iot-03/devices/status", {{"device_ids", join(batch, ',')}}, [acc](Result<json> r) {
       if (!r) {
@@ -774,7 +788,8 @@ struct OpenApi::Walk {
   Callback<std::vector<DeviceInfo>> cb;
 };
 
-void OpenApi::list_devices_with(Listing api, const std::string& owner_uid, Callback<std::vector<DeviceInfo>> cb) {
+void OpenApi::list_devices_with(Listing api, const std::string& owner_uid,
+                                Callback<std::vector<DeviceInfo>> cb) {
   auto w = std::make_shared<Walk>();
   w->api = api;
   w->owner = owner_uid;
@@ -797,7 +812,8 @@ void OpenApi::walk_page(const std::shared_ptr<Walk>& w, const std::string& curso
       break;
     case Listing::IOT03_V13:
       path = "/v1.3/iot-03/devices";
-      q = {{"source_type", "tuyaUser"}, {"source_id", w->owner}, {"page_size", std::to_string(V13_PAGE_SIZE)}};
+      q = {
+          {"source_type", "tuyaUser"}, {"source_id", w->owner}, {"page_size", std::to_string(V13_PAGE_SIZE)}};
       if (!cursor.empty()) q.emplace_back("last_row_key", cursor);
       break;
     case Listing::ASSOCIATED_USERS:
@@ -896,14 +912,15 @@ void OpenApi::list_devices(const std::string& owner_uid, Callback<std::vector<De
   if (owner_uid.empty()) {
     m->remaining = 2;
   } else {
-    list_devices_with(Listing::IOT03_V13, owner_uid, [this, m, owner_uid, collect](Result<std::vector<DeviceInfo>> r) {
-      if (r) {
-        collect(std::move(r));
-        return;
-      }
-      // Projects without the v1.3 API still have the legacy per-user listing.
-      list_devices_with(Listing::USER_V1, owner_uid, collect);
-    });
+    list_devices_with(Listing::IOT03_V13, owner_uid,
+                      [this, m, owner_uid, collect](Result<std::vector<DeviceInfo>> r) {
+                        if (r) {
+                          collect(std::move(r));
+                          return;
+                        }
+                        // Projects without the v1.3 API still have the legacy per-user listing.
+                        list_devices_with(Listing::USER_V1, owner_uid, collect);
+                      });
   }
   list_devices_with(Listing::THING_V2, "", collect);
   list_devices_with(Listing::ASSOCIATED_USERS, "", collect);
@@ -923,8 +940,9 @@ void OpenApi::factory_infos(const std::vector<std::string>& ids, Callback<std::v
     return;
   }
   for (size_t i = 0; i < ids.size(); i += FACTORY_BATCH) {
-    std::vector<std::string> batch(ids.begin() + static_cast<std::ptrdiff_t>(i),
-                                   ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + FACTORY_BATCH)));
+    std::vector<std::string> batch(
+        ids.begin() + static_cast<std::ptrdiff_t>(i),
+        ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + FACTORY_BATCH)));
     ++acc->remaining;
     get("/v1.0/devices/factory-infos", {{"device_ids", join(batch, ',')}}, [acc](Result<json> r) {
       if (r) {
@@ -958,7 +976,8 @@ void OpenApi::get_shadow_properties(const std::string& id, const std::vector<std
   KeyValues q;
   if (!codes.empty()) q.emplace_back("codes", join(codes, ','));
   get("/v2.0/cloud/thing/" + id + "/shadow/properties", q,
-      parsed<std::vector<ShadowProperty>>(std::move(cb), [](const json& j) { return parse_shadow_properties(j); }));
+      parsed<std::vector<ShadowProperty>>(std::move(cb),
+                                          [](const json& j) { return parse_shadow_properties(j); }));
 }
 
 void OpenApi::get_specification(const std::string& id, Callback<Specification> cb) {
@@ -1020,7 +1039,8 @@ void OpenApi::get_specification(const std::string& id, Callback<Specification> c
           cb(Specification{});
           return;
         }
-        if (r.error().code != std::string(ERR_PERMISSION) && r.error().code != std::string(ERR_API_UNAVAILABLE)) {
+        if (r.error().code != std::string(ERR_PERMISSION) &&
+            r.error().code != std::string(ERR_API_UNAVAILABLE)) {
           cb(fail(r.error()));
           return;
         }
@@ -1043,17 +1063,20 @@ void OpenApi::get_specification(const std::string& id, Callback<Specification> c
 void OpenApi::send_commands(const std::string& id, const json& code_values, Callback<bool> cb) {
   json commands = json::array();
   if (code_values.is_object()) {
-    for (const auto& [code, value] : code_values.items()) commands.push_back({{"code", code}, {"value", value}});
+    for (const auto& [code, value] : code_values.items())
+      commands.push_back({{"code", code}, {"value", value}});
   }
   const std::string body = json{{"commands", commands}}.dump();
-  call("POST", "/v1.0/devices/" + id + "/commands", {}, body, [this, id, body, cb = std::move(cb)](Result<json> r) mutable {
-    if (!r && (r.error().code == std::string(ERR_PERMISSION) || r.error().code == std::string(ERR_API_UNAVAILABLE))) {
-      // Some projects only allow the iot-03 family (reference §4.5).
-      call("POST", "/v1.0/iot-03/devices/" + id + "/commands", {}, body, as_bool(std::move(cb)));
-      return;
-    }
-    as_bool(std::move(cb))(std::move(r));
-  });
+  call("POST", "/v1.0/devices/" + id + "/commands", {}, body,
+       [this, id, body, cb = std::move(cb)](Result<json> r) mutable {
+         if (!r && (r.error().code == std::string(ERR_PERMISSION) ||
+                    r.error().code == std::string(ERR_API_UNAVAILABLE))) {
+           // Some projects only allow the iot-03 family (reference §4.5).
+           call("POST", "/v1.0/iot-03/devices/" + id + "/commands", {}, body, as_bool(std::move(cb)));
+           return;
+         }
+         as_bool(std::move(cb))(std::move(r));
+       });
 }
 
 void OpenApi::issue_properties(const std::string& id, const json& code_values, Callback<bool> cb) {
@@ -1068,7 +1091,8 @@ void OpenApi::get_firmware(const std::string& id, Callback<std::vector<FirmwareI
 }
 
 void OpenApi::start_firmware_upgrade(const std::string& id, int channel, Callback<bool> cb) {
-  call("POST", "/v2.0/cloud/thing/" + id + "/firmware/" + std::to_string(channel), {}, {}, as_bool(std::move(cb)));
+  call("POST", "/v2.0/cloud/thing/" + id + "/firmware/" + std::to_string(channel), {}, {},
+       as_bool(std::move(cb)));
 }
 
 void OpenApi::get_upgrade_progress(const std::string& id, int channel, Callback<UpgradeProgress> cb) {
@@ -1077,7 +1101,8 @@ void OpenApi::get_upgrade_progress(const std::string& id, int channel, Callback<
 }
 
 void OpenApi::get_report_logs(const std::string& id, const std::vector<std::string>& codes, int64_t start_ms,
-                              int64_t end_ms, int size, const std::string& last_row_key, Callback<ReportLogPage> cb) {
+                              int64_t end_ms, int size, const std::string& last_row_key,
+                              Callback<ReportLogPage> cb) {
   KeyValues q = {{"codes", join(codes, ',')},
                  {"start_time", std::to_string(start_ms)},
                  {"end_time", std::to_string(end_ms)},

@@ -26,40 +26,40 @@
 namespace t2m::cloud {
 
 // Error::code values of this module (stable: used in metrics and MQTT error answers).
-inline constexpr const char* ERR_TRANSPORT = "cloud_transport";          // network, timeout, HTTP status
-inline constexpr const char* ERR_SERVER = "cloud_server";                // 500 after retries
-inline constexpr const char* ERR_NOT_FOUND = "cloud_not_found";          // 1000, 2002/2003/2005/2006/2010
-inline constexpr const char* ERR_CONFIG = "cloud_config";                // 1001/1005/1008: wrong id/secret
-inline constexpr const char* ERR_SIGN = "cloud_sign_invalid";            // 1004
-inline constexpr const char* ERR_TOKEN = "cloud_token";                  // token could not be obtained/renewed
-inline constexpr const char* ERR_CLOCK = "cloud_clock";                  // 1013 after correction
-inline constexpr const char* ERR_BAD_REQUEST = "cloud_bad_request";      // 1002/1003/1100-1102/1105/1109
-inline constexpr const char* ERR_COMMAND = "cloud_command_failed";       // 1103
-inline constexpr const char* ERR_TYPE = "cloud_type_incorrect";          // 1104
-inline constexpr const char* ERR_PERMISSION = "cloud_permission_denied"; // 1106
-inline constexpr const char* ERR_API_UNAVAILABLE = "cloud_api_unavailable";  // 1108
-inline constexpr const char* ERR_THROTTLED = "cloud_throttled";          // 1110/1111/1199 after retries
-inline constexpr const char* ERR_BUSY = "cloud_busy";                    // 1112 after retries
-inline constexpr const char* ERR_DUPLICATE = "cloud_duplicate";          // 1113
-inline constexpr const char* ERR_OFFLINE = "cloud_device_offline";       // 2001
-inline constexpr const char* ERR_REGION = "cloud_region";                // 2007
-inline constexpr const char* ERR_UNSUPPORTED = "cloud_unsupported";      // 2008/2009
+inline constexpr const char* ERR_TRANSPORT = "cloud_transport";      // network, timeout, HTTP status
+inline constexpr const char* ERR_SERVER = "cloud_server";            // 500 after retries
+inline constexpr const char* ERR_NOT_FOUND = "cloud_not_found";      // 1000, 2002/2003/2005/2006/2010
+inline constexpr const char* ERR_CONFIG = "cloud_config";            // 1001/1005/1008: wrong id/secret
+inline constexpr const char* ERR_SIGN = "cloud_sign_invalid";        // 1004
+inline constexpr const char* ERR_TOKEN = "cloud_token";              // token could not be obtained/renewed
+inline constexpr const char* ERR_CLOCK = "cloud_clock";              // 1013 after correction
+inline constexpr const char* ERR_BAD_REQUEST = "cloud_bad_request";  // 1002/1003/1100-1102/1105/1109
+inline constexpr const char* ERR_COMMAND = "cloud_command_failed";   // 1103
+inline constexpr const char* ERR_TYPE = "cloud_type_incorrect";      // 1104
+inline constexpr const char* ERR_PERMISSION = "cloud_permission_denied";       // 1106
+inline constexpr const char* ERR_API_UNAVAILABLE = "cloud_api_unavailable";    // 1108
+inline constexpr const char* ERR_THROTTLED = "cloud_throttled";                // 1110/1111/1199 after retries
+inline constexpr const char* ERR_BUSY = "cloud_busy";                          // 1112 after retries
+inline constexpr const char* ERR_DUPLICATE = "cloud_duplicate";                // 1113
+inline constexpr const char* ERR_OFFLINE = "cloud_device_offline";             // 2001
+inline constexpr const char* ERR_REGION = "cloud_region";                      // 2007
+inline constexpr const char* ERR_UNSUPPORTED = "cloud_unsupported";            // 2008/2009
 inline constexpr const char* ERR_NOT_AUTHORIZED = "cloud_api_not_authorized";  // 28841105
-inline constexpr const char* ERR_TRIAL_EXPIRED = "cloud_trial_expired";  // 28841002
-inline constexpr const char* ERR_QUOTA = "cloud_quota_exhausted";        // 28841004
-inline constexpr const char* ERR_SKILL = "cloud_skill_invalid";          // 2406
-inline constexpr const char* ERR_STOPPED = "cloud_stopped";              // refused: an earlier fatal error
+inline constexpr const char* ERR_TRIAL_EXPIRED = "cloud_trial_expired";        // 28841002
+inline constexpr const char* ERR_QUOTA = "cloud_quota_exhausted";              // 28841004
+inline constexpr const char* ERR_SKILL = "cloud_skill_invalid";                // 2406
+inline constexpr const char* ERR_STOPPED = "cloud_stopped";  // refused: an earlier fatal error
 inline constexpr const char* ERR_CANCELLED = "cloud_cancelled";
 inline constexpr const char* ERR_OTHER = "cloud_error";
 
 // What the client does with a Tuya error code (reference §2.2 table).
 enum class CodeAction {
-  RETRY_BACKOFF,   // 500, 1110, 1111, 1112, 1199
-  REFRESH_TOKEN,   // 1010: refresh, retry once
-  NEW_TOKEN,       // 1011/1012/1400: fresh grant_type=1 token, retry once
-  CLOCK_SKEW,      // 1013: adopt the server's clock, retry once
-  STOP,            // 1001/1005/1008, 28841002, 28841004: configuration/account problem, stop calling
-  FAIL,            // everything else: report to the caller
+  RETRY_BACKOFF,  // 500, 1110, 1111, 1112, 1199
+  REFRESH_TOKEN,  // 1010: refresh, retry once
+  NEW_TOKEN,      // 1011/1012/1400: fresh grant_type=1 token, retry once
+  CLOCK_SKEW,     // 1013: adopt the server's clock, retry once
+  STOP,           // 1001/1005/1008, 28841002, 28841004: configuration/account problem, stop calling
+  FAIL,           // everything else: report to the caller
 };
 
 struct CodeInfo {
@@ -86,12 +86,12 @@ struct CloudConfig {
   std::string base_url;  // overrides region when set (tests: http://127.0.0.1:port)
   std::string lang = "en";
   uint64_t request_timeout_ms = HTTP_DEFAULT_TIMEOUT_MS;
-  int max_retries = 3;                   // for back-off codes, 500 and transport errors of GETs
-  uint64_t backoff_initial_ms = 1000;    // doubles per attempt
+  int max_retries = 3;                 // for back-off codes, 500 and transport errors of GETs
+  uint64_t backoff_initial_ms = 1000;  // doubles per attempt
   uint64_t backoff_max_ms = 30000;
-  uint64_t refresh_margin_ms = 60000;    // refresh this long before expiry (SDKs use 60 s)
-  size_t max_concurrent = 4;             // Tuya answers 1110 past a small concurrency
-  double default_qps = 10.0;             // APIs without a documented limit
+  uint64_t refresh_margin_ms = 60000;  // refresh this long before expiry (SDKs use 60 s)
+  size_t max_concurrent = 4;           // Tuya answers 1110 past a small concurrency
+  double default_qps = 10.0;           // APIs without a documented limit
 };
 
 // A per-API limit: `pattern` is "METHOD /path" with `*` for one path segment.
@@ -122,7 +122,9 @@ class OpenApi {
 
   // Generic signed call; `result` of the envelope on success. `body` is sent byte for byte.
   void call(std::string method, std::string path, KeyValues query, std::string body, JsonCallback cb);
-  void get(std::string path, KeyValues query, JsonCallback cb) { call("GET", std::move(path), std::move(query), {}, std::move(cb)); }
+  void get(std::string path, KeyValues query, JsonCallback cb) {
+    call("GET", std::move(path), std::move(query), {}, std::move(cb));
+  }
   void post(std::string path, const nlohmann::json& body, JsonCallback cb) {
     call("POST", std::move(path), {}, body.dump(), std::move(cb));
   }

@@ -31,7 +31,8 @@ std::string upgrade_status_name(int status) {
 }
 
 bool upgrade_status_final(int status) {
-  return status == static_cast<int>(UpgradeStatus::DONE) || status == static_cast<int>(UpgradeStatus::FAILED) ||
+  return status == static_cast<int>(UpgradeStatus::DONE) ||
+         status == static_cast<int>(UpgradeStatus::FAILED) ||
          status == static_cast<int>(UpgradeStatus::TIMEOUT);
 }
 
@@ -88,9 +89,9 @@ void OtaManager::begin(const std::shared_ptr<Job>& job, const std::vector<Firmwa
     }
   }
   if (!fw) {
-    finish(job, job->channel >= 0
-                    ? fail(ERR_OTA_NO_CHANNEL, "the device has no firmware channel " + std::to_string(job->channel))
-                    : fail(ERR_OTA_NO_UPDATE, "no firmware update is available"));
+    finish(job, job->channel >= 0 ? fail(ERR_OTA_NO_CHANNEL,
+                                         "the device has no firmware channel " + std::to_string(job->channel))
+                                  : fail(ERR_OTA_NO_UPDATE, "no firmware update is available"));
     return;
   }
   job->channel = fw->channel;
@@ -105,11 +106,13 @@ void OtaManager::begin(const std::shared_ptr<Job>& job, const std::vector<Firmwa
       return;
     }
     if (!fw->can_upgrade) {
-      finish(job, fail(ERR_OTA_CANNOT, "the device cannot upgrade now" + (fw->remind.empty() ? std::string() : ": " + fw->remind)));
+      finish(job, fail(ERR_OTA_CANNOT, "the device cannot upgrade now" +
+                                           (fw->remind.empty() ? std::string() : ": " + fw->remind)));
       return;
     }
   }
-  const uint64_t cloud_timeout = fw->timeout_s > 0 ? static_cast<uint64_t>(fw->timeout_s) * 1000 : options_.default_timeout_ms;
+  const uint64_t cloud_timeout =
+      fw->timeout_s > 0 ? static_cast<uint64_t>(fw->timeout_s) * 1000 : options_.default_timeout_ms;
   job->deadline_ms = timers_.now_ms() + cloud_timeout + options_.timeout_grace_ms;
   T2M_LOGI(TAG, "%s: upgrading channel %d from %s to %s", job->device_id.c_str(), job->channel,
            fw->current_version.c_str(), fw->latest_version.c_str());

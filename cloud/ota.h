@@ -18,8 +18,8 @@ inline constexpr const char* ERR_OTA_BUSY = "cloud_ota_busy";              // on
 inline constexpr const char* ERR_OTA_NO_UPDATE = "cloud_ota_no_update";    // nothing newer
 inline constexpr const char* ERR_OTA_CANNOT = "cloud_ota_cannot_upgrade";  // preconditions not met
 inline constexpr const char* ERR_OTA_NO_CHANNEL = "cloud_ota_no_channel";
-inline constexpr const char* ERR_OTA_FAILED = "cloud_ota_failed";          // status 4
-inline constexpr const char* ERR_OTA_TIMEOUT = "cloud_ota_timeout";        // status 7 or our own deadline
+inline constexpr const char* ERR_OTA_FAILED = "cloud_ota_failed";    // status 4
+inline constexpr const char* ERR_OTA_TIMEOUT = "cloud_ota_timeout";  // status 7 or our own deadline
 
 // `upgrade_status` numbers of the query and progress APIs (reference §5.1, §5.4).
 enum class UpgradeStatus : int {
@@ -65,7 +65,8 @@ class OtaManager {
   // Starts an upgrade of `channel` (< 0: the first channel with an update) and follows it.
   // Refuses at once with ERR_OTA_BUSY if this device already has one in flight. `on_progress` is
   // called on every change; `on_done` exactly once with the final progress or an error.
-  Status start(const std::string& device_id, int channel, ProgressFn on_progress, Callback<OtaProgress> on_done);
+  Status start(const std::string& device_id, int channel, ProgressFn on_progress,
+               Callback<OtaProgress> on_done);
   bool busy(const std::string& device_id) const { return jobs_.count(device_id) != 0; }
   // Stops following (the device may keep upgrading); on_done gets ERR_CANCELLED.
   void cancel(const std::string& device_id);
