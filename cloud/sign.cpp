@@ -10,13 +10,16 @@ namespace t2m::cloud {
 
 namespace crypto = t2m::proto::crypto;
 
-std::string body_sha256_hex(std::string_view body) { return to_hex(crypto::sha256(as_bytes(body))); }
+std::string body_sha256_hex(std::string_view body) {
+  return to_hex(crypto::sha256(as_bytes(body)));
+}
 
 std::string canonical_url(std::string_view path, const KeyValues& query) {
   std::string url(path);
   if (query.empty()) return url;
   KeyValues sorted = query;
-  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   url += '?';
   bool first = true;
   for (const auto& [k, v] : sorted) {

@@ -117,8 +117,8 @@ json merge_device_lists(const json& old_list, const json& fresh, std::vector<Dev
         continue;
       }
       // A failed specification fetch must not wipe a mapping that was fine before.
-      if (k == "mapping" && v.is_object() && v.empty() && merged.contains("mapping") && merged["mapping"].is_object() &&
-          !merged["mapping"].empty()) {
+      if (k == "mapping" && v.is_object() && v.empty() && merged.contains("mapping") &&
+          merged["mapping"].is_object() && !merged["mapping"].empty()) {
         continue;
       }
       merged[k] = v;
@@ -247,9 +247,10 @@ void wizard_list(const std::shared_ptr<WizardRun>& w) {
     }
     w->devices = std::move(list.value());
     if (w->devices.empty()) {
-      w->cb(fail(ERR_NOT_FOUND,
-                 "the cloud lists no devices: is the app account linked to the project, and is the region the "
-                 "app account's data center?"));
+      w->cb(
+          fail(ERR_NOT_FOUND,
+               "the cloud lists no devices: is the app account linked to the project, and is the region the "
+               "app account's data center?"));
       return;
     }
     std::vector<std::string> ids;
@@ -318,7 +319,8 @@ struct Args {
   std::string error;
 };
 
-Args parse_args(int argc, char** argv, const std::set<std::string>& flag_names, const std::set<std::string>& opt_names) {
+Args parse_args(int argc, char** argv, const std::set<std::string>& flag_names,
+                const std::set<std::string>& opt_names) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string s = argv[i];
@@ -366,7 +368,8 @@ std::string env(const char* name) {
 std::string prompt(std::istream& in, std::ostream& out, const std::string& question, bool secret) {
   out << question << ": " << std::flush;
   termios saved{};
-  const bool hide = secret && &in == &std::cin && ::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved) == 0;
+  const bool hide =
+      secret && &in == &std::cin && ::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved) == 0;
   if (hide) {
     termios quiet = saved;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
@@ -439,11 +442,13 @@ Result<CliCloud> resolve_cloud(const Args& a, std::istream& in, std::ostream& ou
     c.config.access_secret = prompt(in, out, "Access Secret (not shown)", true);
   }
   if (c.config.region.empty() && c.config.base_url.empty() && interactive) {
-    c.config.region = prompt(in, out, "Region of the app account's data center (cn, us, us-e, eu, eu-w, in, sg)", false);
+    c.config.region =
+        prompt(in, out, "Region of the app account's data center (cn, us, us-e, eu, eu-w, in, sg)", false);
   }
   log_register_secret(c.config.access_secret);
   if (c.config.access_id.empty()) return fail(ERR_CONFIG, "no Access ID (--access-id or TUYA_ACCESS_ID)");
-  if (c.config.access_secret.empty()) return fail(ERR_CONFIG, "no Access Secret (--secret or TUYA_ACCESS_SECRET)");
+  if (c.config.access_secret.empty())
+    return fail(ERR_CONFIG, "no Access Secret (--secret or TUYA_ACCESS_SECRET)");
   if (c.config.base_url.empty()) {
     if (c.config.region.empty()) return fail(ERR_CONFIG, "no region (--region)");
     if (auto url = region_base_url(c.config.region); !url) return fail(url.error());
@@ -471,13 +476,15 @@ Result<T> run_on_loop(const CloudConfig& config, const std::function<void(OpenAp
   return std::move(*out);
 }
 
-const std::set<std::string> COMMON_OPTS = {"access-id", "secret", "region", "base-url", "config", "user-id", "device-id"};
+const std::set<std::string> COMMON_OPTS = {"access-id", "secret",  "region",   "base-url",
+                                           "config",    "user-id", "device-id"};
 
 void print_wizard_help(std::ostream& out) {
   out << "usage: tuya2mqtt wizard [options]\n"
          "Fetches the devices, local keys and DP mappings of a Tuya app account through a Tuya IoT platform\n"
          "cloud project and writes a device list (tinytuya devices.json format, readable only by you).\n\n"
-         "  --access-id ID      cloud project Access ID      (or TUYA_ACCESS_ID, or cloud.access_id in --config)\n"
+         "  --access-id ID      cloud project Access ID      (or TUYA_ACCESS_ID, or cloud.access_id in "
+         "--config)\n"
          "  --secret SECRET     cloud project Access Secret  (or TUYA_ACCESS_SECRET; asked without echo)\n"
          "  --region R          cn, us, us-e, eu, eu-w, in, sg: the app account's data center\n"
          "  --base-url URL      OpenAPI base URL instead of the region's\n"
@@ -485,7 +492,8 @@ void print_wizard_help(std::ostream& out) {
          "  --user-id UID       or the app account's uid\n"
          "  --config FILE       read the above from the \"cloud\" section of a tuya2mqtt config\n"
          "  --out FILE          device list to write (default devices.json, or the config's device_list)\n"
-         "  --refresh           update an existing list: new keys of re-paired devices, new devices; report changes\n"
+         "  --refresh           update an existing list: new keys of re-paired devices, new devices; report "
+         "changes\n"
          "  --no-specs          skip DP specifications (no \"mapping\")\n"
          "  --no-input          never prompt; fail when something is missing\n"
          "  --help              this text\n";
@@ -543,22 +551,22 @@ int wizard_main(int argc, char** argv) {
   wo.user_id = cloud->user_id;
   wo.device_id = cloud->device_id;
   if (wo.user_id.empty() && wo.device_id.empty() && !a.flags.count("no-input")) {
-    wo.device_id = prompt(std::cin, std::cout, "Device ID of any one of your devices (from the Tuya app)", false);
+    wo.device_id =
+        prompt(std::cin, std::cout, "Device ID of any one of your devices (from the Tuya app)", false);
   }
   wo.out_path = cloud->device_list.empty() ? "devices.json" : cloud->device_list;
   wo.refresh = a.flags.count("refresh") != 0;
   wo.with_specs = !a.flags.count("no-specs");
 
-  auto report = run_on_loop<WizardReport>(cloud->config, [&](OpenApi& api, Callback<WizardReport> cb) {
-    run_wizard(api, wo, std::move(cb));
-  });
+  auto report = run_on_loop<WizardReport>(
+      cloud->config, [&](OpenApi& api, Callback<WizardReport> cb) { run_wizard(api, wo, std::move(cb)); });
   if (!report) {
     std::cerr << "wizard: " << log_scrub(report.error().message) << "\n";
     return 1;
   }
   const WizardReport& r = report.value();
-  std::cout << "Wrote " << r.devices << " devices to " << wo.out_path << " (" << r.sub_devices << " sub-devices, "
-            << r.with_mapping << " with a DP mapping";
+  std::cout << "Wrote " << r.devices << " devices to " << wo.out_path << " (" << r.sub_devices
+            << " sub-devices, " << r.with_mapping << " with a DP mapping";
   if (r.spec_failures) std::cout << ", " << r.spec_failures << " without a specification";
   std::cout << "), readable only by you.\n";
   if (wo.refresh) {
@@ -635,7 +643,8 @@ int history_main(int argc, char** argv) {
     return 1;
   }
   std::cout << "Appended " << result->appended << " new events (" << result->fetched << " fetched, "
-            << iso_utc(result->from_ms) << " .. " << iso_utc(result->to_ms) << ") to " << req.out_path << "\n";
+            << iso_utc(result->from_ms) << " .. " << iso_utc(result->to_ms) << ") to " << req.out_path
+            << "\n";
   return 0;
 }
 

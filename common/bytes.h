@@ -18,7 +18,9 @@ inline ByteView as_bytes(std::string_view s) {
 inline std::string_view as_chars(ByteView b) {
   return std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
 }
-inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+inline Bytes to_bytes(std::string_view s) {
+  return Bytes(s.begin(), s.end());
+}
 
 std::string to_hex(ByteView data, bool upper = false);
 // Returns false on odd length or a non-hex character; `out` is then unspecified.

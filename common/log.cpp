@@ -29,11 +29,15 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::INFO)};
 // journald understands "<N>" priority prefixes on stderr lines.
 int syslog_priority(LogLevel level) {
   switch (level) {
-    case LogLevel::ERROR: return 3;
-    case LogLevel::WARN: return 4;
-    case LogLevel::INFO: return 6;
+    case LogLevel::ERROR:
+      return 3;
+    case LogLevel::WARN:
+      return 4;
+    case LogLevel::INFO:
+      return 6;
     case LogLevel::DEBUG:
-    case LogLevel::VERBOSE: return 7;
+    case LogLevel::VERBOSE:
+      return 7;
   }
   return 6;
 }
@@ -55,27 +59,42 @@ std::string scrub_locked(const LogState& s, std::string_view text) {
 
 std::string_view to_string(LogLevel level) {
   switch (level) {
-    case LogLevel::ERROR: return "error";
-    case LogLevel::WARN: return "warning";
-    case LogLevel::INFO: return "info";
-    case LogLevel::DEBUG: return "debug";
-    case LogLevel::VERBOSE: return "verbose";
+    case LogLevel::ERROR:
+      return "error";
+    case LogLevel::WARN:
+      return "warning";
+    case LogLevel::INFO:
+      return "info";
+    case LogLevel::DEBUG:
+      return "debug";
+    case LogLevel::VERBOSE:
+      return "verbose";
   }
   return "info";
 }
 
 bool parse_log_level(std::string_view text, LogLevel& out) {
-  if (text == "error") out = LogLevel::ERROR;
-  else if (text == "warning" || text == "warn") out = LogLevel::WARN;
-  else if (text == "info") out = LogLevel::INFO;
-  else if (text == "debug") out = LogLevel::DEBUG;
-  else if (text == "verbose" || text == "trace") out = LogLevel::VERBOSE;
-  else return false;
+  if (text == "error")
+    out = LogLevel::ERROR;
+  else if (text == "warning" || text == "warn")
+    out = LogLevel::WARN;
+  else if (text == "info")
+    out = LogLevel::INFO;
+  else if (text == "debug")
+    out = LogLevel::DEBUG;
+  else if (text == "verbose" || text == "trace")
+    out = LogLevel::VERBOSE;
+  else
+    return false;
   return true;
 }
 
-void log_set_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
-LogLevel log_level() { return static_cast<LogLevel>(g_level.load()); }
+void log_set_level(LogLevel level) {
+  g_level.store(static_cast<int>(level));
+}
+LogLevel log_level() {
+  return static_cast<LogLevel>(g_level.load());
+}
 
 int log_add_sink(LogSink sink) {
   auto& s = state();
@@ -157,12 +176,15 @@ void log_write(LogLevel level, std::string_view tag, const char* fmt, ...) {
     for (const auto& p : s.sinks) sinks.push_back(p.second);
   }
   if (to_stderr) {
-    std::fprintf(stderr, "<%d>%.*s [%.*s] %s\n", syslog_priority(level), static_cast<int>(to_string(level).size()),
-                 to_string(level).data(), static_cast<int>(tag.size()), tag.data(), line.c_str());
+    std::fprintf(stderr, "<%d>%.*s [%.*s] %s\n", syslog_priority(level),
+                 static_cast<int>(to_string(level).size()), to_string(level).data(),
+                 static_cast<int>(tag.size()), tag.data(), line.c_str());
   }
   for (const auto& sink : sinks) sink(level, tag, line);
 }
 
-std::string redact(std::string_view secret) { return "<redacted:" + std::to_string(secret.size()) + ">"; }
+std::string redact(std::string_view secret) {
+  return "<redacted:" + std::to_string(secret.size()) + ">";
+}
 
 }  // namespace t2m

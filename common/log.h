@@ -16,7 +16,9 @@ bool parse_log_level(std::string_view text, LogLevel& out);
 
 void log_set_level(LogLevel level);
 LogLevel log_level();
-inline bool log_enabled(LogLevel level) { return static_cast<int>(level) <= static_cast<int>(log_level()); }
+inline bool log_enabled(LogLevel level) {
+  return static_cast<int>(level) <= static_cast<int>(log_level());
+}
 
 // A sink receives already-scrubbed lines. Sinks may be called from any thread that logs;
 // a sink that touches loop state must post() to the loop itself.
@@ -33,7 +35,8 @@ void log_clear_secrets();
 std::string log_scrub(std::string_view text);
 
 // Formats like printf. Never pass a secret; use redact() when a line must mention one.
-void log_write(LogLevel level, std::string_view tag, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+void log_write(LogLevel level, std::string_view tag, const char* fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 std::string strformat(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string vstrformat(const char* fmt, va_list ap);
 
@@ -42,8 +45,8 @@ std::string redact(std::string_view secret);
 
 }  // namespace t2m
 
-#define T2M_LOG_AT(level, tag, ...)                              \
-  do {                                                           \
+#define T2M_LOG_AT(level, tag, ...)                                           \
+  do {                                                                        \
     if (::t2m::log_enabled(level)) ::t2m::log_write(level, tag, __VA_ARGS__); \
   } while (0)
 #define T2M_LOGE(tag, ...) T2M_LOG_AT(::t2m::LogLevel::ERROR, tag, __VA_ARGS__)

@@ -11,7 +11,9 @@ LoopExecutor::LoopExecutor(uv_loop_t* loop) : loop_(loop), loop_thread_(std::thi
   async_->data = this;
 }
 
-LoopExecutor::~LoopExecutor() { close(); }
+LoopExecutor::~LoopExecutor() {
+  close();
+}
 
 bool LoopExecutor::post(std::function<void()> fn) {
   bool wake;

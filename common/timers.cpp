@@ -50,7 +50,9 @@ bool UvTimers::restart(TimerId id, uint64_t delay_ms, uint64_t repeat_ms, std::f
   return true;
 }
 
-void UvTimers::cancel(TimerId id) { entries_.erase(id); }
+void UvTimers::cancel(TimerId id) {
+  entries_.erase(id);
+}
 
 TimerId FakeTimers::start(uint64_t delay_ms, uint64_t repeat_ms, std::function<void()> fn) {
   TimerId id = next_id_++;

@@ -40,7 +40,8 @@ class UvHandle {
     }
     T* raw = h_.release();
     raw->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(raw), [](uv_handle_t* p) { std::unique_ptr<T> owner(reinterpret_cast<T*>(p)); });
+    uv_close(reinterpret_cast<uv_handle_t*>(raw),
+             [](uv_handle_t* p) { std::unique_ptr<T> owner(reinterpret_cast<T*>(p)); });
   }
 
  private:

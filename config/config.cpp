@@ -288,7 +288,8 @@ void parse_discovery(Ctx& ctx, const json& j, DiscoveryConfig& d) {
         const int64_t p = ports[i].get<int64_t>();
         // Devices broadcast to 6666/6667/7000, but a relay (or a test) may forward them to other ports.
         if (p < 1 || p > UINT16_MAX) {
-          ctx.err(index(join(path, "ports"), i), "must be a port number from 1 to 65535 (got " + std::to_string(p) + ")");
+          ctx.err(index(join(path, "ports"), i),
+                  "must be a port number from 1 to 65535 (got " + std::to_string(p) + ")");
           continue;
         }
         d.ports.push_back(static_cast<uint16_t>(p));

@@ -42,7 +42,8 @@ inline bool t2m_fuzz_valid_utf8(std::string_view s) {
       if ((cc & 0xC0u) != 0x80u) return false;
       cp = (cp << 6) | (cc & 0x3Fu);
     }
-    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
       return false;
     i += n + 1;
   }

@@ -8,11 +8,11 @@
 #include <string>
 #include <string_view>
 
-#include "common/bytes.h"
-#include "fuzz/fuzz_check.h"
 #include "cloud/push_envelope.h"
 #include "cloud/push_processor.h"
+#include "common/bytes.h"
 #include "common/timers.h"
+#include "fuzz/fuzz_check.h"
 
 using namespace t2m;
 using namespace t2m::cloud::push;
@@ -22,7 +22,7 @@ namespace {
 // The reference vectors' credentials (tuya-cloud.md §6.c), so the seeded vectors decrypt.
 const std::string SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC";
 const std::string OPENHUB_PASSWORD = "9f2a5c1e7b3d4f60a8c2e4b6d8f0a1c3";
-const Bytes NONCE = to_bytes("fuzznonce012");                 // 12 bytes
+const Bytes NONCE = to_bytes("fuzznonce012");  // 12 bytes
 constexpr uint64_t T = 1700000000123ULL;
 
 void run_envelope(std::string_view text, ByteView key) {

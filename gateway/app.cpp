@@ -5,13 +5,13 @@
 #include <csignal>
 #include <cstdio>
 
+#include "cloud/pulsar_lws.h"
 #include "common/log.h"
 #include "common/loop_executor.h"
 #include "common/timers.h"
-#include "cloud/pulsar_lws.h"
 #include "gateway/bridge.h"
-#include "gateway/cloud_link.h"
 #include "gateway/cli_args.h"
+#include "gateway/cloud_link.h"
 #include "gateway/discovery_listener.h"
 #include "gateway/ha_publisher.h"
 #include "gateway/transport.h"
@@ -53,17 +53,26 @@ struct App::Impl {
   bool stopping = false;
 
   Impl(uv_loop_t* l, config::LoadedConfig c)
-      : loop(l), loaded(std::move(c)), executor(l), timers(l), transports(l), client(executor), publisher(client),
+      : loop(l),
+        loaded(std::move(c)),
+        executor(l),
+        timers(l),
+        transports(l),
+        client(executor),
+        publisher(client),
         sched(timers) {}
 };
 
-App::App(uv_loop_t* loop, config::LoadedConfig loaded) : impl_(std::make_unique<Impl>(loop, std::move(loaded))) {}
+App::App(uv_loop_t* loop, config::LoadedConfig loaded)
+    : impl_(std::make_unique<Impl>(loop, std::move(loaded))) {}
 
 App::~App() {
   if (impl_ && impl_->log_sink) log_remove_sink(impl_->log_sink);
 }
 
-Bridge& App::bridge() { return *impl_->bridge; }
+Bridge& App::bridge() {
+  return *impl_->bridge;
+}
 
 Status App::start() {
   Impl& m = *impl_;
@@ -82,8 +91,8 @@ Status App::start() {
       system_random()(iv.data(), iv.size());
       // Devices answer to the address in the request; with a loopback target that is loopback too.
       const auto& target = m.loaded.config.discovery.broadcast_target;
-      return m.discovery->send_request(target, proto::PORT_UDP_APP, target.rfind("127.", 0) == 0 ? target : "0.0.0.0",
-                                       iv);
+      return m.discovery->send_request(target, proto::PORT_UDP_APP,
+                                       target.rfind("127.", 0) == 0 ? target : "0.0.0.0", iv);
     };
   }
   // Probed versions and device22 modes survive restarts in a small file next to the configuration.
@@ -131,8 +140,9 @@ Status App::start() {
     m.cloud = std::make_unique<CloudLink>(m.loop, m.timers, *cfg.cloud, push_url);
     m.cloud->install_hooks(hooks);
   }
-  m.bridge = std::make_unique<Bridge>(Bridge::Deps{m.timers, m.transports, system_random(), m.client, m.publisher},
-                                      cfg, std::move(hooks), std::move(learned));
+  m.bridge =
+      std::make_unique<Bridge>(Bridge::Deps{m.timers, m.transports, system_random(), m.client, m.publisher},
+                               cfg, std::move(hooks), std::move(learned));
   HaPublisher::Sources hs;
   hs.device_ids = [&m] { return m.bridge->device_ids(); };
   hs.device = [&m](const std::string& id) -> std::optional<HaPublisher::DeviceView> {
@@ -145,7 +155,8 @@ Status App::start() {
     const nlohmann::json fw = m.bridge->firmware_of(id);
     if (fw.is_object()) {
       v.firmware_update = true;
-      if (auto it = fw.find("installed_version"); it != fw.end() && it->is_string()) v.firmware_version = it->get<std::string>();
+      if (auto it = fw.find("installed_version"); it != fw.end() && it->is_string())
+        v.firmware_version = it->get<std::string>();
     }
     return v;
   };
@@ -157,7 +168,8 @@ Status App::start() {
   if (m.cloud) {
     if (auto st = m.cloud->start(*m.bridge); !st.ok()) {
       // The LAN side works without the cloud: report and carry on.
-      T2M_LOGE(TAG, "cloud: %s (firmware, key refresh and push messages are off)", st.error().message.c_str());
+      T2M_LOGE(TAG, "cloud: %s (firmware, key refresh and push messages are off)",
+               st.error().message.c_str());
       m.cloud.reset();
     }
   }
@@ -167,7 +179,8 @@ Status App::start() {
   m.log_sink = log_add_sink([exec = &m.executor, pub = &m.publisher, logging_topic](
                                 LogLevel level, std::string_view tag, std::string_view message) {
     if (level > LogLevel::WARN) return;
-    nlohmann::json j{{"level", std::string(to_string(level))}, {"namespace", std::string(tag)},
+    nlohmann::json j{{"level", std::string(to_string(level))},
+                     {"namespace", std::string(tag)},
                      {"message", std::string(message)}};
     exec->post([pub, logging_topic, body = mqtt::dump_json(j)]() mutable {
       (void)pub->publish(mqtt::Message{logging_topic, std::move(body), mqtt::Qos::AT_MOST_ONCE, false});
@@ -189,7 +202,8 @@ Status App::start() {
     t.verify_hostname = cfg.mqtt.tls->verify_hostname;
     co.tls = t;
   }
-  co.will = mqtt::Message{m.bridge->topics().bridge_state(), R"({"state":"offline"})", mqtt::Qos::AT_LEAST_ONCE, true};
+  co.will = mqtt::Message{m.bridge->topics().bridge_state(), R"({"state":"offline"})",
+                          mqtt::Qos::AT_LEAST_ONCE, true};
   mqtt::ClientHandlers h;
   h.on_connected = [&m](bool) {
     T2M_LOGI(TAG, "connected to the MQTT broker");
@@ -212,7 +226,8 @@ Status App::start() {
     dopt.bind_address = cfg.discovery.bind_address;
     dopt.ports = cfg.discovery.ports;
     m.discovery = std::make_unique<DiscoveryListener>(
-        m.loop, dopt, [&m](const proto::Announcement& a, const std::string& ip) { m.bridge->on_announcement(a, ip); },
+        m.loop, dopt,
+        [&m](const proto::Announcement& a, const std::string& ip) { m.bridge->on_announcement(a, ip); },
         nullptr);
     (void)m.discovery->start();  // a port in use is reported; the gateway still runs on configured addresses
     if (!cfg.discovery.broadcast_target.empty()) {
@@ -229,8 +244,8 @@ Status App::start() {
   }
   m.bridge->start();
   m.ha->start();
-  T2M_LOGI(TAG, "tuya2mqtt %s running with %zu devices, base topic '%s'", std::string(GATEWAY_VERSION).c_str(),
-           cfg.devices.size(), cfg.mqtt.base_topic.c_str());
+  T2M_LOGI(TAG, "tuya2mqtt %s running with %zu devices, base topic '%s'",
+           std::string(GATEWAY_VERSION).c_str(), cfg.devices.size(), cfg.mqtt.base_topic.c_str());
   return {};
 }
 
@@ -291,7 +306,8 @@ int run_main(int argc, char** argv) {
   }
   auto loaded = config::load_config(*path);
   if (!loaded) {
-    std::fprintf(stderr, "tuya2mqtt: %s is not valid (%zu problems):\n", path->c_str(), loaded.error().size());
+    std::fprintf(stderr, "tuya2mqtt: %s is not valid (%zu problems):\n", path->c_str(),
+                 loaded.error().size());
     for (const auto& i : loaded.error()) std::fprintf(stderr, "  - %s\n", i.to_string().c_str());
     return EXIT_CONFIG;
   }

@@ -15,7 +15,9 @@ constexpr uint32_t BRIDGE_DEVICES_DEBOUNCE_MS = 250;
 const char* STATE_ONLINE = R"({"state":"online"})";
 const char* STATE_OFFLINE = R"({"state":"offline"})";
 
-std::string to_string(const nlohmann::json& j) { return mqtt::dump_json(j); }
+std::string to_string(const nlohmann::json& j) {
+  return mqtt::dump_json(j);
+}
 
 }  // namespace
 
@@ -91,8 +93,8 @@ void Bridge::link_children_() {
     if (!d->cfg.is_sub_device()) continue;
     auto p = devices_.find(d->cfg.parent);
     if (p == devices_.end()) {
-      T2M_LOGW(TAG, "%s: parent gateway %s is not configured; the sub-device stays offline", d->name().c_str(),
-               d->cfg.parent.c_str());
+      T2M_LOGW(TAG, "%s: parent gateway %s is not configured; the sub-device stays offline",
+               d->name().c_str(), d->cfg.parent.c_str());
       continue;
     }
     d->parent = p->second.get();
@@ -109,14 +111,16 @@ SessionOptions Bridge::session_options_(const config::DeviceConfig& cfg) const {
   o.version = cfg.version == "auto" ? std::nullopt : proto::parse_version(cfg.version);
   o.device22 = cfg.device22;
   if (auto it = learned_.find(cfg.id); it != learned_.end() && it->is_object()) {
-    if (auto v = it->find("version"); v != it->end() && v->is_string()) o.preferred_version = proto::parse_version(v->get<std::string>());
+    if (auto v = it->find("version"); v != it->end() && v->is_string())
+      o.preferred_version = proto::parse_version(v->get<std::string>());
     if (auto d = it->find("device22"); d != it->end() && d->is_boolean() && d->get<bool>()) o.device22 = true;
   }
   if (auto* d = find_(cfg.id)) o.known_dp_ids = d->model.dp_ids();
   o.heartbeat_idle_ms = static_cast<uint32_t>(cfg.heartbeat_interval.count() * MS_PER_S);
   o.poll_interval_ms = static_cast<uint32_t>(cfg.poll_interval.count() * MS_PER_S);
   o.updatedps_ids = cfg.update_dps;
-  o.updatedps_interval_ms = cfg.update_dps.empty() ? 0 : static_cast<uint32_t>(cfg.update_dps_interval.count() * MS_PER_S);
+  o.updatedps_interval_ms =
+      cfg.update_dps.empty() ? 0 : static_cast<uint32_t>(cfg.update_dps_interval.count() * MS_PER_S);
   o.max_dps_per_write = cfg.max_dps_per_write;
   o.write_pacing_ms = static_cast<uint32_t>(cfg.write_pacing.count());
   return o;
@@ -124,7 +128,8 @@ SessionOptions Bridge::session_options_(const config::DeviceConfig& cfg) const {
 
 void Bridge::start() {
   started_ = true;
-  deps_.publisher.set_retained("", topics_.bridge_state(), R"({"state":"online"})", mqtt::Publisher::When::IF_CHANGED);
+  deps_.publisher.set_retained("", topics_.bridge_state(), R"({"state":"online"})",
+                               mqtt::Publisher::When::IF_CHANGED);
   publish_bridge_info_();
   for (auto& [id, d] : devices_) {
     publish_availability_(*d);
@@ -159,8 +164,8 @@ void Bridge::start_device_(Device& d) {
                                    {"device22", device22}});
     publish_bridge_devices_();
   };
-  d.session = std::make_unique<DeviceSession>(session_options_(d.cfg), deps_.timers, deps_.transports, deps_.random,
-                                              std::move(cb));
+  d.session = std::make_unique<DeviceSession>(session_options_(d.cfg), deps_.timers, deps_.transports,
+                                              deps_.random, std::move(cb));
   d.session->start();
 }
 
@@ -173,7 +178,8 @@ void Bridge::stop() {
     d->online = false;
     publish_availability_(*d);
   }
-  deps_.publisher.set_retained("", topics_.bridge_state(), R"({"state":"offline"})", mqtt::Publisher::When::IF_CHANGED);
+  deps_.publisher.set_retained("", topics_.bridge_state(), R"({"state":"offline"})",
+                               mqtt::Publisher::When::IF_CHANGED);
 }
 
 void Bridge::on_mqtt_connected() {
@@ -261,8 +267,9 @@ void Bridge::on_error_(Device& d, const Error& e) {
   count_error_(e.code);
   if (e.code == "wrong_key" && hooks_.on_wrong_key) hooks_.on_wrong_key(d.cfg.id);
   if (e.code == "wrong_key" || e.code == "no_answer" || e.code == "wrong_version") {
-    publish_event_("device_error", {{"id", d.cfg.id}, {"friendly_name", d.name()}, {"error", e.code},
-                                    {"message", e.message}});
+    publish_event_(
+        "device_error",
+        {{"id", d.cfg.id}, {"friendly_name", d.name()}, {"error", e.code}, {"message", e.message}});
   }
 }
 
@@ -279,7 +286,8 @@ void Bridge::publish_state_(Device& d) {
   if (d.cfg.retain.value_or(config_.mqtt.retain)) {
     deps_.publisher.set_retained(d.cfg.id, topics_.state(d.name()), std::move(payload));
   } else {
-    (void)deps_.publisher.publish(mqtt::Message{topics_.state(d.name()), std::move(payload), mqtt::Qos::AT_LEAST_ONCE, false});
+    (void)deps_.publisher.publish(
+        mqtt::Message{topics_.state(d.name()), std::move(payload), mqtt::Qos::AT_LEAST_ONCE, false});
   }
   if (d.cfg.plain_topics.value_or(config_.mqtt.plain_topics)) {
     for (auto it = state.begin(); it != state.end(); ++it) {
@@ -293,7 +301,8 @@ void Bridge::publish_state_(Device& d) {
 }
 
 void Bridge::publish_availability_(Device& d) {
-  deps_.publisher.set_retained(d.cfg.id, topics_.availability(d.name()), d.effective_online() ? STATE_ONLINE : STATE_OFFLINE,
+  deps_.publisher.set_retained(d.cfg.id, topics_.availability(d.name()),
+                               d.effective_online() ? STATE_ONLINE : STATE_OFFLINE,
                                mqtt::Publisher::When::IF_CHANGED);
 }
 
@@ -312,16 +321,17 @@ void Bridge::publish_bridge_info_() {
 nlohmann::json Bridge::devices_json() const {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [id, d] : devices_) {
-    nlohmann::json j{{"id", id},
-                     {"friendly_name", d->name()},
-                     {"cloud_name", d->cloud_name},
-                     {"type", d->cfg.is_sub_device() ? "sub_device" : (d->children.empty() ? "device" : "gateway")},
-                     {"online", d->online},
-                     {"status", d->reason},
-                     {"category", d->cfg.category},
-                     {"product_id", d->cfg.product_id},
-                     {"product_name", d->cfg.product_name},
-                     {"dps", d->model.describe()}};
+    nlohmann::json j{
+        {"id", id},
+        {"friendly_name", d->name()},
+        {"cloud_name", d->cloud_name},
+        {"type", d->cfg.is_sub_device() ? "sub_device" : (d->children.empty() ? "device" : "gateway")},
+        {"online", d->online},
+        {"status", d->reason},
+        {"category", d->cfg.category},
+        {"product_id", d->cfg.product_id},
+        {"product_name", d->cfg.product_name},
+        {"dps", d->model.describe()}};
     if (d->cfg.is_sub_device()) {
       j["parent"] = d->cfg.parent;
       j["cid"] = d->cfg.cid;
@@ -343,17 +353,21 @@ void Bridge::publish_bridge_devices_() {
 }
 
 void Bridge::publish_bridge_devices_now_() {
-  deps_.publisher.set_retained("", topics_.bridge_devices(), to_string(devices_json()), mqtt::Publisher::When::IF_CHANGED);
+  deps_.publisher.set_retained("", topics_.bridge_devices(), to_string(devices_json()),
+                               mqtt::Publisher::When::IF_CHANGED);
   // Building the document for thousands of devices leaves megabytes of freed heap behind; hand it back.
   malloc_trim(0);
 }
 
 void Bridge::publish_event_(const std::string& type, nlohmann::json data) {
   nlohmann::json ev{{"type", type}, {"data", std::move(data)}};
-  (void)deps_.publisher.publish(mqtt::Message{topics_.bridge_event(), to_string(ev), mqtt::Qos::AT_LEAST_ONCE, false});
+  (void)deps_.publisher.publish(
+      mqtt::Message{topics_.bridge_event(), to_string(ev), mqtt::Qos::AT_LEAST_ONCE, false});
 }
 
-void Bridge::count_error_(const std::string& code) { ++stats_.errors[code]; }
+void Bridge::count_error_(const std::string& code) {
+  ++stats_.errors[code];
+}
 
 void Bridge::on_announcement(const proto::Announcement& a, const std::string& sender_ip) {
   const std::string ip = a.ip.empty() ? sender_ip : a.ip;
@@ -367,8 +381,8 @@ void Bridge::on_announcement(const proto::Announcement& a, const std::string& se
   Device* d = find_(a.gw_id);
   if (!d) {
     if (first) {
-      T2M_LOGI(TAG, "unknown device %s at %s (protocol %s): add it with bridge/request/device/add", a.gw_id.c_str(),
-               ip.c_str(), seen["version"].get<std::string>().c_str());
+      T2M_LOGI(TAG, "unknown device %s at %s (protocol %s): add it with bridge/request/device/add",
+               a.gw_id.c_str(), ip.c_str(), seen["version"].get<std::string>().c_str());
       publish_event_("device_announce", seen);
     }
     return;
@@ -451,8 +465,8 @@ void Bridge::handle_mqtt_message_(const mqtt::Message& m) {
   }
 }
 
-void Bridge::answer_set_(const std::string& name, const Status& st, const std::optional<nlohmann::json>& transaction,
-                         const nlohmann::json& written) {
+void Bridge::answer_set_(const std::string& name, const Status& st,
+                         const std::optional<nlohmann::json>& transaction, const nlohmann::json& written) {
   nlohmann::json r{{"status", st.ok() ? "ok" : "error"}};
   if (!st.ok()) {
     r["error"] = st.error().message;
@@ -461,7 +475,8 @@ void Bridge::answer_set_(const std::string& name, const Status& st, const std::o
   }
   if (!written.is_null()) r["dps"] = written;
   if (transaction) r["transaction"] = *transaction;
-  (void)deps_.publisher.publish(mqtt::Message{topics_.set_result(name), to_string(r), mqtt::Qos::AT_LEAST_ONCE, false});
+  (void)deps_.publisher.publish(
+      mqtt::Message{topics_.set_result(name), to_string(r), mqtt::Qos::AT_LEAST_ONCE, false});
 }
 
 void Bridge::handle_set_(const std::string& name, nlohmann::json command) {
@@ -554,7 +569,8 @@ void Bridge::handle_request_(const std::string& path, const std::string& payload
   const nlohmann::json& data = req->data;
   if (path.rfind("device/ota_update/", 0) == 0) {
     if (!hooks_.async_request) {
-      respond(fail("cloud_off", "firmware updates need the cloud: configure the \"cloud\" section"), req->transaction);
+      respond(fail("cloud_off", "firmware updates need the cloud: configure the \"cloud\" section"),
+              req->transaction);
       return;
     }
     auto alive = alive_;
@@ -569,15 +585,22 @@ void Bridge::handle_request_(const std::string& path, const std::string& payload
     });
     return;
   }
-  Result<nlohmann::json> result = fail("unknown_request", "unknown request '" + path +
-                                                              "'; supported: device/rename, device/add, device/remove, "
-                                                              "device/options, scan, health_check, info");
-  if (path == "device/rename") result = request_rename_(data);
-  else if (path == "device/add") result = request_add_(data);
-  else if (path == "device/remove") result = request_remove_(data);
-  else if (path == "device/options") result = request_options_(data);
-  else if (path == "scan") result = request_scan_(data);
-  else if (path == "health_check") result = health();
+  Result<nlohmann::json> result =
+      fail("unknown_request", "unknown request '" + path +
+                                  "'; supported: device/rename, device/add, device/remove, "
+                                  "device/options, scan, health_check, info");
+  if (path == "device/rename")
+    result = request_rename_(data);
+  else if (path == "device/add")
+    result = request_add_(data);
+  else if (path == "device/remove")
+    result = request_remove_(data);
+  else if (path == "device/options")
+    result = request_options_(data);
+  else if (path == "scan")
+    result = request_scan_(data);
+  else if (path == "health_check")
+    result = health();
   else if (path == "info") {
     publish_bridge_info_();
     result = nlohmann::json{{"version", std::string(GATEWAY_VERSION)}};
@@ -615,7 +638,8 @@ Result<nlohmann::json> Bridge::request_rename_(const nlohmann::json& data) {
   if (!d) return fail("unknown_device", "no device is called '" + *ref + "'");
   const std::string to = data["to"].get<std::string>();
   if (auto v = mqtt::validate_friendly_name(to); !v.ok()) return Unexpected<Error>{v.error()};
-  if (Device* other = find_(to); other && other != d) return fail("name_taken", "'" + to + "' is already used");
+  if (Device* other = find_(to); other && other != d)
+    return fail("name_taken", "'" + to + "' is already used");
   const std::string old = d->name();
   if (old == to) return nlohmann::json{{"from", old}, {"to", to}};
   // Clear the old name's retained state, availability and plain topics; discovery (by id) stays.
@@ -633,7 +657,8 @@ Result<nlohmann::json> Bridge::request_rename_(const nlohmann::json& data) {
 }
 
 Result<nlohmann::json> Bridge::request_add_(const nlohmann::json& data) {
-  if (data.is_object() && data.contains("id") && data["id"].is_string() && find_(data["id"].get<std::string>()))
+  if (data.is_object() && data.contains("id") && data["id"].is_string() &&
+      find_(data["id"].get<std::string>()))
     return fail("exists", "a device with id " + data["id"].get<std::string>() + " already exists");
   auto added = config::add_device(config_, data);
   if (!added) return fail("invalid_device", join_issues(added.error()));
@@ -820,11 +845,13 @@ void Bridge::apply_cloud_name(const std::string& dev_id, const std::string& name
   // The MQTT name is the user's; the app's name is shown alongside it (bridge/devices, HA device name).
   d->cloud_name = name;
   publish_bridge_devices_();
-  publish_event_("device_cloud_name", {{"id", d->cfg.id}, {"friendly_name", d->name()}, {"cloud_name", name}});
+  publish_event_("device_cloud_name",
+                 {{"id", d->cfg.id}, {"friendly_name", d->name()}, {"cloud_name", name}});
   if (hooks_.on_device_changed) hooks_.on_device_changed(d->cfg.id);
 }
 
-void Bridge::apply_cloud_dp_name(const std::string& dev_id, std::optional<int> dp_id, const std::string& name) {
+void Bridge::apply_cloud_dp_name(const std::string& dev_id, std::optional<int> dp_id,
+                                 const std::string& name) {
   Device* d = find_(dev_id);
   if (!d) return;
   nlohmann::json data{{"id", d->cfg.id}, {"friendly_name", d->name()}, {"name", name}};
@@ -842,7 +869,8 @@ void Bridge::apply_cloud_removed(const std::string& dev_id) {
   publish_bridge_devices_();
   publish_bridge_info_();
   persist_();
-  publish_event_("device_removed", {{"id", id}, {"friendly_name", name}, {"reason", "deleted from the Tuya account"}});
+  publish_event_("device_removed",
+                 {{"id", id}, {"friendly_name", name}, {"reason", "deleted from the Tuya account"}});
 }
 
 Status Bridge::add_device(const config::DeviceConfig& cfg) {

@@ -35,7 +35,8 @@ struct BridgeStats {
   uint64_t command_errors = 0;
   uint64_t bad_mqtt_messages = 0;
   uint64_t bridge_requests = 0;
-  std::map<std::string, uint64_t> errors;  // by error code: wrong_key, bad_frame, mqtt_payload_invalid_json, ...
+  std::map<std::string, uint64_t>
+      errors;  // by error code: wrong_key, bad_frame, mqtt_payload_invalid_json, ...
 };
 
 class Bridge {
@@ -67,12 +68,14 @@ class Bridge {
     // A device rejected its local key: fetch a fresh one (the cloud link rate-limits this).
     std::function<void(const std::string& id)> on_wrong_key;
     // The LAN session is down: try the cloud instead. Returns false when no cloud path exists.
-    std::function<bool(const std::string& id, const nlohmann::json& wire_dps, std::function<void(const Status&)> done)>
+    std::function<bool(const std::string& id, const nlohmann::json& wire_dps,
+                       std::function<void(const Status&)> done)>
         cloud_command;
   };
 
   // `learned` is what save_learned persisted last time: {"<id>": {"version": "3.4", "device22": false}}.
-  Bridge(Deps deps, config::Config config, Hooks hooks = {}, nlohmann::json learned = nlohmann::json::object());
+  Bridge(Deps deps, config::Config config, Hooks hooks = {},
+         nlohmann::json learned = nlohmann::json::object());
   ~Bridge();
   Bridge(const Bridge&) = delete;
   Bridge& operator=(const Bridge&) = delete;
@@ -147,14 +150,14 @@ class Bridge {
   void publish_state_(Device& d);
   void publish_availability_(Device& d);
   void publish_bridge_info_();
-  void publish_bridge_devices_();     // soon: coalesces bursts (cold start, many modes learned)
+  void publish_bridge_devices_();  // soon: coalesces bursts (cold start, many modes learned)
   void publish_bridge_devices_now_();
   void publish_event_(const std::string& type, nlohmann::json data);
 
   void handle_set_(const std::string& name, nlohmann::json command);
   void handle_get_(const std::string& name, const std::vector<std::string>& attrs);
-  void answer_set_(const std::string& name, const Status& st, const std::optional<nlohmann::json>& transaction,
-                   const nlohmann::json& written);
+  void answer_set_(const std::string& name, const Status& st,
+                   const std::optional<nlohmann::json>& transaction, const nlohmann::json& written);
   void handle_request_(const std::string& path, const std::string& payload);
   Result<nlohmann::json> request_rename_(const nlohmann::json& data);
   Result<nlohmann::json> request_add_(const nlohmann::json& data);
@@ -168,7 +171,7 @@ class Bridge {
   config::Config config_;
   Hooks hooks_;
   mqtt::Topics topics_;
-  std::map<std::string, DevicePtr> devices_;  // by id
+  std::map<std::string, DevicePtr> devices_;                  // by id
   mutable std::unordered_map<std::string, Device*> by_name_;  // rebuilt when names_dirty_
   mutable bool names_dirty_ = true;
   Scheduler sched_;

@@ -11,13 +11,13 @@
 #include "common/log.h"
 #include "common/timers.h"
 #include "config/config.h"
+#include "config/convert.h"
 #include "gateway/app.h"
 #include "gateway/bridge.h"
 #include "gateway/cli_args.h"
 #include "gateway/device_model.h"
 #include "gateway/device_session.h"
 #include "gateway/discovery_listener.h"
-#include "config/convert.h"
 #include "mqtt/payload.h"
 
 namespace t2m::gw {
@@ -73,7 +73,9 @@ and disconnects. <device> is a name or id from the config, or any id with --key/
 <dp> is a DP code (switch_1) or id (1); <value> is true/false, a number, or text.
 )";
 
-std::vector<std::string> args_of(int argc, char** argv) { return std::vector<std::string>(argv + 1, argv + argc); }
+std::vector<std::string> args_of(int argc, char** argv) {
+  return std::vector<std::string>(argv + 1, argv + argc);
+}
 
 std::vector<uint16_t> parse_ports(const std::string& text) {
   std::vector<uint16_t> out;
@@ -91,7 +93,9 @@ std::vector<uint16_t> parse_ports(const std::string& text) {
 }  // namespace
 
 int scan_main(int argc, char** argv) {
-  ArgSpec spec{{"--seconds", "--bind", "--ports", "--request", "--client-ip"}, {"--json", "--help"}, {{"-h", "--help"}}};
+  ArgSpec spec{{"--seconds", "--bind", "--ports", "--request", "--client-ip"},
+               {"--json", "--help"},
+               {{"-h", "--help"}}};
   auto a = parse_args(args_of(argc, argv), spec);
   if (!a) {
     std::fprintf(stderr, "tuya2mqtt scan: %s\n", a.error().message.c_str());
@@ -124,11 +128,12 @@ int scan_main(int argc, char** argv) {
     DiscoveryListener listener(
         &loop, opt,
         [&](const proto::Announcement& ann, const std::string& sender) {
-          nlohmann::json j{{"id", ann.gw_id},
-                           {"ip", ann.ip.empty() ? sender : ann.ip},
-                           {"version", ann.version ? std::string(proto::to_string(*ann.version)) : std::string("?")},
-                           {"product_key", ann.product_key},
-                           {"encrypted", ann.encrypt}};
+          nlohmann::json j{
+              {"id", ann.gw_id},
+              {"ip", ann.ip.empty() ? sender : ann.ip},
+              {"version", ann.version ? std::string(proto::to_string(*ann.version)) : std::string("?")},
+              {"product_key", ann.product_key},
+              {"encrypted", ann.encrypt}};
           if (!found.count(ann.gw_id) && !json_out)
             std::printf("%-24s %-16s %-4s %s\n", ann.gw_id.c_str(), j["ip"].get<std::string>().c_str(),
                         j["version"].get<std::string>().c_str(), ann.product_key.c_str());
@@ -141,8 +146,8 @@ int scan_main(int argc, char** argv) {
       rc = EXIT_FAILED;
     } else {
       if (!json_out) {
-        std::printf("Listening %u s for Tuya devices...\n%-24s %-16s %-4s %s\n", seconds, "ID", "ADDRESS", "VER",
-                    "PRODUCT KEY");
+        std::printf("Listening %u s for Tuya devices...\n%-24s %-16s %-4s %s\n", seconds, "ID", "ADDRESS",
+                    "VER", "PRODUCT KEY");
         std::fflush(stdout);
       }
       if (auto target = a->get("--request")) {
@@ -339,8 +344,12 @@ int oneshot(int argc, char** argv, bool is_set) {
 
 }  // namespace
 
-int status_main(int argc, char** argv) { return oneshot(argc, argv, false); }
-int set_main(int argc, char** argv) { return oneshot(argc, argv, true); }
+int status_main(int argc, char** argv) {
+  return oneshot(argc, argv, false);
+}
+int set_main(int argc, char** argv) {
+  return oneshot(argc, argv, true);
+}
 
 int cli_main(int argc, char** argv) {
   if (argc < 2) {

@@ -13,8 +13,8 @@
 namespace t2m::gw {
 
 struct ArgSpec {
-  std::set<std::string> value_flags;  // take a value: "--config", "-c"
-  std::set<std::string> bool_flags;   // no value: "--json", "--help"
+  std::set<std::string> value_flags;           // take a value: "--config", "-c"
+  std::set<std::string> bool_flags;            // no value: "--json", "--help"
   std::map<std::string, std::string> aliases;  // "-c" -> "--config"
 };
 

@@ -1,7 +1,7 @@
 #include "gateway/cloud_link.h"
 
-#include "common/log.h"
 #include "cloud/wizard.h"
+#include "common/log.h"
 #include "config/models.h"
 #include "mqtt/topics.h"
 
@@ -46,7 +46,8 @@ void CloudLink::install_hooks(Bridge::Hooks& hooks) {
     ota_request_(path, data, std::move(respond));
   };
   hooks.on_wrong_key = [this](const std::string& id) { refresh_key_(id); };
-  hooks.cloud_command = [this](const std::string& id, const nlohmann::json& dps, std::function<void(const Status&)> done) {
+  hooks.cloud_command = [this](const std::string& id, const nlohmann::json& dps,
+                               std::function<void(const Status&)> done) {
     return cloud_command_(id, dps, std::move(done));
   };
 }
@@ -68,7 +69,8 @@ Status CloudLink::start(Bridge& bridge) {
     pulsar_ = std::make_unique<cloud::PulsarClient>(loop_, timers_, *this, o);
     if (auto st = pulsar_->start(); !st.ok()) return st;
   }
-  T2M_LOGI(TAG, "cloud link ready (region %s%s)", config_.region.c_str(), config_.push ? ", push messages on" : "");
+  T2M_LOGI(TAG, "cloud link ready (region %s%s)", config_.region.c_str(),
+           config_.push ? ", push messages on" : "");
   return {};
 }
 
@@ -108,12 +110,15 @@ void CloudLink::on_push(const cloud::push::PushMessage& message) {
                                       ev.status == static_cast<int>(cloud::UpgradeStatus::QUEUED) ||
                                       ev.status == static_cast<int>(cloud::UpgradeStatus::PREPARING)
                                   ? "updating"
-                                  : ev.status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE) ? "available" : "idle";
+                              : ev.status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE) ? "available"
+                                                                                               : "idle";
           nlohmann::json u{{"state", state}, {"status", cloud::upgrade_status_name(ev.status)}};
           if (ev.progress) u["progress"] = *ev.progress;
           if (!ev.version.empty()) {
-            if (ev.status == static_cast<int>(cloud::UpgradeStatus::DONE)) u["installed_version"] = ev.version;
-            else u["latest_version"] = ev.version;
+            if (ev.status == static_cast<int>(cloud::UpgradeStatus::DONE))
+              u["installed_version"] = ev.version;
+            else
+              u["latest_version"] = ev.version;
           }
           b.apply_firmware(ev.dev_id, u);
         } else if constexpr (std::is_same_v<T, p::SceneRun>) {
@@ -135,11 +140,13 @@ void CloudLink::on_push(const cloud::push::PushMessage& message) {
 void CloudLink::on_push_channel(std::string_view channel, bool connected) {
   T2M_LOGI(TAG, "push channel %.*s %s", static_cast<int>(channel.size()), channel.data(),
            connected ? "connected" : "disconnected");
-  if (bridge_) bridge_->publish_event("cloud_push", {{"channel", std::string(channel)}, {"connected", connected}});
+  if (bridge_)
+    bridge_->publish_event("cloud_push", {{"channel", std::string(channel)}, {"connected", connected}});
 }
 
 void CloudLink::on_push_error(std::string_view channel, const Error& error) {
-  T2M_LOGE(TAG, "push channel %.*s: %s", static_cast<int>(channel.size()), channel.data(), error.message.c_str());
+  T2M_LOGE(TAG, "push channel %.*s: %s", static_cast<int>(channel.size()), channel.data(),
+           error.message.c_str());
 }
 
 void CloudLink::bind_device_(const std::string& id) {
@@ -148,7 +155,8 @@ void CloudLink::bind_device_(const std::string& id) {
     api_->get_device(id, [this, alive, id](Result<cloud::DeviceInfo> info) {
       if (!*alive || !bridge_) return;
       if (!info.ok()) {
-        T2M_LOGW(TAG, "new device %s: cannot fetch its details: %s", id.c_str(), info.error().message.c_str());
+        T2M_LOGW(TAG, "new device %s: cannot fetch its details: %s", id.c_str(),
+                 info.error().message.c_str());
         return;
       }
       config::DeviceConfig cfg;
@@ -163,13 +171,16 @@ void CloudLink::bind_device_(const std::string& id) {
         cfg.local_key.clear();  // sub-devices use their gateway's session and key
       }
       // The app's name becomes the MQTT name when it is a valid one; otherwise the id is used.
-      if (mqtt::validate_friendly_name(info->name).ok() && !bridge_->has_device(info->name)) cfg.name = info->name;
+      if (mqtt::validate_friendly_name(info->name).ok() && !bridge_->has_device(info->name))
+        cfg.name = info->name;
       api_->get_specification(cfg.id, [this, alive, cfg](Result<cloud::Specification> spec) mutable {
         if (!*alive || !bridge_) return;
         if (spec.ok()) cfg.mapping = cloud::mapping_from_spec(spec.value());
         auto st = bridge_->add_device(cfg);
-        if (!st.ok()) T2M_LOGW(TAG, "new device %s not added: %s", cfg.id.c_str(), st.error().message.c_str());
-        else T2M_LOGI(TAG, "added newly bound device %s as '%s'", cfg.id.c_str(), cfg.display_name().c_str());
+        if (!st.ok())
+          T2M_LOGW(TAG, "new device %s not added: %s", cfg.id.c_str(), st.error().message.c_str());
+        else
+          T2M_LOGI(TAG, "added newly bound device %s as '%s'", cfg.id.c_str(), cfg.display_name().c_str());
       });
     });
   });
@@ -195,7 +206,8 @@ void CloudLink::refresh_key_(const std::string& id) {
     if (bridge_->update_local_key(id, info->local_key)) {
       T2M_LOGI(TAG, "%s: the device was re-paired; its new local key came from the cloud", id.c_str());
     } else {
-      T2M_LOGW(TAG, "%s: the cloud has the same key: check the device's address and protocol version", id.c_str());
+      T2M_LOGW(TAG, "%s: the cloud has the same key: check the device's address and protocol version",
+               id.c_str());
     }
   });
 }
@@ -216,9 +228,12 @@ bool CloudLink::cloud_command_(const std::string& id, const nlohmann::json& wire
   ++stats_.cloud_commands;
   T2M_LOGI(TAG, "%s: LAN is down, sending the command through the cloud", id.c_str());
   api_->send_commands(id, code_values, [done = std::move(done)](Result<bool> r) {
-    if (!r.ok()) done(Unexpected<Error>{r.error()});
-    else if (!r.value()) done(fail("cloud_command_failed", "the cloud refused the command"));
-    else done(Status{});
+    if (!r.ok())
+      done(Unexpected<Error>{r.error()});
+    else if (!r.value())
+      done(fail("cloud_command_failed", "the cloud refused the command"));
+    else
+      done(Status{});
   });
   return true;
 }
@@ -226,10 +241,13 @@ bool CloudLink::cloud_command_(const std::string& id, const nlohmann::json& wire
 // ---- firmware ---------------------------------------------------------------------------------
 
 nlohmann::json CloudLink::update_object_(const cloud::FirmwareInfo& fw) {
-  const bool available = fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE) ||
-                         (fw.can_upgrade && !fw.latest_version.empty() && fw.latest_version != fw.current_version);
+  const bool available =
+      fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE) ||
+      (fw.can_upgrade && !fw.latest_version.empty() && fw.latest_version != fw.current_version);
   const bool updating = fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::UPGRADING);
-  nlohmann::json u{{"state", updating ? "updating" : available ? "available" : "idle"},
+  nlohmann::json u{{"state", updating    ? "updating"
+                             : available ? "available"
+                                         : "idle"},
                    {"installed_version", fw.current_version},
                    {"latest_version", fw.latest_version.empty() ? fw.current_version : fw.latest_version}};
   return u;
@@ -238,8 +256,10 @@ nlohmann::json CloudLink::update_object_(const cloud::FirmwareInfo& fw) {
 void CloudLink::ota_request_(const std::string& path, const nlohmann::json& data,
                              std::function<void(Result<nlohmann::json>)> respond) {
   std::string ref;
-  if (data.is_string()) ref = data.get<std::string>();
-  else if (data.is_object() && data.contains("id") && data["id"].is_string()) ref = data["id"].get<std::string>();
+  if (data.is_string())
+    ref = data.get<std::string>();
+  else if (data.is_object() && data.contains("id") && data["id"].is_string())
+    ref = data["id"].get<std::string>();
   if (ref.empty() || !bridge_) {
     respond(fail("bad_request", R"(firmware requests need {"id": "<device name or id>"})"));
     return;
@@ -251,7 +271,8 @@ void CloudLink::ota_request_(const std::string& path, const nlohmann::json& data
   }
   const bool start = path == "device/ota_update/update";
   if (!start && path != "device/ota_update/check") {
-    respond(fail("unknown_request", "unknown request '" + path + "': use device/ota_update/check or /update"));
+    respond(
+        fail("unknown_request", "unknown request '" + path + "': use device/ota_update/check or /update"));
     return;
   }
   if (start && ota_->busy(id)) {
@@ -272,7 +293,8 @@ void CloudLink::ota_request_(const std::string& path, const nlohmann::json& data
     // The channel that can be upgraded, else the main module (channel 0 is Wi-Fi/main on most devices).
     const cloud::FirmwareInfo* pick = &r->front();
     for (const auto& fw : *r)
-      if (fw.can_upgrade && fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE)) pick = &fw;
+      if (fw.can_upgrade && fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE))
+        pick = &fw;
     nlohmann::json update = update_object_(*pick);
     bridge_->apply_firmware(id, update);
     nlohmann::json answer{{"id", ref},
@@ -285,7 +307,8 @@ void CloudLink::ota_request_(const std::string& path, const nlohmann::json& data
       return;
     }
     if (update["state"] != "available") {
-      respond(fail(cloud::ERR_OTA_NO_UPDATE, "'" + ref + "' runs " + pick->current_version + ", the latest firmware"));
+      respond(fail(cloud::ERR_OTA_NO_UPDATE,
+                   "'" + ref + "' runs " + pick->current_version + ", the latest firmware"));
       return;
     }
     const std::string from = pick->current_version;
@@ -304,7 +327,8 @@ void CloudLink::ota_request_(const std::string& path, const nlohmann::json& data
         [this, alive, id, ref, from, to, respond](Result<cloud::OtaProgress> done) {
           if (!*alive || !bridge_) return;
           if (!done.ok()) {
-            bridge_->apply_firmware(id, {{"state", "available"}, {"installed_version", from}, {"latest_version", to}});
+            bridge_->apply_firmware(
+                id, {{"state", "available"}, {"installed_version", from}, {"latest_version", to}});
             respond(Unexpected<Error>{done.error()});
             return;
           }

@@ -52,9 +52,11 @@ class CloudLink final : public cloud::push::PushSink {
   void on_push_error(std::string_view channel, const Error& error) override;
 
  private:
-  void ota_request_(const std::string& path, const nlohmann::json& data, std::function<void(Result<nlohmann::json>)> respond);
+  void ota_request_(const std::string& path, const nlohmann::json& data,
+                    std::function<void(Result<nlohmann::json>)> respond);
   void refresh_key_(const std::string& id);
-  bool cloud_command_(const std::string& id, const nlohmann::json& wire_dps, std::function<void(const Status&)> done);
+  bool cloud_command_(const std::string& id, const nlohmann::json& wire_dps,
+                      std::function<void(const Status&)> done);
   void bind_device_(const std::string& id);
   static nlohmann::json update_object_(const cloud::FirmwareInfo& fw);
 

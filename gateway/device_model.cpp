@@ -30,14 +30,17 @@ nlohmann::json DeviceModel::to_state(const nlohmann::json& dps, std::vector<Erro
   return config::state_from_dps(model_, dps, problems);
 }
 
-Result<nlohmann::json> DeviceModel::to_dps(const nlohmann::json& command, const nlohmann::json& current_dps) const {
+Result<nlohmann::json> DeviceModel::to_dps(const nlohmann::json& command,
+                                           const nlohmann::json& current_dps) const {
   return config::command_to_dps(model_, command, current_dps);
 }
 
 nlohmann::json DeviceModel::describe() const {
   nlohmann::json dps = nlohmann::json::array();
   for (const auto& [id, d] : model_.dps) {
-    nlohmann::json j{{"dp", id}, {"property", d.property()}, {"access", d.writable ? "rw" : "ro"},
+    nlohmann::json j{{"dp", id},
+                     {"property", d.property()},
+                     {"access", d.writable ? "rw" : "ro"},
                      {"source", std::string(config::to_string(d.source))}};
     if (d.known) {
       j["type"] = std::string(proto::to_string(d.spec.type));
@@ -52,7 +55,9 @@ nlohmann::json DeviceModel::describe() const {
     if (!e.unit.empty()) j["unit"] = e.unit;
     entities.push_back(std::move(j));
   }
-  return nlohmann::json{{"category", model_.category}, {"template", model_.template_name}, {"dps", dps},
+  return nlohmann::json{{"category", model_.category},
+                        {"template", model_.template_name},
+                        {"dps", dps},
                         {"entities", entities}};
 }
 

@@ -27,7 +27,8 @@ class DeviceModel {
   // Values that cannot be read are passed through raw and counted in `problems`.
   nlohmann::json to_state(const nlohmann::json& dps, std::vector<Error>* problems = nullptr) const;
   // A set command (properties, entity keys or DP ids) -> wire dps, validated.
-  Result<nlohmann::json> to_dps(const nlohmann::json& command, const nlohmann::json& current_dps = nullptr) const;
+  Result<nlohmann::json> to_dps(const nlohmann::json& command,
+                                const nlohmann::json& current_dps = nullptr) const;
   // For bridge/devices: every known DP with its description, and the entities.
   nlohmann::json describe() const;
   std::vector<std::string> dp_ids() const;

@@ -42,12 +42,18 @@ std::string describe_uv(int status) {
 
 std::string_view to_string(LinkState s) {
   switch (s) {
-    case LinkState::STOPPED: return "stopped";
-    case LinkState::CONNECTING: return "connecting";
-    case LinkState::HANDSHAKING: return "handshaking";
-    case LinkState::PROBING: return "probing";
-    case LinkState::ONLINE: return "online";
-    case LinkState::BACKOFF: return "backoff";
+    case LinkState::STOPPED:
+      return "stopped";
+    case LinkState::CONNECTING:
+      return "connecting";
+    case LinkState::HANDSHAKING:
+      return "handshaking";
+    case LinkState::PROBING:
+      return "probing";
+    case LinkState::ONLINE:
+      return "online";
+    case LinkState::BACKOFF:
+      return "backoff";
   }
   return "unknown";
 }
@@ -101,7 +107,9 @@ std::optional<proto::Version> DeviceSession::version() const {
   return candidates_[candidate_];
 }
 
-proto::Version DeviceSession::current_version_() const { return candidates_[candidate_]; }
+proto::Version DeviceSession::current_version_() const {
+  return candidates_[candidate_];
+}
 
 void DeviceSession::start() {
   if (state_ != LinkState::STOPPED) return;
@@ -143,8 +151,8 @@ void DeviceSession::connect_() {
                                                  device22_);
   transport_ = transports_.create();
   sched_.set_timeout(T_CONNECT, options_.connect_timeout_ms, [this] {
-    report_error_("connect_failed", "connecting to " + options_.host + ":" + std::to_string(options_.port) +
-                                        " timed out");
+    report_error_("connect_failed",
+                  "connecting to " + options_.host + ":" + std::to_string(options_.port) + " timed out");
     link_down_("connect timeout", true);
   });
   T2M_LOGD(TAG, "%s: connecting to %s:%u (protocol %s)", options_.device_id.c_str(), options_.host.c_str(),
@@ -212,8 +220,9 @@ void DeviceSession::on_frame_(const Bytes& frame) {
   auto peek = proto::peek_header(frame);
   if (peek && peek->is_6699 != proto::uses_6699(v)) {
     // The device speaks the other frame format: certainly the wrong version.
-    report_error_("wrong_version", options_.device_id + " answered with " + (peek->is_6699 ? "6699" : "55AA") +
-                                       " frames, so it is not protocol " + std::string(proto::to_string(v)));
+    report_error_("wrong_version", options_.device_id + " answered with " +
+                                       (peek->is_6699 ? "6699" : "55AA") + " frames, so it is not protocol " +
+                                       std::string(proto::to_string(v)));
     if (!version_known_ && peek->is_6699) {
       candidate_ = candidates_.size() - 1;  // 6699 means 3.5
       state_ = LinkState::BACKOFF;
@@ -245,7 +254,8 @@ void DeviceSession::on_frame_(const Bytes& frame) {
     auto alive = alive_;
     report_error_("bad_frame",
                   "undecodable frame: " + std::string(proto::to_string(code)) + " " + msg.error().detail);
-    if (*alive && ++consecutive_bad_ >= MAX_CONSECUTIVE_BAD_FRAMES) link_down_("too many undecodable frames", true);
+    if (*alive && ++consecutive_bad_ >= MAX_CONSECUTIVE_BAD_FRAMES)
+      link_down_("too many undecodable frames", true);
     return;
   }
   consecutive_bad_ = 0;
@@ -259,8 +269,9 @@ void DeviceSession::on_handshake_frame_(const Bytes& frame) {
     if (finish.error().code == proto::ErrorCode::WRONG_KEY) {
       version_known_ = true;  // the device answered in this version's format: only the key is wrong
       wrong_key_ = true;
-      report_error_("wrong_key", "session key negotiation with " + options_.device_id +
-                                     " failed: the device rejected the local key (refresh it from the cloud)");
+      report_error_("wrong_key",
+                    "session key negotiation with " + options_.device_id +
+                        " failed: the device rejected the local key (refresh it from the cloud)");
       link_down_("wrong local key", true);
       return;
     }
@@ -322,7 +333,8 @@ void DeviceSession::on_message_(const proto::Message& m) {
                         m.cmd == static_cast<uint32_t>(proto::Command::STATUS));
   if (answers) {
     if (m.retcode && *m.retcode != 0 && !had_dps) {
-      complete_inflight_(fail("device_error", "the device answered with error code " + std::to_string(*m.retcode)));
+      complete_inflight_(
+          fail("device_error", "the device answered with error code " + std::to_string(*m.retcode)));
     } else {
       complete_inflight_(Status{});
     }
@@ -351,7 +363,8 @@ void DeviceSession::go_online_() {
   }
   if (options_.updatedps_interval_ms > 0 && !options_.updatedps_ids.empty()) {
     sched_.set_interval(T_UPDATEDPS, options_.updatedps_interval_ms, [this] {
-      enqueue_(Request{Kind::UPDATEDPS, {}, std::nullopt, options_.updatedps_ids, nullptr, timers_.now_ms(), 0, 0});
+      enqueue_(Request{
+          Kind::UPDATEDPS, {}, std::nullopt, options_.updatedps_ids, nullptr, timers_.now_ms(), 0, 0});
     });
   }
   sched_.cancel(T_OFFLINE);
@@ -393,11 +406,10 @@ void DeviceSession::on_closed_(int status) {
   switch (state_) {
     case LinkState::CONNECTING: {
       std::string why = describe_uv(status);
-      std::string hint = status == UV_ECONNREFUSED
-                             ? " (is another app holding the device's only local connection?)"
-                             : "";
-      report_error_("connect_failed", "cannot connect to " + options_.host + ":" + std::to_string(options_.port) +
-                                          ": " + why + hint);
+      std::string hint =
+          status == UV_ECONNREFUSED ? " (is another app holding the device's only local connection?)" : "";
+      report_error_("connect_failed", "cannot connect to " + options_.host + ":" +
+                                          std::to_string(options_.port) + ": " + why + hint);
       link_down_(why, true);
       return;
     }
@@ -441,7 +453,9 @@ void DeviceSession::link_down_(const std::string& reason, bool count_failure) {
     }
     inflight_.reset();
   }
-  std::erase_if(queue_, [](const Request& r) { return r.kind == Kind::HEARTBEAT || (!r.done && r.kind == Kind::QUERY); });
+  std::erase_if(queue_, [](const Request& r) {
+    return r.kind == Kind::HEARTBEAT || (!r.done && r.kind == Kind::QUERY);
+  });
   state_ = LinkState::BACKOFF;
   consecutive_timeouts_ = 0;
   if (count_failure || !was_online) ++failures_;
@@ -462,7 +476,8 @@ void DeviceSession::link_down_(const std::string& reason, bool count_failure) {
   const double spread = (static_cast<double>(r) / UINT16_MAX * 2.0 - 1.0) * JITTER_FRACTION;
   delay = static_cast<uint32_t>(std::max(0.0, delay * (1.0 + spread)));
   last_down_reason_ = reason;
-  T2M_LOGI(TAG, "%s: link down (%s); reconnecting in %u ms", options_.device_id.c_str(), reason.c_str(), delay);
+  T2M_LOGI(TAG, "%s: link down (%s); reconnecting in %u ms", options_.device_id.c_str(), reason.c_str(),
+           delay);
   schedule_reconnect_(delay);
   if (!queue_.empty()) sched_.set_interval(T_OFFLINE, OFFLINE_EXPIRY_TICK_MS, [this] { expire_offline_(); });
   if (was_online && cb_.on_link) cb_.on_link(false, reason);
@@ -486,7 +501,8 @@ void DeviceSession::set_dps(nlohmann::json dps, std::optional<std::string> cid, 
   }
   const size_t chunk = options_.max_dps_per_write == 0 ? dps.size() : options_.max_dps_per_write;
   if (chunk >= dps.size()) {
-    enqueue_(Request{Kind::CONTROL, std::move(dps), std::move(cid), {}, std::move(done), timers_.now_ms(), 0, 0});
+    enqueue_(
+        Request{Kind::CONTROL, std::move(dps), std::move(cid), {}, std::move(done), timers_.now_ms(), 0, 0});
     return;
   }
   auto batch = std::make_shared<Batch>();
@@ -498,16 +514,22 @@ void DeviceSession::set_dps(nlohmann::json dps, std::optional<std::string> cid, 
   }
   batch->remaining = parts.size();
   for (auto& part : parts) {
-    enqueue_(Request{Kind::CONTROL, std::move(part), cid,
+    enqueue_(Request{Kind::CONTROL,
+                     std::move(part),
+                     cid,
                      {},
                      [batch](const Status& st) {
                        if (!st.ok() && !batch->first_error) batch->first_error = st.error();
                        if (--batch->remaining == 0 && batch->done) {
-                         if (batch->first_error) batch->done(Unexpected<Error>{*batch->first_error});
-                         else batch->done(Status{});
+                         if (batch->first_error)
+                           batch->done(Unexpected<Error>{*batch->first_error});
+                         else
+                           batch->done(Status{});
                        }
                      },
-                     timers_.now_ms(), 0, 0});
+                     timers_.now_ms(),
+                     0,
+                     0});
   }
 }
 
@@ -518,7 +540,8 @@ void DeviceSession::refresh(std::optional<std::string> cid, Done done) {
 
 void DeviceSession::request_updatedps(std::vector<int> dp_ids, Done done) {
   if (!done) done = [](const Status&) {};
-  enqueue_(Request{Kind::UPDATEDPS, {}, std::nullopt, std::move(dp_ids), std::move(done), timers_.now_ms(), 0, 0});
+  enqueue_(
+      Request{Kind::UPDATEDPS, {}, std::nullopt, std::move(dp_ids), std::move(done), timers_.now_ms(), 0, 0});
 }
 
 void DeviceSession::set_address(const std::string& host, uint16_t port) {
@@ -548,14 +571,18 @@ void DeviceSession::enqueue_(Request r, bool front) {
     return;
   }
   if (queue_.size() >= options_.max_queue && r.kind != Kind::HEARTBEAT) {
-    if (r.done) r.done(fail("queue_full", options_.device_id + " has " + std::to_string(queue_.size()) +
-                                              " commands waiting; try again later"));
+    if (r.done)
+      r.done(fail("queue_full", options_.device_id + " has " + std::to_string(queue_.size()) +
+                                    " commands waiting; try again later"));
     return;
   }
-  if (front) queue_.push_front(std::move(r));
-  else queue_.push_back(std::move(r));
+  if (front)
+    queue_.push_front(std::move(r));
+  else
+    queue_.push_back(std::move(r));
   if (state_ == LinkState::BACKOFF || state_ == LinkState::CONNECTING || state_ == LinkState::HANDSHAKING) {
-    if (!sched_.active(T_OFFLINE)) sched_.set_interval(T_OFFLINE, OFFLINE_EXPIRY_TICK_MS, [this] { expire_offline_(); });
+    if (!sched_.active(T_OFFLINE))
+      sched_.set_interval(T_OFFLINE, OFFLINE_EXPIRY_TICK_MS, [this] { expire_offline_(); });
     return;
   }
   pump_();
@@ -690,8 +717,10 @@ void DeviceSession::complete_inflight_(const Status& st) {
   inflight_.reset();
   if (st.ok()) consecutive_timeouts_ = 0;
   if (r.done) {
-    if (st.ok()) ++stats_.commands_ok;
-    else ++stats_.commands_failed;
+    if (st.ok())
+      ++stats_.commands_ok;
+    else
+      ++stats_.commands_failed;
     auto alive = alive_;
     r.done(st);
     if (!*alive) return;

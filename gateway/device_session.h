@@ -32,19 +32,20 @@ struct SessionOptions {
   std::string host;
   uint16_t port = proto::PORT_TCP;
   std::optional<proto::Version> version;  // nullopt: probe 3.3, 3.4, 3.5 and remember the winner
-  std::optional<proto::Version> preferred_version;  // with version unset: probe this one first (learned earlier)
+  std::optional<proto::Version>
+      preferred_version;  // with version unset: probe this one first (learned earlier)
   bool device22 = false;
   std::vector<std::string> known_dp_ids;  // device22 queries name these ({"1":null,...})
 
   uint32_t connect_timeout_ms = 5000;
-  uint32_t response_timeout_ms = 3000;   // replies are < 0.5 s at p99; 3 s leaves room for busy devices
-  uint32_t heartbeat_idle_ms = 10000;    // devices drop idle links after ~30 s; 10 s is the field value
-  uint32_t poll_interval_ms = 0;         // 0: rely on pushes; otherwise a periodic query
-  uint32_t updatedps_interval_ms = 0;    // 0: off
-  std::vector<int> updatedps_ids;        // e.g. {18, 19, 20}: short lists only (large ones crash plugs)
-  size_t max_dps_per_write = 0;          // 0: all at once; 1: one DP per CONTROL
-  uint32_t write_pacing_ms = 0;          // pause between writes for devices that drop fast writes
-  uint32_t command_retries = 1;          // re-sends after a timeout before a write fails
+  uint32_t response_timeout_ms = 3000;  // replies are < 0.5 s at p99; 3 s leaves room for busy devices
+  uint32_t heartbeat_idle_ms = 10000;   // devices drop idle links after ~30 s; 10 s is the field value
+  uint32_t poll_interval_ms = 0;        // 0: rely on pushes; otherwise a periodic query
+  uint32_t updatedps_interval_ms = 0;   // 0: off
+  std::vector<int> updatedps_ids;       // e.g. {18, 19, 20}: short lists only (large ones crash plugs)
+  size_t max_dps_per_write = 0;         // 0: all at once; 1: one DP per CONTROL
+  uint32_t write_pacing_ms = 0;         // pause between writes for devices that drop fast writes
+  uint32_t command_retries = 1;         // re-sends after a timeout before a write fails
   uint32_t offline_command_timeout_ms = 10000;  // how long a command waits for an offline device
   size_t max_queue = 64;
   uint32_t backoff_min_ms = 1000;

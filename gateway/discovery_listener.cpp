@@ -15,8 +15,10 @@ thread_local std::array<char, DATAGRAM_BUFFER_SIZE> g_udp_buffer;
 std::string ip_of(const sockaddr* addr) {
   char buf[INET6_ADDRSTRLEN] = {0};
   if (!addr) return {};
-  if (addr->sa_family == AF_INET) uv_ip4_name(reinterpret_cast<const sockaddr_in*>(addr), buf, sizeof buf);
-  else if (addr->sa_family == AF_INET6) uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(addr), buf, sizeof buf);
+  if (addr->sa_family == AF_INET)
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(addr), buf, sizeof buf);
+  else if (addr->sa_family == AF_INET6)
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(addr), buf, sizeof buf);
   return buf;
 }
 
@@ -27,14 +29,16 @@ struct DiscoveryListener::Socket {
   uint16_t port = 0;
 };
 
-DiscoveryListener::DiscoveryListener(uv_loop_t* loop, DiscoveryOptions options, OnAnnouncement on_announcement,
-                                     OnError on_error)
+DiscoveryListener::DiscoveryListener(uv_loop_t* loop, DiscoveryOptions options,
+                                     OnAnnouncement on_announcement, OnError on_error)
     : loop_(loop),
       options_(std::move(options)),
       on_announcement_(std::move(on_announcement)),
       on_error_(std::move(on_error)) {}
 
-DiscoveryListener::~DiscoveryListener() { stop(); }
+DiscoveryListener::~DiscoveryListener() {
+  stop();
+}
 
 Status DiscoveryListener::start() {
   std::string problems;
@@ -49,7 +53,9 @@ Status DiscoveryListener::start() {
       s->udp->data = this;
       rc = uv_udp_recv_start(
           s->udp.get(),
-          [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_udp_buffer.data(), DATAGRAM_BUFFER_SIZE); },
+          [](uv_handle_t*, size_t, uv_buf_t* buf) {
+            *buf = uv_buf_init(g_udp_buffer.data(), DATAGRAM_BUFFER_SIZE);
+          },
           &DiscoveryListener::on_recv_);
     }
     if (rc != 0) {
@@ -73,7 +79,9 @@ Status DiscoveryListener::start() {
   return {};
 }
 
-void DiscoveryListener::stop() { sockets_.clear(); }
+void DiscoveryListener::stop() {
+  sockets_.clear();
+}
 
 std::vector<uint16_t> DiscoveryListener::bound_ports() const {
   std::vector<uint16_t> out;
@@ -81,7 +89,8 @@ std::vector<uint16_t> DiscoveryListener::bound_ports() const {
   return out;
 }
 
-void DiscoveryListener::on_recv_(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr* addr, unsigned) {
+void DiscoveryListener::on_recv_(uv_udp_t* h, ssize_t n, const uv_buf_t* buf, const sockaddr* addr,
+                                 unsigned) {
   auto* self = static_cast<DiscoveryListener*>(h->data);
   if (!self || n <= 0 || !addr) return;  // n == 0 with no addr: nothing more to read
   self->handle_(ByteView(reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(n)), addr);
@@ -107,19 +116,21 @@ void DiscoveryListener::handle_(ByteView data, const sockaddr* addr) {
   if (on_announcement_) on_announcement_(ann.value(), sender);
 }
 
-Status DiscoveryListener::send_request(const std::string& target_ip, uint16_t port, const std::string& client_ip,
-                                       ByteView iv) {
+Status DiscoveryListener::send_request(const std::string& target_ip, uint16_t port,
+                                       const std::string& client_ip, ByteView iv) {
   Socket* from = nullptr;
   for (auto& s : sockets_)
     if (s->port == proto::PORT_UDP_APP || !from) from = s.get();
   if (!from) return fail("discovery_closed", "the discovery listener is not running");
   sockaddr_in dest{};
-  if (uv_ip4_addr(target_ip.c_str(), port, &dest) != 0) return fail("bad_address", "not an IPv4 address: " + target_ip);
+  if (uv_ip4_addr(target_ip.c_str(), port, &dest) != 0)
+    return fail("bad_address", "not an IPv4 address: " + target_ip);
   uv_udp_set_broadcast(from->udp.get(), 1);
   Bytes packet = proto::encode_discovery_request(client_ip, iv);
   uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(packet.data()), static_cast<unsigned>(packet.size()));
   int rc = uv_udp_try_send(from->udp.get(), &b, 1, reinterpret_cast<const sockaddr*>(&dest));
-  if (rc < 0) return fail("send_failed", "cannot send the discovery request to " + target_ip + ": " + uv_strerror(rc));
+  if (rc < 0)
+    return fail("send_failed", "cannot send the discovery request to " + target_ip + ": " + uv_strerror(rc));
   return {};
 }
 

@@ -34,7 +34,8 @@ class DiscoveryListener {
   using OnAnnouncement = std::function<void(const proto::Announcement&, const std::string& sender_ip)>;
   using OnError = std::function<void(const Error&)>;
 
-  DiscoveryListener(uv_loop_t* loop, DiscoveryOptions options, OnAnnouncement on_announcement, OnError on_error);
+  DiscoveryListener(uv_loop_t* loop, DiscoveryOptions options, OnAnnouncement on_announcement,
+                    OnError on_error);
   ~DiscoveryListener();
   DiscoveryListener(const DiscoveryListener&) = delete;
   DiscoveryListener& operator=(const DiscoveryListener&) = delete;

@@ -72,7 +72,8 @@ void HaPublisher::publish_device(const std::string& id) {
     remove_device(id, view->config->display_name());
     return;
   }
-  mqtt::ha::DeviceInfo info{view->config, view->model, view->firmware_version, view->firmware_update, view->events};
+  mqtt::ha::DeviceInfo info{view->config, view->model, view->firmware_version, view->firmware_update,
+                            view->events};
   nlohmann::json payload = mqtt::ha::device_discovery(info, options_);
   auto now = mqtt::ha::components_of(payload);
   const std::string topic = mqtt::ha::discovery_topic(options_, *view->config);
@@ -82,7 +83,8 @@ void HaPublisher::publish_device(const std::string& id) {
     // component of a device config when it is sent with only its platform.
     std::vector<std::pair<std::string, std::string>> removed;
     for (const auto& old : it->second.components) {
-      const bool kept = std::any_of(now.begin(), now.end(), [&](const auto& c) { return c.first == old.first; });
+      const bool kept =
+          std::any_of(now.begin(), now.end(), [&](const auto& c) { return c.first == old.first; });
       if (!kept) removed.push_back(old);
     }
     if (!removed.empty()) payload = mqtt::ha::device_discovery(info, options_, removed);
@@ -117,12 +119,15 @@ std::optional<std::string> HaPublisher::discovery_topic_of(const std::string& id
   return it->second.topic;
 }
 
-std::string HaPublisher::discovery_filter_() const { return options_.prefix + "/device/+/config"; }
+std::string HaPublisher::discovery_filter_() const {
+  return options_.prefix + "/device/+/config";
+}
 
 void HaPublisher::on_mqtt_connected() {
   if (!enabled()) return;
   auto st = client_.subscribe(config_.status_topic, mqtt::Qos::AT_LEAST_ONCE);
-  if (!st.ok()) T2M_LOGW(TAG, "cannot subscribe to %s: %s", config_.status_topic.c_str(), st.error().message.c_str());
+  if (!st.ok())
+    T2M_LOGW(TAG, "cannot subscribe to %s: %s", config_.status_topic.c_str(), st.error().message.c_str());
   if (opts_.cleanup_window_ms > 0 && !cleanup_open_) {
     if (client_.subscribe(discovery_filter_(), mqtt::Qos::AT_LEAST_ONCE).ok()) {
       cleanup_open_ = true;
@@ -170,8 +175,8 @@ bool HaPublisher::on_message(const mqtt::Message& m) {
   bool ours = false;
   if (j.contains("components") && j["components"].is_object()) {
     for (const auto& [k, c] : j["components"].items()) {
-      if (c.is_object() && c.contains("availability") && c["availability"].is_array() && !c["availability"].empty() &&
-          string_at(c["availability"][0], "topic") == topics_.bridge_state()) {
+      if (c.is_object() && c.contains("availability") && c["availability"].is_array() &&
+          !c["availability"].empty() && string_at(c["availability"][0], "topic") == topics_.bridge_state()) {
         ours = true;
       }
     }

@@ -46,8 +46,10 @@ void UvTcpTransport::connect(const std::string& host, uint16_t port, TransportHa
         if (owner && status == 0 && res) {
           sockaddr_storage a{};
           std::memcpy(&a, res->ai_addr, res->ai_addrlen);
-          if (a.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&a)->sin_port = htons(owner->port_);
-          else reinterpret_cast<sockaddr_in6*>(&a)->sin6_port = htons(owner->port_);
+          if (a.ss_family == AF_INET)
+            reinterpret_cast<sockaddr_in*>(&a)->sin_port = htons(owner->port_);
+          else
+            reinterpret_cast<sockaddr_in6*>(&a)->sin6_port = htons(owner->port_);
           uv_freeaddrinfo(res);
           owner->connect_addr_(reinterpret_cast<const sockaddr*>(&a));
           return;
@@ -84,7 +86,9 @@ void UvTcpTransport::connect_addr_(const sockaddr* addr) {
     }
     int read_rc = uv_read_start(
         r->handle,
-        [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buffer.data(), READ_BUFFER_SIZE); },
+        [](uv_handle_t*, size_t, uv_buf_t* buf) {
+          *buf = uv_buf_init(g_read_buffer.data(), READ_BUFFER_SIZE);
+        },
         &UvTcpTransport::on_read_);
     if (read_rc != 0) {
       self->fail_(read_rc);
@@ -118,14 +122,16 @@ void UvTcpTransport::write(Bytes data) {
   if (closed_ || !tcp_ || !tcp_->initialised()) return;
   auto req = std::make_unique<WriteReq>();
   req->data = std::move(data);
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(req->data.data()), static_cast<unsigned>(req->data.size()));
+  uv_buf_t buf =
+      uv_buf_init(reinterpret_cast<char*>(req->data.data()), static_cast<unsigned>(req->data.size()));
   // Most writes complete at once; only what the kernel would not take is queued by libuv.
-  int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(tcp_->get()), &buf, 1, [](uv_write_t* r, int status) {
-    std::unique_ptr<WriteReq> owned(reinterpret_cast<WriteReq*>(r));
-    if (status == 0 || status == UV_ECANCELED) return;
-    auto* self = static_cast<UvTcpTransport*>(r->handle->data);
-    if (self) self->fail_(status);
-  });
+  int rc = uv_write(&req->req, reinterpret_cast<uv_stream_t*>(tcp_->get()), &buf, 1,
+                    [](uv_write_t* r, int status) {
+                      std::unique_ptr<WriteReq> owned(reinterpret_cast<WriteReq*>(r));
+                      if (status == 0 || status == UV_ECANCELED) return;
+                      auto* self = static_cast<UvTcpTransport*>(r->handle->data);
+                      if (self) self->fail_(status);
+                    });
   if (rc != 0) {
     fail_(rc);
     return;

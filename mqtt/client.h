@@ -23,10 +23,10 @@ struct Message {
 };
 
 struct TlsOptions {
-  std::string ca_file;        // CA bundle that signed the broker's certificate
-  std::string cert_file;      // client certificate (mutual TLS), optional
-  std::string key_file;       // client key, optional
-  std::string key_password;   // secret: registered with the log scrubber
+  std::string ca_file;       // CA bundle that signed the broker's certificate
+  std::string cert_file;     // client certificate (mutual TLS), optional
+  std::string key_file;      // client key, optional
+  std::string key_password;  // secret: registered with the log scrubber
   bool verify_hostname = true;
 };
 

@@ -10,9 +10,9 @@
 namespace t2m::mqtt::ha {
 namespace {
 
-using nlohmann::json;
 using config::Component;
 using config::Entity;
+using nlohmann::json;
 namespace role = config::role;
 
 constexpr int HA_BRIGHTNESS_SCALE = 255;
@@ -65,7 +65,9 @@ std::string humanize(std::string_view key) {
 }
 
 // value_json['key']
-std::string vj(std::string_view key) { return "value_json[" + jinja_string(key) + "]"; }
+std::string vj(std::string_view key) {
+  return "value_json[" + jinja_string(key) + "]";
+}
 
 // Renders `expr` only when the state carries `key`: an empty rendering is ignored by HA, whereas a
 // missing key would otherwise read as "off".
@@ -73,7 +75,9 @@ std::string guarded(std::string_view key, const std::string& expr) {
   return "{% if " + vj(key) + " is defined %}" + expr + "{% endif %}";
 }
 
-std::string plain_value(std::string_view key) { return "{{ " + vj(key) + " }}"; }
+std::string plain_value(std::string_view key) {
+  return "{{ " + vj(key) + " }}";
+}
 
 // {"<key>": <value>} as a JSON text (command payloads).
 std::string json_command(std::string_view key, const json& value) {
@@ -123,7 +127,11 @@ bool digits(std::string_view s) {
 class Builder {
  public:
   Builder(const DeviceInfo& info, const Options& o)
-      : info_(info), cfg_(*info.config), model_(*info.model), o_(o), topics_(o.base_topic),
+      : info_(info),
+        cfg_(*info.config),
+        model_(*info.model),
+        o_(o),
+        topics_(o.base_topic),
         name_(cfg_.display_name()) {}
 
   json run(const std::vector<std::pair<std::string, std::string>>& removed) {
@@ -164,7 +172,8 @@ class Builder {
   }
 
   json device_block() const {
-    json d{{"identifiers", json::array({device_identifier(cfg_)})}, {"name", name_},
+    json d{{"identifiers", json::array({device_identifier(cfg_)})},
+           {"name", name_},
            {"manufacturer", std::string(MANUFACTURER)}};
     std::string model = cfg_.product_name;
     if (model.empty()) model = "Tuya device";
@@ -184,15 +193,18 @@ class Builder {
 
   json availability(bool device_too = true) const {
     json a = json::array();
-    a.push_back(json{{"topic", topics_.bridge_state()}, {"value_template", std::string(AVAILABILITY_TEMPLATE)}});
+    a.push_back(
+        json{{"topic", topics_.bridge_state()}, {"value_template", std::string(AVAILABILITY_TEMPLATE)}});
     if (device_too) {
-      a.push_back(json{{"topic", topics_.availability(name_)}, {"value_template", std::string(AVAILABILITY_TEMPLATE)}});
+      a.push_back(json{{"topic", topics_.availability(name_)},
+                       {"value_template", std::string(AVAILABILITY_TEMPLATE)}});
     }
     return a;
   }
 
   // Keys every entity component has.
-  json base(std::string_view platform, std::string_view key, const std::string& name, bool device_available = true) const {
+  json base(std::string_view platform, std::string_view key, const std::string& name,
+            bool device_available = true) const {
     json c{{"platform", std::string(platform)}, {"unique_id", unique_id(cfg_, key)}};
     const std::string entity_part = name.empty() ? slug(name_) : slug(name_) + "_" + slug(key);
     c["name"] = name.empty() ? json(nullptr) : json(name);
@@ -214,8 +226,8 @@ class Builder {
       case Component::SWITCH: {
         if (value_key.empty() || e.command_key.empty()) return nullptr;
         c["state_topic"] = st;
-        c["value_template"] =
-            guarded(value_key, "{{ 'ON' if " + vj(value_key) + " == " + jinja_literal(e.payload_on) + " else 'OFF' }}");
+        c["value_template"] = guarded(value_key, "{{ 'ON' if " + vj(value_key) +
+                                                     " == " + jinja_literal(e.payload_on) + " else 'OFF' }}");
         c["state_on"] = ON;
         c["state_off"] = OFF;
         c["command_topic"] = set;
@@ -227,8 +239,8 @@ class Builder {
       case Component::BINARY_SENSOR: {
         if (value_key.empty()) return nullptr;
         c["state_topic"] = st;
-        c["value_template"] =
-            guarded(value_key, "{{ 'ON' if " + vj(value_key) + " == " + jinja_literal(e.payload_on) + " else 'OFF' }}");
+        c["value_template"] = guarded(value_key, "{{ 'ON' if " + vj(value_key) +
+                                                     " == " + jinja_literal(e.payload_on) + " else 'OFF' }}");
         c["payload_on"] = ON;
         c["payload_off"] = OFF;
         if (!e.device_class.empty()) c["device_class"] = e.device_class;
@@ -285,10 +297,14 @@ class Builder {
         c["mode"] = "text";
         break;
       }
-      case Component::LIGHT: return e.main ? json_light(e, c) : template_light(e, c);
-      case Component::COVER: return cover(e, c);
-      case Component::FAN: return fan(e, c);
-      case Component::CLIMATE: return climate(e, c);
+      case Component::LIGHT:
+        return e.main ? json_light(e, c) : template_light(e, c);
+      case Component::COVER:
+        return cover(e, c);
+      case Component::FAN:
+        return fan(e, c);
+      case Component::CLIMATE:
+        return climate(e, c);
     }
     return c;
   }
@@ -339,8 +355,10 @@ class Builder {
     c["state_topic"] = topics_.state(name_);
     c["command_topic"] = topics_.set(name_);
     std::string on = "{" + json(ks).dump() + ": \"ON\"";
-    if (!kb.empty()) on += "{% if brightness is defined %}, " + json(kb).dump() + ": {{ brightness }}{% endif %}";
-    if (!kt.empty()) on += "{% if color_temp is defined %}, " + json(kt).dump() + ": {{ color_temp }}{% endif %}";
+    if (!kb.empty())
+      on += "{% if brightness is defined %}, " + json(kb).dump() + ": {{ brightness }}{% endif %}";
+    if (!kt.empty())
+      on += "{% if color_temp is defined %}, " + json(kt).dump() + ": {{ color_temp }}{% endif %}";
     if (!kc.empty()) {
       on += "{% if hue is defined and sat is defined %}, " + json(kc).dump() +
             ": {\"h\": {{ hue }}, \"s\": {{ sat }}}{% endif %}";
@@ -351,8 +369,7 @@ class Builder {
     c["state_template"] = guarded(ks, "{{ 'on' if " + vj(ks) + " == 'ON' else 'off' }}");
     if (!kb.empty()) c["brightness_template"] = plain_value(kb);
     if (!kt.empty()) {
-      c["color_temp_template"] =
-          guarded(kt, "{{ (1000000 / " + vj(kt) + ") | round(0) | int }}");
+      c["color_temp_template"] = guarded(kt, "{{ (1000000 / " + vj(kt) + ") | round(0) | int }}");
       c["min_mireds"] = static_cast<int>(std::lround(MIREDS_PER_KELVIN / li.kelvin_max));
       c["max_mireds"] = static_cast<int>(std::lround(MIREDS_PER_KELVIN / li.kelvin_min));
       c["min_kelvin"] = li.kelvin_min;
@@ -457,7 +474,8 @@ class Builder {
     if (const std::string kd = state_key(e, role::DIRECTION); !kd.empty()) {
       const auto dirs = dp_range(model_, role_dp(e, role::DIRECTION));
       // HA knows only "forward" and "reverse".
-      if (std::count(dirs.begin(), dirs.end(), "forward") && std::count(dirs.begin(), dirs.end(), "reverse")) {
+      if (std::count(dirs.begin(), dirs.end(), "forward") &&
+          std::count(dirs.begin(), dirs.end(), "reverse")) {
         c["direction_command_topic"] = set;
         c["direction_command_template"] = command_template(kd, "value | to_json");
         c["direction_state_topic"] = st;
@@ -494,7 +512,9 @@ class Builder {
     if (e.max) c["max_temp"] = *e.max;
     const double step = e.step.value_or(PRECISION_WHOLE);
     if (step > 0) c["temp_step"] = step;
-    c["precision"] = step < PRECISION_HALVES ? PRECISION_TENTHS : step < PRECISION_WHOLE ? PRECISION_HALVES : PRECISION_WHOLE;
+    c["precision"] = step < PRECISION_HALVES  ? PRECISION_TENTHS
+                     : step < PRECISION_WHOLE ? PRECISION_HALVES
+                                              : PRECISION_WHOLE;
     c["temperature_unit"] = e.unit == "°F" ? "F" : "C";
     if (const std::string kp = state_key(e, role::PRESET); !kp.empty()) {
       std::vector<std::string> presets;
@@ -528,12 +548,12 @@ class Builder {
     c["device_class"] = "firmware";
     c["entity_category"] = "config";
     c["state_topic"] = topics_.state(name_);
-    c["value_template"] = guarded(
-        "update", "{{ {'installed_version': " + u + "['installed_version'], 'latest_version': (" + u +
-                      "['latest_version'] or " + u + "['installed_version']), 'in_progress': " + u +
-                      "['state'] == 'updating', 'update_percentage': (" + u + "['progress'] if " + u +
-                      "['state'] == 'updating' else None), 'release_summary': ((" + u +
-                      "['release_notes'] or '')[:255])} | to_json }}");
+    c["value_template"] =
+        guarded("update", "{{ {'installed_version': " + u + "['installed_version'], 'latest_version': (" + u +
+                              "['latest_version'] or " + u + "['installed_version']), 'in_progress': " + u +
+                              "['state'] == 'updating', 'update_percentage': (" + u + "['progress'] if " + u +
+                              "['state'] == 'updating' else None), 'release_summary': ((" + u +
+                              "['release_notes'] or '')[:255])} | to_json }}");
     c["command_topic"] = topics_.bridge_request("device/ota_update/update");
     c["payload_install"] = json{{"id", cfg_.id}}.dump();
     return c;
@@ -544,8 +564,8 @@ class Builder {
     c["state_topic"] = action_topic(o_, name_);
     c["event_types"] = ev.event_types;
     if (!ev.device_class.empty()) c["device_class"] = ev.device_class;
-    c["value_template"] = "{% if " + vj(EVENT_SOURCE_KEY) + " == " + jinja_string(ev.key) + " %}{{ {'event_type': " +
-                          vj(EVENT_TYPE_KEY) + "} | to_json }}{% endif %}";
+    c["value_template"] = "{% if " + vj(EVENT_SOURCE_KEY) + " == " + jinja_string(ev.key) +
+                          " %}{{ {'event_type': " + vj(EVENT_TYPE_KEY) + "} | to_json }}{% endif %}";
     return c;
   }
 
@@ -649,7 +669,7 @@ json bridge_discovery(const Options& options, const std::vector<std::string>& sc
   }
   json device{{"identifiers", json::array({id})},
               {"name", options.base_topic == "tuya2mqtt" ? std::string("tuya2mqtt bridge")
-                                                        : "tuya2mqtt bridge (" + options.base_topic + ")"},
+                                                         : "tuya2mqtt bridge (" + options.base_topic + ")"},
               {"manufacturer", std::string(ORIGIN_NAME)},
               {"model", "Tuya to MQTT bridge"}};
   if (!options.version.empty()) device["sw_version"] = options.version;
@@ -659,7 +679,8 @@ json bridge_discovery(const Options& options, const std::vector<std::string>& sc
 
 std::vector<std::pair<std::string, std::string>> components_of(const json& payload) {
   std::vector<std::pair<std::string, std::string>> out;
-  if (!payload.is_object() || !payload.contains("components") || !payload["components"].is_object()) return out;
+  if (!payload.is_object() || !payload.contains("components") || !payload["components"].is_object())
+    return out;
   for (const auto& [k, v] : payload["components"].items()) {
     if (v.is_object() && v.contains("platform") && v["platform"].is_string()) {
       out.emplace_back(k, v["platform"].get<std::string>());

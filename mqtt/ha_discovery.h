@@ -51,10 +51,10 @@ inline constexpr std::string_view EVENT_SOURCE_KEY = "source";
 inline constexpr std::string_view SCENE_RUN_EVENT = "scene_run";
 
 struct Options {
-  std::string prefix{"homeassistant"};   // discovery prefix
-  std::string base_topic{"tuya2mqtt"};   // the gateway's MQTT base topic
-  std::string version;                   // origin sw_version and bridge sw_version
-  std::string support_url;               // origin support_url ("" = omitted)
+  std::string prefix{"homeassistant"};  // discovery prefix
+  std::string base_topic{"tuya2mqtt"};  // the gateway's MQTT base topic
+  std::string version;                  // origin sw_version and bridge sw_version
+  std::string support_url;              // origin support_url ("" = omitted)
 };
 
 // An event entity the caller adds (e.g. cloud scenes of a device). Its topic is the device's action

@@ -40,7 +40,6 @@ void set_nodelay_on_tcp_sockets() {
   }
 }
 
-
 constexpr const char* TAG = "mqtt.paho";
 constexpr int MQTT_VERSION = MQTTVERSION_3_1_1;
 // The guard fires only if Paho never answers the disconnect.

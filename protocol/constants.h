@@ -14,8 +14,12 @@ enum class Version : uint8_t { V3_1 = 31, V3_2 = 32, V3_3 = 33, V3_4 = 34, V3_5 
 std::optional<Version> parse_version(std::string_view text);
 std::string_view to_string(Version v);
 // 3.4 and 3.5 negotiate a session key; 3.5 uses 6699 frames.
-constexpr bool needs_session_key(Version v) { return v == Version::V3_4 || v == Version::V3_5; }
-constexpr bool uses_6699(Version v) { return v == Version::V3_5; }
+constexpr bool needs_session_key(Version v) {
+  return v == Version::V3_4 || v == Version::V3_5;
+}
+constexpr bool uses_6699(Version v) {
+  return v == Version::V3_5;
+}
 
 enum class Command : uint32_t {
   UDP = 0x00,

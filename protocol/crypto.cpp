@@ -83,8 +83,12 @@ std::optional<Bytes> pkcs7_unpad(ByteView data) {
   return Bytes(data.begin(), data.end() - pad);
 }
 
-std::optional<Bytes> aes_ecb_encrypt_raw(ByteView key, ByteView data) { return aes_ecb(key, data, MBEDTLS_AES_ENCRYPT); }
-std::optional<Bytes> aes_ecb_decrypt_raw(ByteView key, ByteView data) { return aes_ecb(key, data, MBEDTLS_AES_DECRYPT); }
+std::optional<Bytes> aes_ecb_encrypt_raw(ByteView key, ByteView data) {
+  return aes_ecb(key, data, MBEDTLS_AES_ENCRYPT);
+}
+std::optional<Bytes> aes_ecb_decrypt_raw(ByteView key, ByteView data) {
+  return aes_ecb(key, data, MBEDTLS_AES_DECRYPT);
+}
 
 std::optional<Bytes> aes_ecb_encrypt(ByteView key, ByteView plain) {
   return aes_ecb(key, pkcs7_pad(plain), MBEDTLS_AES_ENCRYPT);
@@ -99,30 +103,34 @@ std::optional<Bytes> aes_ecb_decrypt(ByteView key, ByteView cipher) {
 std::optional<GcmSealed> aes_gcm_encrypt(ByteView key, ByteView iv, ByteView aad, ByteView plain) {
   if (key.size() != AES_KEY_SIZE || iv.size() != GCM_IV_SIZE) return std::nullopt;
   GcmCtx ctx;
-  if (mbedtls_gcm_setkey(ctx.get(), MBEDTLS_CIPHER_ID_AES, key.data(), AES_KEY_BITS) != 0) return std::nullopt;
+  if (mbedtls_gcm_setkey(ctx.get(), MBEDTLS_CIPHER_ID_AES, key.data(), AES_KEY_BITS) != 0)
+    return std::nullopt;
   GcmSealed out;
   out.ciphertext.resize(plain.size());
-  if (mbedtls_gcm_crypt_and_tag(ctx.get(), MBEDTLS_GCM_ENCRYPT, plain.size(), iv.data(), iv.size(), aad.data(),
-                                aad.size(), plain.data(), out.ciphertext.data(), out.tag.size(), out.tag.data()) != 0)
+  if (mbedtls_gcm_crypt_and_tag(ctx.get(), MBEDTLS_GCM_ENCRYPT, plain.size(), iv.data(), iv.size(),
+                                aad.data(), aad.size(), plain.data(), out.ciphertext.data(), out.tag.size(),
+                                out.tag.data()) != 0)
     return std::nullopt;
   return out;
 }
 
 std::optional<Bytes> aes_gcm_decrypt(ByteView key, ByteView iv, ByteView aad, ByteView cipher, ByteView tag) {
-  if (key.size() != AES_KEY_SIZE || iv.size() != GCM_IV_SIZE || tag.size() != GCM_TAG_SIZE) return std::nullopt;
+  if (key.size() != AES_KEY_SIZE || iv.size() != GCM_IV_SIZE || tag.size() != GCM_TAG_SIZE)
+    return std::nullopt;
   GcmCtx ctx;
-  if (mbedtls_gcm_setkey(ctx.get(), MBEDTLS_CIPHER_ID_AES, key.data(), AES_KEY_BITS) != 0) return std::nullopt;
+  if (mbedtls_gcm_setkey(ctx.get(), MBEDTLS_CIPHER_ID_AES, key.data(), AES_KEY_BITS) != 0)
+    return std::nullopt;
   Bytes out(cipher.size());
-  if (mbedtls_gcm_auth_decrypt(ctx.get(), cipher.size(), iv.data(), iv.size(), aad.data(), aad.size(), tag.data(),
-                               tag.size(), cipher.data(), out.data()) != 0)
+  if (mbedtls_gcm_auth_decrypt(ctx.get(), cipher.size(), iv.data(), iv.size(), aad.data(), aad.size(),
+                               tag.data(), tag.size(), cipher.data(), out.data()) != 0)
     return std::nullopt;
   return out;
 }
 
 std::array<uint8_t, SHA256_SIZE> hmac_sha256(ByteView key, ByteView data) {
   std::array<uint8_t, SHA256_SIZE> out{};
-  mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key.data(), key.size(), data.data(), data.size(),
-                  out.data());
+  mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key.data(), key.size(), data.data(),
+                  data.size(), out.data());
   return out;
 }
 

@@ -55,6 +55,7 @@ class DeviceHandshake {
 };
 
 // session key from both nonces: 3.4 AES-ECB(K, Nc^Nd); 3.5 GCM ciphertext of Nc^Nd, IV Nc[0:12].
-PResult<Bytes> derive_session_key(Version v, ByteView local_key, ByteView client_nonce, ByteView device_nonce);
+PResult<Bytes> derive_session_key(Version v, ByteView local_key, ByteView client_nonce,
+                                  ByteView device_nonce);
 
 }  // namespace t2m::proto

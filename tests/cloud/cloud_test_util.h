@@ -32,7 +32,8 @@ struct Env {
 
   void make_api() {
     api.reset();
-    api = std::make_unique<OpenApi>(http, timers, config, [this] { return "nonce" + std::to_string(++nonces); });
+    api = std::make_unique<OpenApi>(http, timers, config,
+                                    [this] { return "nonce" + std::to_string(++nonces); });
   }
 
   // Runs until `done` holds, advancing fake time in small steps; false on time-out.

@@ -51,8 +51,10 @@ TEST_CASE("the fake verifies the reference's signing vectors") {
   no_nonce.method = "GET";
   no_nonce.path = "/v1.0/token";
   no_nonce.query = {{"grant_type", "1"}};
-  no_nonce.headers = {{"client_id", o.client_id}, {"sign", "7BA26C076E5ECB1E959BE274A0FFB397B2B1865FC7BCED8F1C78AC5653C20CAA"},
-                      {"sign_method", "HMAC-SHA256"}, {"t", "1588925778000"}};
+  no_nonce.headers = {{"client_id", o.client_id},
+                      {"sign", "7BA26C076E5ECB1E959BE274A0FFB397B2B1865FC7BCED8F1C78AC5653C20CAA"},
+                      {"sign_method", "HMAC-SHA256"},
+                      {"t", "1588925778000"}};
   CHECK(json::parse(cloud.handle(no_nonce).body)["success"] == true);
 
   SUBCASE("tampered signed header") {
@@ -79,8 +81,10 @@ TEST_CASE("the fake verifies the reference's signing vectors") {
     Request r;
     r.method = "GET";
     r.path = "/v1.0/devices/vdevo123456789";
-    r.headers = {{"client_id", o.client_id}, {"sign", "E643831C0C6DB2EACF2171C569008B56BE0CA5D2B87F59C3F4443AC6B4DE7DF4"},
-                 {"sign_method", "HMAC-SHA256"}, {"t", "1588925778000"}};
+    r.headers = {{"client_id", o.client_id},
+                 {"sign", "E643831C0C6DB2EACF2171C569008B56BE0CA5D2B87F59C3F4443AC6B4DE7DF4"},
+                 {"sign_method", "HMAC-SHA256"},
+                 {"t", "1588925778000"}};
     CHECK(code_of(cloud.handle(r)) == 1002);
     r.headers["access_token"] = "3f4eda2bdec17232f67c0b188af3eec1";
     CHECK(code_of(cloud.handle(r)) == 1011);  // signature fine (the §1.4 vector), token unknown to the fake

@@ -29,7 +29,9 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-size_t lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+size_t lines(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
 
 // Fills the plug with `n` events, one per minute ending at `end`.
 void add_events(Env& e, int n, int64_t end) {
@@ -82,7 +84,8 @@ TEST_CASE("report logs are walked backwards over every page, oldest first on ret
   REQUIRE(r->ok());
   CHECK(r->value().size() == 240);
   CHECK(e.cloud.count("GET /v2.1/cloud/thing/") == 5);  // 240 / 50
-  for (size_t i = 1; i < r->value().size(); ++i) CHECK(r->value()[i - 1].event_time <= r->value()[i].event_time);
+  for (size_t i = 1; i < r->value().size(); ++i)
+    CHECK(r->value()[i - 1].event_time <= r->value()[i].event_time);
 }
 
 TEST_CASE("camelCase answers and a looping cursor") {
@@ -91,14 +94,16 @@ TEST_CASE("camelCase answers and a looping cursor") {
   Env e(o);
   const int64_t now = e.timers.unix_ms();
   add_events(e, 30, now - 1000);
-  auto r = e.wait<std::vector<ReportLog>>(
-      [&](auto cb) { fetch_report_logs(*e.api, PLUG, {"switch_1"}, now - 86400000, now, std::move(cb), 10); });
+  auto r = e.wait<std::vector<ReportLog>>([&](auto cb) {
+    fetch_report_logs(*e.api, PLUG, {"switch_1"}, now - 86400000, now, std::move(cb), 10);
+  });
   REQUIRE(r->ok());
   CHECK(r->value().size() == 30);
 
   e.cloud.options().logs_cursor_loop = true;
-  auto loop = e.wait<std::vector<ReportLog>>(
-      [&](auto cb) { fetch_report_logs(*e.api, PLUG, {"switch_1"}, now - 86400000, now, std::move(cb), 10); });
+  auto loop = e.wait<std::vector<ReportLog>>([&](auto cb) {
+    fetch_report_logs(*e.api, PLUG, {"switch_1"}, now - 86400000, now, std::move(cb), 10);
+  });
   REQUIRE(loop->ok());  // the walk stops instead of spinning
   CHECK(e.cloud.count("GET /v2.1/cloud/thing/") < 10);
 }

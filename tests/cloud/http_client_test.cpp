@@ -146,7 +146,8 @@ TEST_CASE("OpenApi over curl and real HTTP: signed requests, encoded queries, ti
   cfg.backoff_initial_ms = 10;
   OpenApi api(*e.http, *e.timers, cfg);
   std::optional<Result<std::vector<FactoryInfo>>> f;
-  api.factory_infos({"bf0000000000000bulb1", "bf0000000000000plug1"}, [&](auto r) { f.emplace(std::move(r)); });
+  api.factory_infos({"bf0000000000000bulb1", "bf0000000000000plug1"},
+                    [&](auto r) { f.emplace(std::move(r)); });
   REQUIRE(e.run_until([&] { return f.has_value(); }));
   REQUIRE(f->ok());
   CHECK(f->value().size() == 2);

@@ -8,8 +8,8 @@
 
 using namespace t2m;
 using namespace t2m::cloud;
-using t2m::cloud::testing::Env;
 using nlohmann::json;
+using t2m::cloud::testing::Env;
 
 namespace {
 
@@ -50,9 +50,12 @@ TEST_CASE("error codes map to the reference's actions") {
   CHECK(classify_tuya_code(1011).action == CodeAction::NEW_TOKEN);
   CHECK(classify_tuya_code(1400).action == CodeAction::NEW_TOKEN);
   CHECK(classify_tuya_code(1013).action == CodeAction::CLOCK_SKEW);
-  for (int c : {500, 1110, 1111, 1112, 1199}) CHECK(classify_tuya_code(c).action == CodeAction::RETRY_BACKOFF);
-  for (int c : {1001, 1005, 1008, 28841002, 28841004}) CHECK(classify_tuya_code(c).action == CodeAction::STOP);
-  for (int c : {1000, 2002, 2003, 2005, 2006, 2010}) CHECK(std::string(classify_tuya_code(c).error_code) == ERR_NOT_FOUND);
+  for (int c : {500, 1110, 1111, 1112, 1199})
+    CHECK(classify_tuya_code(c).action == CodeAction::RETRY_BACKOFF);
+  for (int c : {1001, 1005, 1008, 28841002, 28841004})
+    CHECK(classify_tuya_code(c).action == CodeAction::STOP);
+  for (int c : {1000, 2002, 2003, 2005, 2006, 2010})
+    CHECK(std::string(classify_tuya_code(c).error_code) == ERR_NOT_FOUND);
   CHECK(std::string(classify_tuya_code(2001).error_code) == ERR_OFFLINE);
   CHECK(std::string(classify_tuya_code(28841105).error_code) == ERR_NOT_AUTHORIZED);
   CHECK(classify_tuya_code(28841105).action == CodeAction::FAIL);
@@ -170,7 +173,8 @@ TEST_CASE("clock skew (1013) is corrected from the server's t") {
 
 TEST_CASE("throttling codes back off and retry") {
   Env e;
-  e.cloud.fail("GET /v1.0/devices/", fakecloud::Failure{1199, "your requests are too frequent", 0, false, false, 2});
+  e.cloud.fail("GET /v1.0/devices/",
+               fakecloud::Failure{1199, "your requests are too frequent", 0, false, false, 2});
   const uint64_t start = e.timers.now_ms();
   auto r = get_device(e, BULB);
   REQUIRE(r.has_value());
@@ -178,7 +182,8 @@ TEST_CASE("throttling codes back off and retry") {
   CHECK(e.api->stats().throttled == 2);
   CHECK(e.timers.now_ms() - start >= 3000);  // 1 s then 2 s
 
-  e.cloud.fail("GET /v1.0/devices/", fakecloud::Failure{1110, "concurrent request over limit", 0, false, false, 10});
+  e.cloud.fail("GET /v1.0/devices/",
+               fakecloud::Failure{1110, "concurrent request over limit", 0, false, false, 10});
   r = get_device(e, BULB);
   REQUIRE(r.has_value());
   REQUIRE_FALSE(r->ok());
@@ -194,7 +199,9 @@ TEST_CASE("server errors: code 500 and HTTP 5xx retried for GET, not for POST") 
   REQUIRE(r.has_value());
   CHECK(r->ok());
   e.cloud.fail("POST /v1.0/devices/", fakecloud::Failure{0, "", 502, false, false, 1});
-  auto w = e.wait<bool>([&](Callback<bool> cb) { e.api->send_commands(BULB, {{"switch_led", true}}, std::move(cb)); });
+  auto w = e.wait<bool>([&](Callback<bool> cb) {
+    e.api->send_commands(BULB, {{"switch_led", true}}, std::move(cb));
+  });
   REQUIRE(w.has_value());
   REQUIRE_FALSE(w->ok());
   CHECK(w->error().code == ERR_TRANSPORT);
@@ -229,7 +236,10 @@ TEST_CASE("malformed answers and time-outs become errors, not crashes") {
 TEST_CASE("account problems stop the client with an actionable message") {
   SUBCASE("trial expired") {
     Env e;
-    e.cloud.fail("GET /v1.0/token", fakecloud::Failure{28841002, "No permissions. Your subscription to cloud development plan has expired.", 0, false, false, 1});
+    e.cloud.fail("GET /v1.0/token",
+                 fakecloud::Failure{
+                     28841002, "No permissions. Your subscription to cloud development plan has expired.", 0,
+                     false, false, 1});
     auto r = get_device(e, BULB);
     REQUIRE(r.has_value());
     REQUIRE_FALSE(r->ok());
@@ -246,7 +256,8 @@ TEST_CASE("account problems stop the client with an actionable message") {
   }
   SUBCASE("quota used up on a business call") {
     Env e;
-    e.cloud.fail("GET /v1.0/devices/", fakecloud::Failure{28841004, "Your quota of Trial Edition is used up", 0, false, false, 1});
+    e.cloud.fail("GET /v1.0/devices/",
+                 fakecloud::Failure{28841004, "Your quota of Trial Edition is used up", 0, false, false, 1});
     auto r = get_device(e, BULB);
     REQUIRE(r.has_value());
     CHECK(r->error().code == ERR_QUOTA);
@@ -272,7 +283,10 @@ TEST_CASE("account problems stop the client with an actionable message") {
   }
   SUBCASE("API not authorised is per API and does not stop") {
     Env e;
-    e.cloud.fail("GET /v1.0/devices/", fakecloud::Failure{28841105, "No permissions. This project is not authorized to call this API", 0, false, false, 1});
+    e.cloud.fail(
+        "GET /v1.0/devices/",
+        fakecloud::Failure{28841105, "No permissions. This project is not authorized to call this API", 0,
+                           false, false, 1});
     auto r = get_device(e, BULB);
     REQUIRE(r.has_value());
     CHECK(r->error().code == ERR_NOT_AUTHORIZED);
@@ -296,13 +310,19 @@ TEST_CASE("not found, offline and unsupported map to their own codes") {
   REQUIRE(r.has_value());
   CHECK(r->error().code == ERR_NOT_FOUND);
   e.cloud.device(PLUG)->online = false;
-  auto w = e.wait<bool>([&](Callback<bool> cb) { e.api->send_commands(PLUG, {{"switch_1", false}}, std::move(cb)); });
+  auto w = e.wait<bool>([&](Callback<bool> cb) {
+    e.api->send_commands(PLUG, {{"switch_1", false}}, std::move(cb));
+  });
   REQUIRE(w.has_value());
   CHECK(w->error().code == ERR_OFFLINE);
   e.cloud.device(PLUG)->online = true;
-  w = e.wait<bool>([&](Callback<bool> cb) { e.api->send_commands(PLUG, {{"cur_voltage", 1}}, std::move(cb)); });
+  w = e.wait<bool>([&](Callback<bool> cb) {
+    e.api->send_commands(PLUG, {{"cur_voltage", 1}}, std::move(cb));
+  });
   CHECK(w->error().code == ERR_UNSUPPORTED);
-  w = e.wait<bool>([&](Callback<bool> cb) { e.api->send_commands(PLUG, {{"switch_1", "true"}}, std::move(cb)); });
+  w = e.wait<bool>([&](Callback<bool> cb) {
+    e.api->send_commands(PLUG, {{"switch_1", "true"}}, std::move(cb));
+  });
   CHECK(w->error().code == ERR_TYPE);
 }
 
@@ -310,13 +330,15 @@ TEST_CASE("per-API rate limits space out calls") {
   Env e;
   int done = 0;
   for (int i = 0; i < 8; ++i) {
-    e.api->issue_properties(BULB, {{"switch_led", i % 2 == 0}}, [&](Result<bool> r) { done += r.ok() ? 1 : 100; });
+    e.api->issue_properties(BULB, {{"switch_led", i % 2 == 0}},
+                            [&](Result<bool> r) { done += r.ok() ? 1 : 100; });
   }
   REQUIRE(e.run_until([&] { return done >= 8; }));
   CHECK(done == 8);
   std::vector<uint64_t> at;
   for (size_t i = 0; i < e.http.sent().size(); ++i) {
-    if (e.http.sent()[i].url.find("/shadow/properties/issue") != std::string::npos) at.push_back(e.http.sent_at()[i]);
+    if (e.http.sent()[i].url.find("/shadow/properties/issue") != std::string::npos)
+      at.push_back(e.http.sent_at()[i]);
   }
   REQUIRE(at.size() == 8);
   for (size_t i = 1; i < at.size(); ++i) CHECK(at[i] - at[i - 1] >= 250);  // 4 per second
@@ -329,7 +351,8 @@ TEST_CASE("concurrency is bounded") {
   e.config.default_qps = 1000;
   e.make_api();
   int done = 0;
-  for (int i = 0; i < 10; ++i) e.api->get_device(BULB, [&](Result<DeviceInfo> r) { done += r.ok() ? 1 : 100; });
+  for (int i = 0; i < 10; ++i)
+    e.api->get_device(BULB, [&](Result<DeviceInfo> r) { done += r.ok() ? 1 : 100; });
   REQUIRE(e.run_until([&] { return done >= 10; }));
   CHECK(done == 10);
   CHECK(e.http.peak_in_flight() <= 2);
@@ -375,13 +398,15 @@ TEST_CASE("device listings walk every page and merge by id") {
     for (const auto& d : r->value()) ids.insert(d.id);
     CHECK(ids.size() == r->value().size());
     CHECK(ids.size() == 134);
-    auto p = e.wait<std::vector<DeviceInfo>>(
-        [&](auto cb) { e.api->list_devices_with(OpenApi::Listing::USER_V1, e.cloud.options().project_uid, std::move(cb)); });
+    auto p = e.wait<std::vector<DeviceInfo>>([&](auto cb) {
+      e.api->list_devices_with(OpenApi::Listing::USER_V1, e.cloud.options().project_uid, std::move(cb));
+    });
     CHECK(p->error().code == ERR_PERMISSION);
   }
   SUBCASE("v1.3 refused: falls back to the legacy per-user listing") {
     e.cloud.fail("GET /v1.3/", fakecloud::Failure{1108, "uri path invalid", 0, false, false, 1});
-    e.cloud.fail("GET /v2.0/cloud/thing/device", fakecloud::Failure{28841105, "not authorized", 0, false, false, 1});
+    e.cloud.fail("GET /v2.0/cloud/thing/device",
+                 fakecloud::Failure{28841105, "not authorized", 0, false, false, 1});
     e.cloud.fail("GET /v1.0/iot-01/", fakecloud::Failure{28841105, "not authorized", 0, false, false, 1});
     auto r = e.wait<std::vector<DeviceInfo>>([&](auto cb) { e.api->list_devices(OWNER, std::move(cb)); });
     REQUIRE(r->ok());
@@ -434,7 +459,8 @@ TEST_CASE("specifications fall back to iot-03 and fill dp ids from the thing mod
   for (const auto& d : r->value().merged()) CHECK(d.dp_id != 0);
 
   e.cloud.fail("GET /v1.1/devices/", fakecloud::Failure{1106, "permission deny", 0, false, false, 1});
-  e.cloud.fail("GET /v2.0/cloud/thing/" + std::string(BULB) + "/model", fakecloud::Failure{28841105, "no", 0, false, false, 1});
+  e.cloud.fail("GET /v2.0/cloud/thing/" + std::string(BULB) + "/model",
+               fakecloud::Failure{28841105, "no", 0, false, false, 1});
   r = e.wait<Specification>([&](auto cb) { e.api->get_specification(BULB, std::move(cb)); });
   REQUIRE(r->ok());
   CHECK(e.cloud.count("GET /v2.0/cloud/thing/" + std::string(BULB) + "/shadow/properties") == 1);
@@ -443,19 +469,24 @@ TEST_CASE("specifications fall back to iot-03 and fill dp ids from the thing mod
 
 TEST_CASE("shadow properties, status, commands with iot-03 fallback") {
   Env e;
-  auto s = e.wait<std::vector<ShadowProperty>>(
-      [&](auto cb) { e.api->get_shadow_properties(BULB, {"switch_led", "bright_value_v2"}, std::move(cb)); });
+  auto s = e.wait<std::vector<ShadowProperty>>([&](auto cb) {
+    e.api->get_shadow_properties(BULB, {"switch_led", "bright_value_v2"}, std::move(cb));
+  });
   REQUIRE(s->ok());
   REQUIRE(s->value().size() == 2);
   CHECK(s->value()[0].dp_id == 20);
 
   e.cloud.fail("POST /v1.0/devices/", fakecloud::Failure{1106, "permission deny", 0, false, false, 1});
-  auto w = e.wait<bool>([&](Callback<bool> cb) { e.api->send_commands(BULB, {{"switch_led", true}}, std::move(cb)); });
+  auto w = e.wait<bool>([&](Callback<bool> cb) {
+    e.api->send_commands(BULB, {{"switch_led", true}}, std::move(cb));
+  });
   REQUIRE(w->ok());
   CHECK(e.cloud.count("POST /v1.0/iot-03/devices/") == 1);
   CHECK(e.cloud.writes().back()["value"] == true);
 
-  auto batch = e.wait<std::map<std::string, json>>([&](auto cb) { e.api->get_statuses({BULB, PLUG}, std::move(cb)); });
+  auto batch = e.wait<std::map<std::string, json>>([&](auto cb) {
+    e.api->get_statuses({BULB, PLUG}, std::move(cb));
+  });
   REQUIRE(batch->ok());
   CHECK(batch->value().size() == 2);
   CHECK(batch->value().at(PLUG)[1]["value"] == 2230);
@@ -472,13 +503,16 @@ TEST_CASE("refresh_local_key returns the current key; factory infos normalise MA
   auto k = e.wait<std::string>([&](auto cb) { e.api->refresh_local_key(BULB, std::move(cb)); });
   REQUIRE(k->ok());
   CHECK(k->value() == "newKeyAfterRepair");
-  auto f = e.wait<std::vector<FactoryInfo>>([&](auto cb) { e.api->factory_infos({BULB, PLUG}, std::move(cb)); });
+  auto f = e.wait<std::vector<FactoryInfo>>([&](auto cb) {
+    e.api->factory_infos({BULB, PLUG}, std::move(cb));
+  });
   REQUIRE(f->ok());
   REQUIRE(f->value().size() == 2);
   CHECK(f->value()[1].mac == "a4:cf:12:00:00:02");
   // The comma in device_ids is percent-encoded on the wire and signed unencoded.
   bool seen = false;
-  for (const auto& r : e.http.sent()) seen |= r.url.find("device_ids=" + std::string(BULB) + "%2C") != std::string::npos;
+  for (const auto& r : e.http.sent())
+    seen |= r.url.find("device_ids=" + std::string(BULB) + "%2C") != std::string::npos;
   CHECK(seen);
 }
 

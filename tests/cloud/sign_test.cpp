@@ -56,9 +56,10 @@ TEST_CASE("doc vector: token call with nonce and signed headers") {
   SignInput in = base("GET", "/v1.0/token", {{"grant_type", "1"}});
   in.nonce = NONCE;
   in.signed_headers = doc_headers();
-  CHECK(string_to_sign(in) == std::string("GET\n") + std::string(EMPTY_BODY_SHA256) +
-                                  "\narea_id:29a33e8796834b1efa6\ncall_id:8afdb70ab2ed11eb85290242ac130003\n\n"
-                                  "/v1.0/token?grant_type=1");
+  CHECK(string_to_sign(in) ==
+        std::string("GET\n") + std::string(EMPTY_BODY_SHA256) +
+            "\narea_id:29a33e8796834b1efa6\ncall_id:8afdb70ab2ed11eb85290242ac130003\n\n"
+            "/v1.0/token?grant_type=1");
   CHECK(sign_request(in) == "9E48A3E93B302EEECC803C7241985D0A34EB944F40FB573C7B5C2A82158AF13E");
   CHECK(signature_headers_value(in.signed_headers) == "area_id:call_id");
 }
@@ -87,7 +88,8 @@ TEST_CASE("old-algorithm vectors (documented for diagnostics; not implemented as
 TEST_CASE("computed vectors without nonce or signed headers") {
   SUBCASE("token") {
     SignInput in = base("GET", "/v1.0/token", {{"grant_type", "1"}});
-    CHECK(string_to_sign(in) == std::string("GET\n") + std::string(EMPTY_BODY_SHA256) + "\n\n/v1.0/token?grant_type=1");
+    CHECK(string_to_sign(in) ==
+          std::string("GET\n") + std::string(EMPTY_BODY_SHA256) + "\n\n/v1.0/token?grant_type=1");
     CHECK(sign_request(in) == "7BA26C076E5ECB1E959BE274A0FFB397B2B1865FC7BCED8F1C78AC5653C20CAA");
   }
   SUBCASE("refresh") {
@@ -109,8 +111,9 @@ TEST_CASE("computed vectors without nonce or signed headers") {
     CHECK(sign_request(in) != "1F8D446A2BE530A904820156626D6F4F9594961F67599292DFBB2FFDCEEBDBE6");
   }
   SUBCASE("v1.3 listing with unsorted query") {
-    SignInput in = base("GET", "/v1.3/iot-03/devices",
-                        {{"page_size", "20"}, {"last_row_key", "abc"}, {"source_type", "tuyaUser"}, {"source_id", "ay123"}});
+    SignInput in = base(
+        "GET", "/v1.3/iot-03/devices",
+        {{"page_size", "20"}, {"last_row_key", "abc"}, {"source_type", "tuyaUser"}, {"source_id", "ay123"}});
     in.access_token = TOKEN;
     CHECK(sign_request(in) == "28516A7A5EDE09E030C4945C6F163F283C803E14A5391CA7EBB293AC28502A26");
   }

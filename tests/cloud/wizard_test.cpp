@@ -16,8 +16,8 @@
 
 using namespace t2m;
 using namespace t2m::cloud;
-using t2m::cloud::testing::Env;
 using nlohmann::json;
+using t2m::cloud::testing::Env;
 
 namespace {
 
@@ -62,7 +62,8 @@ class ServerThread {
     fakecloud::populate_demo(*cloud_);
     server_ = std::make_unique<fakecloud::FakeCloudServer>(&loop_, *cloud_);
     REQUIRE(server_->listen(0).ok());
-    stop_.init([&](uv_async_t* a) { return uv_async_init(&loop_, a, [](uv_async_t* h) { uv_stop(h->loop); }); });
+    stop_.init(
+        [&](uv_async_t* a) { return uv_async_init(&loop_, a, [](uv_async_t* h) { uv_stop(h->loop); }); });
     thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
   }
   ~ServerThread() { stop(); }
@@ -122,8 +123,9 @@ TEST_CASE("device list entries carry tinytuya's keys and the DP mapping") {
   nodp.code = "no_dp";
   spec.status.push_back(nodp);
   json e = device_list_entry(d, mapping_from_spec(spec));
-  for (const char* k : {"name", "id", "key", "mac", "uuid", "category", "product_name", "product_id", "biz_type", "model",
-                        "sub", "icon", "ip", "version", "mapping", "node_id", "parent"}) {
+  for (const char* k :
+       {"name", "id", "key", "mac", "uuid", "category", "product_name", "product_id", "biz_type", "model",
+        "sub", "icon", "ip", "version", "mapping", "node_id", "parent"}) {
     CHECK_MESSAGE(e.contains(k), k);
   }
   CHECK(e["key"] == "0123456789abcdef");
@@ -135,13 +137,23 @@ TEST_CASE("device list entries carry tinytuya's keys and the DP mapping") {
 
 TEST_CASE("merging a refresh keeps LAN facts and user keys, reports key changes, renames and removals") {
   json old_list = json::array({
-      {{"id", "a"}, {"name", "A"}, {"key", "oldkeyAAAAAAAAAA"}, {"ip", "192.168.1.5"}, {"version", "3.3"}, {"mine", 1},
+      {{"id", "a"},
+       {"name", "A"},
+       {"key", "oldkeyAAAAAAAAAA"},
+       {"ip", "192.168.1.5"},
+       {"version", "3.3"},
+       {"mine", 1},
        {"mapping", {{"1", {{"code", "x"}}}}}},
       {{"id", "b"}, {"name", "B"}, {"key", "keyBBBBBBBBBBBBB"}},
       {{"id", "gone"}, {"name", "Gone"}, {"key", "keyGGGGGGGGGGGGG"}},
   });
   json fresh = json::array({
-      {{"id", "a"}, {"name", "A"}, {"key", "newkeyAAAAAAAAAA"}, {"ip", ""}, {"version", ""}, {"mapping", json::object()}},
+      {{"id", "a"},
+       {"name", "A"},
+       {"key", "newkeyAAAAAAAAAA"},
+       {"ip", ""},
+       {"version", ""},
+       {"mapping", json::object()}},
       {{"id", "b"}, {"name", "B2"}, {"key", "keyBBBBBBBBBBBBB"}},
       {{"id", "c"}, {"name", "C"}, {"key", "keyCCCCCCCCCCCCC"}},
   });
@@ -248,9 +260,9 @@ TEST_CASE("wizard_main and history_main end to end over loopback HTTP") {
   CHECK(call_main(wizard_main, {"wizard", "--no-input", "--access-id", "x"}) == 2);  // no secret
 
   // Secret and device id come from stdin prompts; the secret must not be echoed in the output.
-  const int rc = call_main(wizard_main,
-                           {"wizard", "--access-id", defaults.client_id, "--base-url", srv.url(), "--out", devices},
-                           &out, defaults.secret + "\n" + BULB + "\n");
+  const int rc = call_main(
+      wizard_main, {"wizard", "--access-id", defaults.client_id, "--base-url", srv.url(), "--out", devices},
+      &out, defaults.secret + "\n" + BULB + "\n");
   CHECK(rc == 0);
   CHECK(out.find("Wrote 4 devices") != std::string::npos);
   CHECK(out.find(defaults.secret) == std::string::npos);
@@ -258,26 +270,29 @@ TEST_CASE("wizard_main and history_main end to end over loopback HTTP") {
   CHECK(read_json(devices).size() == 4);
 
   CHECK(call_main(wizard_main,
-                  {"wizard", "--no-input", "--refresh", "--access-id", defaults.client_id, "--secret", defaults.secret,
-                   "--base-url", srv.url(), "--device-id", BULB, "--out", devices},
+                  {"wizard", "--no-input", "--refresh", "--access-id", defaults.client_id, "--secret",
+                   defaults.secret, "--base-url", srv.url(), "--device-id", BULB, "--out", devices},
                   &out) == 0);
   CHECK(out.find("Nothing changed") != std::string::npos);
 
   CHECK(call_main(wizard_main,
-                  {"wizard", "--no-input", "--access-id", defaults.client_id, "--secret", "wrong-secret-000000000000000000",
-                   "--base-url", srv.url(), "--device-id", BULB, "--out", devices},
+                  {"wizard", "--no-input", "--access-id", defaults.client_id, "--secret",
+                   "wrong-secret-000000000000000000", "--base-url", srv.url(), "--device-id", BULB, "--out",
+                   devices},
                   &out) == 1);
 
   CHECK(call_main(history_main, {"history", "--help"}, &out) == 0);
   CHECK(call_main(history_main, {"history", BULB}) == 2);  // no --out
-  CHECK(call_main(history_main, {"history", "Desk Lamp", "--no-input", "--access-id", defaults.client_id, "--secret",
-                                 defaults.secret, "--base-url", srv.url(), "--devices", devices, "--codes",
-                                 "switch_led", "--since", "1d", "--out", csv},
+  CHECK(call_main(history_main,
+                  {"history", "Desk Lamp", "--no-input", "--access-id", defaults.client_id, "--secret",
+                   defaults.secret, "--base-url", srv.url(), "--devices", devices, "--codes", "switch_led",
+                   "--since", "1d", "--out", csv},
                   &out) == 0);
   CHECK(out.find("Appended 0 new events") != std::string::npos);
   CHECK(slurp(csv).rfind("event_time_ms,", 0) == 0);
-  CHECK(call_main(history_main, {"history", BULB, "--no-input", "--access-id", defaults.client_id, "--secret",
-                                 defaults.secret, "--base-url", srv.url(), "--since", "never", "--out", csv}) == 2);
+  CHECK(call_main(history_main,
+                  {"history", BULB, "--no-input", "--access-id", defaults.client_id, "--secret",
+                   defaults.secret, "--base-url", srv.url(), "--since", "never", "--out", csv}) == 2);
   srv.stop();
   CHECK(srv.cloud().count("GET /v2.1/cloud/thing/" + std::string(BULB) + "/report-logs") == 1);
   CHECK(srv.cloud().sign_rejects() == 1);  // only the deliberate wrong secret

@@ -8,7 +8,8 @@
 TEST_CASE("registered secrets never reach a sink") {
   t2m::log_set_stderr(false);
   std::vector<std::string> lines;
-  int id = t2m::log_add_sink([&](t2m::LogLevel, std::string_view, std::string_view m) { lines.emplace_back(m); });
+  int id =
+      t2m::log_add_sink([&](t2m::LogLevel, std::string_view, std::string_view m) { lines.emplace_back(m); });
   t2m::log_register_secret("0123456789abcdef");
   T2M_LOGE("test", "key is %s and again %s", "0123456789abcdef", "0123456789abcdef!");
   t2m::log_remove_sink(id);

@@ -114,9 +114,13 @@ FakeDevice* FakeCloud::device(const std::string& id) {
   return it == devices_.end() ? nullptr : &it->second;
 }
 
-void FakeCloud::remove_device(const std::string& id) { devices_.erase(id); }
+void FakeCloud::remove_device(const std::string& id) {
+  devices_.erase(id);
+}
 
-void FakeCloud::fail(const std::string& prefix, Failure failure) { failures_.emplace_back(prefix, std::move(failure)); }
+void FakeCloud::fail(const std::string& prefix, Failure failure) {
+  failures_.emplace_back(prefix, std::move(failure));
+}
 
 void FakeCloud::expire_all_tokens() {
   for (auto& [tok, t] : tokens_) t.expires_at = now_ms() - 1;
@@ -132,11 +136,13 @@ FakeFirmware* FakeCloud::firmware(const std::string& device_id, int channel) {
 }
 
 int FakeCloud::count(const std::string& prefix) const {
-  return static_cast<int>(std::count_if(log_.begin(), log_.end(), [&](const std::string& l) { return l.rfind(prefix, 0) == 0; }));
+  return static_cast<int>(
+      std::count_if(log_.begin(), log_.end(), [&](const std::string& l) { return l.rfind(prefix, 0) == 0; }));
 }
 
 Response FakeCloud::ok(const json& result) const {
-  json env = {{"success", true}, {"t", now_ms()}, {"tid", "fake-tid-" + std::to_string(serial_)}, {"result", result}};
+  json env = {
+      {"success", true}, {"t", now_ms()}, {"tid", "fake-tid-" + std::to_string(serial_)}, {"result", result}};
   return Response{200, env.dump(), false};
 }
 
@@ -174,7 +180,8 @@ std::optional<Response> FakeCloud::authenticate(const Request& r, bool token_cal
     for (const auto& name : split(*sh, ':')) {
       if (name.empty()) continue;
       std::string lower = name;
-      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       const std::string* v = header(lower.c_str());
       in.signed_headers.emplace_back(name, v ? *v : "");
     }
@@ -200,8 +207,10 @@ Response FakeCloud::issue_token() {
   if (options_.reuse_valid_token) {
     for (const auto& [tok, t] : tokens_) {
       if (t.expires_at > now_ms()) {
-        json res = {{"access_token", tok}, {"refresh_token", t.refresh},
-                    {"expire_time", (t.expires_at - now_ms()) / 1000}, {"uid", options_.project_uid}};
+        json res = {{"access_token", tok},
+                    {"refresh_token", t.refresh},
+                    {"expire_time", (t.expires_at - now_ms()) / 1000},
+                    {"uid", options_.project_uid}};
         return ok(res);
       }
     }
@@ -211,7 +220,9 @@ Response FakeCloud::issue_token() {
   std::string refresh = "fake-rt-" + std::to_string(serial_) + "-fedcba9876543210";
   tokens_[access] = Token{now_ms() + options_.expire_time_s * 1000, refresh};
   refresh_tokens_[refresh] = access;
-  json res = {{"access_token", access}, {"refresh_token", refresh}, {"expire_time", options_.expire_time_s},
+  json res = {{"access_token", access},
+              {"refresh_token", refresh},
+              {"expire_time", options_.expire_time_s},
               {"uid", options_.project_uid}};
   return ok(res);
 }
@@ -317,7 +328,8 @@ Response FakeCloud::route(const Request& r, const std::vector<std::string>& seg)
   if (get && is({"v1.0", "iot-03", "devices", "*", "specification"})) return specifications(d, false);
   if (get && is({"v2.0", "cloud", "thing", "*", "model"})) return model(d);
   if (get && is({"v2.0", "cloud", "thing", "*", "shadow", "properties"})) return shadow(d, r);
-  if (post && (is({"v1.0", "devices", "*", "commands"}) || is({"v1.0", "iot-03", "devices", "*", "commands"}))) {
+  if (post &&
+      (is({"v1.0", "devices", "*", "commands"}) || is({"v1.0", "iot-03", "devices", "*", "commands"}))) {
     json body = json::parse(r.body, nullptr, false);
     if (body.is_discarded() || !body.contains("commands") || !body["commands"].is_array()) {
       return error(1109, "param is illegal");
@@ -341,7 +353,8 @@ Response FakeCloud::route(const Request& r, const std::vector<std::string>& seg)
   }
   if (get && is({"v2.1", "cloud", "thing", "*", "report-logs"})) return report_logs(d, r);
   if (get && is({"v2.0", "cloud", "thing", "*", "firmware"})) return firmware_query(d);
-  if (post && is({"v2.0", "cloud", "thing", "*", "firmware", "*"})) return firmware_start(d, to_int(seg[5], -1));
+  if (post && is({"v2.0", "cloud", "thing", "*", "firmware", "*"}))
+    return firmware_start(d, to_int(seg[5], -1));
   if (get && is({"v2.0", "cloud", "thing", "*", "firmware", "*", "progress"})) {
     return firmware_progress(d, to_int(seg[5], -1));
   }
@@ -438,14 +451,16 @@ Response FakeCloud::associated(const Request& r) const {
     list.push_back(device_json(d, false));
     cursor = id;
   }
-  return ok({{"devices", list}, {"has_more", has_more}, {"last_row_key", cursor}, {"total", devices_.size()}});
+  return ok(
+      {{"devices", list}, {"has_more", has_more}, {"last_row_key", cursor}, {"total", devices_.size()}});
 }
 
 Response FakeCloud::specifications(const FakeDevice& d, bool with_dp_id) const {
   if (!d.has_dps) return error(2009, "not support this device");
   json functions = json::array(), status = json::array();
   for (const auto& dp : d.dps) {
-    json e = {{"code", dp["code"]}, {"type", dp["type"]}, {"values", dp["values"].dump()}, {"name", dp["code"]}};
+    json e = {
+        {"code", dp["code"]}, {"type", dp["type"]}, {"values", dp["values"].dump()}, {"name", dp["code"]}};
     if (with_dp_id) e["dp_id"] = dp["dp_id"];
     status.push_back(e);
     if (sval(dp, "mode", "rw") != "ro") functions.push_back(e);
@@ -458,10 +473,17 @@ Response FakeCloud::model(const FakeDevice& d) const {
   for (const auto& dp : d.dps) {
     json type_spec = dp["values"];
     const std::string t = dp["type"];
-    type_spec["type"] = t == "Boolean" ? "bool" : t == "Integer" ? "value" : t == "Enum" ? "enum" : t == "String" ? "string"
-                      : t == "Bitmap" ? "bitmap" : "raw";
-    props.push_back({{"abilityId", dp["dp_id"]}, {"code", dp["code"]}, {"name", dp["code"]},
-                     {"accessMode", sval(dp, "mode", "rw")}, {"typeSpec", type_spec}});
+    type_spec["type"] = t == "Boolean"   ? "bool"
+                        : t == "Integer" ? "value"
+                        : t == "Enum"    ? "enum"
+                        : t == "String"  ? "string"
+                        : t == "Bitmap"  ? "bitmap"
+                                         : "raw";
+    props.push_back({{"abilityId", dp["dp_id"]},
+                     {"code", dp["code"]},
+                     {"name", dp["code"]},
+                     {"accessMode", sval(dp, "mode", "rw")},
+                     {"typeSpec", type_spec}});
   }
   json m = {{"modelId", d.product_id}, {"services", json::array({{{"code", ""}, {"properties", props}}})}};
   return ok({{"model", m.dump()}});
@@ -478,7 +500,8 @@ Response FakeCloud::shadow(const FakeDevice& d, const Request& r) const {
     for (const auto& s : d.status) {
       if (sval(s, "code", "") == code) value = s["value"];
     }
-    props.push_back({{"code", code}, {"dp_id", dp["dp_id"]}, {"custom_name", ""}, {"time", now_ms()}, {"value", value}});
+    props.push_back(
+        {{"code", code}, {"dp_id", dp["dp_id"]}, {"custom_name", ""}, {"time", now_ms()}, {"value", value}});
   }
   return ok({{"properties", props}});
 }
@@ -531,7 +554,8 @@ Response FakeCloud::report_logs(const FakeDevice& d, const Request& r) const {
       sel.push_back(e);
     }
   }
-  std::stable_sort(sel.begin(), sel.end(), [](const LogEntry& a, const LogEntry& b) { return a.event_time > b.event_time; });
+  std::stable_sort(sel.begin(), sel.end(),
+                   [](const LogEntry& a, const LogEntry& b) { return a.event_time > b.event_time; });
   const std::string cursor = query_get(r.query, "last_row_key");
   size_t offset = 0;
   if (!cursor.empty()) {
@@ -569,10 +593,16 @@ Response FakeCloud::firmware_query(const FakeDevice& d) const {
   auto it = firmware_.find(d.id);
   if (it == firmware_.end()) return ok(arr);
   for (const auto& f : it->second) {
-    json e = {{"type", f.channel}, {"type_desc", f.channel == 9 ? "MCU" : "main module"},
-              {"upgrade_status", f.upgrade_status}, {"current_version", f.current_version},
-              {"version", f.latest_version}, {"can_upgrade", f.can_upgrade}, {"timeout", 600},
-              {"upgrade_type", 0}, {"last_upgrade_time", 0}, {"desc", "fix bugs"}};
+    json e = {{"type", f.channel},
+              {"type_desc", f.channel == 9 ? "MCU" : "main module"},
+              {"upgrade_status", f.upgrade_status},
+              {"current_version", f.current_version},
+              {"version", f.latest_version},
+              {"can_upgrade", f.can_upgrade},
+              {"timeout", 600},
+              {"upgrade_type", 0},
+              {"last_upgrade_time", 0},
+              {"desc", "fix bugs"}};
     if (!f.remind.empty()) e["remind"] = f.remind;
     arr.push_back(e);
   }
@@ -584,7 +614,8 @@ Response FakeCloud::firmware_start(const FakeDevice& d, int channel) {
   if (!f) return error(1109, "param is illegal");
   if (!d.online) return error(2001, "device is offline");
   if (f->upgrade_status == 2) return error(1113, "repeated operation in short time");
-  if (f->upgrade_status == 0 || f->current_version == f->latest_version) return error(1109, "no upgrade available");
+  if (f->upgrade_status == 0 || f->current_version == f->latest_version)
+    return error(1109, "no upgrade available");
   if (!f->can_upgrade) return error(1109, "device can not upgrade");
   f->upgrade_status = 2;
   f->progress = 0;
@@ -618,7 +649,8 @@ cloud::HttpRequestId InProcessHttpClient::send(cloud::HttpRequest request, cloud
   const bool parsed = parse_target(request.url, r.path, r.query);
   for (const auto& [k, v] : request.headers) {
     std::string lower = k;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     r.headers[lower] = v;
   }
   Response resp = parsed ? cloud_.handle(r) : Response{400, "bad request", false};
@@ -653,12 +685,18 @@ void populate_demo(FakeCloud& cloud) {
   bulb.uuid = "uuidbulb1";
   bulb.mac = "a4:cf:12:00:00:01";
   bulb.model = "SL10";
-  bulb.status = json::array({{{"code", "switch_led"}, {"value", false}}, {{"code", "bright_value_v2"}, {"value", 500}},
+  bulb.status = json::array({{{"code", "switch_led"}, {"value", false}},
+                             {{"code", "bright_value_v2"}, {"value", 500}},
                              {{"code", "work_mode"}, {"value", "white"}}});
   bulb.dps = json::array({
       {{"dp_id", 20}, {"code", "switch_led"}, {"type", "Boolean"}, {"values", json::object()}},
-      {{"dp_id", 21}, {"code", "work_mode"}, {"type", "Enum"}, {"values", {{"range", {"white", "colour", "scene"}}}}},
-      {{"dp_id", 22}, {"code", "bright_value_v2"}, {"type", "Integer"},
+      {{"dp_id", 21},
+       {"code", "work_mode"},
+       {"type", "Enum"},
+       {"values", {{"range", {"white", "colour", "scene"}}}}},
+      {{"dp_id", 22},
+       {"code", "bright_value_v2"},
+       {"type", "Integer"},
        {"values", {{"min", 10}, {"max", 1000}, {"scale", 0}, {"step", 1}, {"unit", ""}}}},
   });
   cloud.add_device(bulb);
@@ -672,10 +710,14 @@ void populate_demo(FakeCloud& cloud) {
   plug.product_name = "Smart Plug";
   plug.uuid = "uuidplug1";
   plug.mac = "a4cf12000002";
-  plug.status = json::array({{{"code", "switch_1"}, {"value", true}}, {{"code", "cur_voltage"}, {"value", 2230}}});
+  plug.status =
+      json::array({{{"code", "switch_1"}, {"value", true}}, {{"code", "cur_voltage"}, {"value", 2230}}});
   plug.dps = json::array({
       {{"dp_id", 1}, {"code", "switch_1"}, {"type", "Boolean"}, {"values", json::object()}},
-      {{"dp_id", 20}, {"code", "cur_voltage"}, {"type", "Integer"}, {"mode", "ro"},
+      {{"dp_id", 20},
+       {"code", "cur_voltage"},
+       {"type", "Integer"},
+       {"mode", "ro"},
        {"values", {{"min", 0}, {"max", 5000}, {"scale", 1}, {"step", 1}, {"unit", "V"}}}},
   });
   cloud.add_device(plug);
@@ -703,10 +745,18 @@ void populate_demo(FakeCloud& cloud) {
   sensor.node_id = "a4c1380000000001";
   sensor.gateway_id = gw.id;
   sensor.ip = "";
-  sensor.status = json::array({{{"code", "doorcontact_state"}, {"value", false}}, {{"code", "battery_percentage"}, {"value", 90}}});
+  sensor.status = json::array(
+      {{{"code", "doorcontact_state"}, {"value", false}}, {{"code", "battery_percentage"}, {"value", 90}}});
   sensor.dps = json::array({
-      {{"dp_id", 1}, {"code", "doorcontact_state"}, {"type", "Boolean"}, {"mode", "ro"}, {"values", json::object()}},
-      {{"dp_id", 2}, {"code", "battery_percentage"}, {"type", "Integer"}, {"mode", "ro"},
+      {{"dp_id", 1},
+       {"code", "doorcontact_state"},
+       {"type", "Boolean"},
+       {"mode", "ro"},
+       {"values", json::object()}},
+      {{"dp_id", 2},
+       {"code", "battery_percentage"},
+       {"type", "Integer"},
+       {"mode", "ro"},
        {"values", {{"min", 0}, {"max", 100}, {"scale", 0}, {"step", 1}, {"unit", "%"}}}},
   });
   cloud.add_device(sensor);

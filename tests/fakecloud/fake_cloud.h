@@ -23,7 +23,7 @@ namespace t2m::fakecloud {
 struct Request {
   std::string method;
   std::string path;
-  cloud::KeyValues query;  // decoded
+  cloud::KeyValues query;                      // decoded
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
 };
@@ -86,8 +86,8 @@ class FakeCloud {
     int64_t expire_time_s = 7200;
     int64_t sign_window_ms = 10LL * 60 * 1000;
     std::string project_uid = "bay1700000000000proj";
-    int64_t clock_offset_ms = 0;  // the fake's clock runs this far ahead of the injected one
-    bool camel_case = false;      // report logs and thing list answer in camelCase
+    int64_t clock_offset_ms = 0;    // the fake's clock runs this far ahead of the injected one
+    bool camel_case = false;        // report logs and thing list answer in camelCase
     bool logs_cursor_loop = false;  // report logs keep answering the same cursor
     bool reuse_valid_token = true;  // grant_type=1 while valid returns the same token
   };
@@ -105,8 +105,13 @@ class FakeCloud {
   void fail(const std::string& prefix, Failure failure);
   void clear_failures() { failures_.clear(); }
   void expire_all_tokens();
-  void revoke_all_tokens() { tokens_.clear(); refresh_tokens_.clear(); }
-  void set_firmware(const std::string& device_id, std::vector<FakeFirmware> fw) { firmware_[device_id] = std::move(fw); }
+  void revoke_all_tokens() {
+    tokens_.clear();
+    refresh_tokens_.clear();
+  }
+  void set_firmware(const std::string& device_id, std::vector<FakeFirmware> fw) {
+    firmware_[device_id] = std::move(fw);
+  }
   FakeFirmware* firmware(const std::string& device_id, int channel);
   void add_log(const std::string& device_id, LogEntry entry) { logs_[device_id].push_back(std::move(entry)); }
 

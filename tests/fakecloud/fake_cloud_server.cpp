@@ -13,7 +13,8 @@ struct WriteReq {
 };
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -26,12 +27,14 @@ std::string trim(std::string_view s) {
 }  // namespace
 
 Result<int> FakeCloudServer::listen(int port) {
-  if (listener_.init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); }) != 0) return fail("fake_listen", "tcp init");
+  if (listener_.init([&](uv_tcp_t* t) { return uv_tcp_init(loop_, t); }) != 0)
+    return fail("fake_listen", "tcp init");
   listener_->data = this;
   sockaddr_in addr{};
   uv_ip4_addr("127.0.0.1", port, &addr);
   int rc = uv_tcp_bind(listener_.get(), reinterpret_cast<const sockaddr*>(&addr), 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_.get()), 16, &FakeCloudServer::on_connection);
+  if (rc == 0)
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_.get()), 16, &FakeCloudServer::on_connection);
   if (rc != 0) return fail("fake_listen", uv_strerror(rc));
   sockaddr_storage bound{};
   int len = sizeof(bound);
@@ -84,8 +87,9 @@ void FakeCloudServer::write(Conn& c, std::string data) {
   auto w = std::make_unique<WriteReq>();  // owned by libuv until the write callback
   w->data = std::move(data);
   uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(c.tcp.get()), &b, 1,
-                    [](uv_write_t* req, int) { std::unique_ptr<WriteReq> owner(reinterpret_cast<WriteReq*>(req)); });
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(c.tcp.get()), &b, 1, [](uv_write_t* req, int) {
+    std::unique_ptr<WriteReq> owner(reinterpret_cast<WriteReq*>(req));
+  });
   if (rc == 0) static_cast<void>(w.release());
 }
 
@@ -115,7 +119,8 @@ void FakeCloudServer::process(Conn& c) {
       if (colon != std::string::npos) {
         std::string name = lower(trim(h.substr(0, colon)));
         std::string value = trim(h.substr(colon + 1));
-        if (name == "content-length") content_length = static_cast<size_t>(std::strtoul(value.c_str(), nullptr, 10));
+        if (name == "content-length")
+          content_length = static_cast<size_t>(std::strtoul(value.c_str(), nullptr, 10));
         r.headers[name] = value;
       }
       pos = e + 2;

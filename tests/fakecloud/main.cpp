@@ -14,10 +14,11 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
       port = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--help") == 0) {
-      std::printf("usage: t2m-fake-cloud [--port N]\n"
-                  "Serves a fake Tuya OpenAPI on 127.0.0.1 with demo devices.\n"
-                  "Credentials: access id fakeclientid00000001, secret fakesecret0123456789abcdefghijklm,\n"
-                  "demo device bf0000000000000bulb1.\n");
+      std::printf(
+          "usage: t2m-fake-cloud [--port N]\n"
+          "Serves a fake Tuya OpenAPI on 127.0.0.1 with demo devices.\n"
+          "Credentials: access id fakeclientid00000001, secret fakesecret0123456789abcdefghijklm,\n"
+          "demo device bf0000000000000bulb1.\n");
       return 0;
     }
   }

@@ -11,9 +11,9 @@
 #include <set>
 #include <thread>
 
+#include "mqtt/payload.h"
 #include "tests/faults/fleet.h"
 #include "tests/faults/raw_mqtt.h"
-#include "mqtt/payload.h"
 
 using namespace t2m;
 using namespace t2m::test;
@@ -78,8 +78,10 @@ TEST_CASE("broker SIGKILLed and restarted while commands flow: every accepted co
       const bool ok = pub.publish_qos1(topic, payload);
       {
         std::lock_guard<std::mutex> l(mu);
-        if (ok) accepted.push_back({dev, value});
-        else ++refused;
+        if (ok)
+          accepted.push_back({dev, value});
+        else
+          ++refused;
       }
       ++value;
       if (!ok) {
@@ -248,7 +250,8 @@ TEST_CASE("10% of the devices reboot, go silent or change key: the others' laten
     const auto& m = f.seen[i];
     if (m.payload == R"({"state":"offline"})") went_offline.insert(m.topic);
     if (m.topic == "tuya2mqtt/bridge/event" && m.payload.find("device_error") != std::string::npos &&
-        m.payload.find(fleet_id(REKEYED)) != std::string::npos && m.payload.find("wrong_key") != std::string::npos)
+        m.payload.find(fleet_id(REKEYED)) != std::string::npos &&
+        m.payload.find("wrong_key") != std::string::npos)
       key_event = true;
   }
   for (size_t i : {REBOOTING, SILENT, REKEYED}) {
@@ -259,7 +262,8 @@ TEST_CASE("10% of the devices reboot, go silent or change key: the others' laten
   if (!key_event) {
     key_event = f.wait([&] {
       for (size_t i = mark; i < f.seen.size(); ++i)
-        if (f.seen[i].topic == "tuya2mqtt/bridge/event" && f.seen[i].payload.find("wrong_key") != std::string::npos)
+        if (f.seen[i].topic == "tuya2mqtt/bridge/event" &&
+            f.seen[i].payload.find("wrong_key") != std::string::npos)
           return true;
       return false;
     });
@@ -268,8 +272,9 @@ TEST_CASE("10% of the devices reboot, go silent or change key: the others' laten
 
   // Recovery: the rebooted and silent ones come back by themselves; the re-keyed one once it is given
   // its new key (bridge/request/device/options), as a user would.
-  f.publish("tuya2mqtt/bridge/request/device/options",
-            json{{"id", fleet_name(REKEYED)}, {"options", {{"local_key", new_key}}}, {"transaction", 7}}.dump());
+  f.publish(
+      "tuya2mqtt/bridge/request/device/options",
+      json{{"id", fleet_name(REKEYED)}, {"options", {{"local_key", new_key}}}, {"transaction", 7}}.dump());
   REQUIRE(f.wait([&] { return f.all_online(); }, 20000));
   const size_t m2 = f.seen.size();
   f.publish("tuya2mqtt/" + fleet_name(REKEYED) + "/set", R"({"switch_1": false, "transaction": 99})");
@@ -300,8 +305,12 @@ TEST_CASE("garbage, oversize and foreign frames: that session is reset or the fr
     g.bytes = 300;
     REQUIRE(f.simulator->inject(fleet_id(0), g).ok());
   }
-  SUBCASE("oversize") { REQUIRE(f.simulator->inject(fleet_id(0), fault(sim::FaultKind::OVERSIZE)).ok()); }
-  SUBCASE("corrupt") { REQUIRE(f.simulator->inject(fleet_id(0), fault(sim::FaultKind::CORRUPT)).ok()); }
+  SUBCASE("oversize") {
+    REQUIRE(f.simulator->inject(fleet_id(0), fault(sim::FaultKind::OVERSIZE)).ok());
+  }
+  SUBCASE("corrupt") {
+    REQUIRE(f.simulator->inject(fleet_id(0), fault(sim::FaultKind::CORRUPT)).ok());
+  }
   SUBCASE("foreign: a STATUS for another device on this connection") {
     sim::Fault fo = fault(sim::FaultKind::FOREIGN);
     fo.other_id = fleet_id(1);
@@ -315,8 +324,10 @@ TEST_CASE("garbage, oversize and foreign frames: that session is reset or the fr
   // because of device 0's frames (a foreign STATUS must not be applied to device 1).
   for (size_t i = mark; i < f.seen.size(); ++i) {
     const auto& m = f.seen[i];
-    CHECK_FALSE((m.topic == "tuya2mqtt/" + fleet_name(1) + "/availability" && m.payload.find("offline") != std::string::npos));
-    CHECK_FALSE((m.topic == "tuya2mqtt/" + fleet_name(2) + "/availability" && m.payload.find("offline") != std::string::npos));
+    CHECK_FALSE((m.topic == "tuya2mqtt/" + fleet_name(1) + "/availability" &&
+                 m.payload.find("offline") != std::string::npos));
+    CHECK_FALSE((m.topic == "tuya2mqtt/" + fleet_name(2) + "/availability" &&
+                 m.payload.find("offline") != std::string::npos));
   }
   CHECK(f.state(fleet_name(2)) == before_other);
   auto d1 = f.state(fleet_name(1));
@@ -462,7 +473,8 @@ TEST_CASE("short soak: steady load, no lost DP change, heap flat") {
       // A command too, so both directions carry load.
       const size_t m = f.seen.size();
       (void)m;
-      f.publish("tuya2mqtt/" + fleet_name(dev) + "/set", json{{"switch_1", step % 20 == 0}, {"transaction", tx++}}.dump());
+      f.publish("tuya2mqtt/" + fleet_name(dev) + "/set",
+                json{{"switch_1", step % 20 == 0}, {"transaction", tx++}}.dump());
       ++commands_sent;
     }
     test::run_loop_for(&f.loop, STEP_MS);
@@ -479,8 +491,9 @@ TEST_CASE("short soak: steady load, no lost DP change, heap flat") {
   f.wait([&] { return lost() == 0; }, 5000);
   size_t total = 0;
   for (const auto& [id, vals] : pushed) total += vals.size();
-  MESSAGE("soak " << SOAK_MS / 1000 << " s: DP changes pushed " << total << ", lost " << lost() << "; heap in use (KiB) "
-                  << heap.front() / 1024 << " -> " << heap[heap.size() / 2] / 1024 << " -> " << heap.back() / 1024);
+  MESSAGE("soak " << SOAK_MS / 1000 << " s: DP changes pushed " << total << ", lost " << lost()
+                  << "; heap in use (KiB) " << heap.front() / 1024 << " -> " << heap[heap.size() / 2] / 1024
+                  << " -> " << heap.back() / 1024);
   CHECK(total > 100);
   CHECK(lost() == 0);
   // Heap: the second half of the run must not keep growing beyond noise (first samples include warm-up).

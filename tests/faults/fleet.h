@@ -6,8 +6,8 @@
 #include <uv.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -58,7 +58,9 @@ inline std::string fleet_key(size_t i) {
   std::snprintf(buf, sizeof buf, "fleetKey%08zu", i);  // 16 characters
   return buf;
 }
-inline std::string fleet_name(size_t i) { return "plug" + std::to_string(i); }
+inline std::string fleet_name(size_t i) {
+  return "plug" + std::to_string(i);
+}
 
 struct Fleet {
   FleetOptions opt;
@@ -162,7 +164,9 @@ struct Fleet {
   }
   void start_gateway() { start_gateway(gateway_config()); }
 
-  bool wait(const std::function<bool()>& pred, int ms = FLEET_WAIT_MS) { return test::run_loop_until(&loop, pred, ms); }
+  bool wait(const std::function<bool()>& pred, int ms = FLEET_WAIT_MS) {
+    return test::run_loop_until(&loop, pred, ms);
+  }
 
   nlohmann::json state(const std::string& name) {
     auto it = last.find("tuya2mqtt/" + name);
@@ -230,7 +234,9 @@ struct Fleet {
 };
 
 // Milliseconds on a monotonic clock (uv_hrtime).
-inline double now_ms() { return static_cast<double>(uv_hrtime()) / 1e6; }
+inline double now_ms() {
+  return static_cast<double>(uv_hrtime()) / 1e6;
+}
 
 inline double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;

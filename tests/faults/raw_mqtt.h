@@ -43,10 +43,10 @@ class RawMqttPublisher {
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return fail_();
     std::string vh;
     put_str_(vh, "MQTT");
-    vh.push_back(4);                  // protocol level 3.1.1
-    vh.push_back(2);                  // clean session
+    vh.push_back(4);  // protocol level 3.1.1
+    vh.push_back(2);  // clean session
     vh.push_back(0);
-    vh.push_back(60);                 // keep alive 60 s
+    vh.push_back(60);  // keep alive 60 s
     put_str_(vh, client_id);
     if (!send_packet_(0x10, vh)) return fail_();
     uint8_t ack[4];

@@ -68,7 +68,9 @@ TEST_CASE("soak") {
       return;
     }
     const std::string prefix = "tuya2mqtt/plug";
-    if (m.topic.compare(0, prefix.size(), prefix) != 0 || m.topic.find('/', prefix.size()) != std::string::npos) return;
+    if (m.topic.compare(0, prefix.size(), prefix) != 0 ||
+        m.topic.find('/', prefix.size()) != std::string::npos)
+      return;
     const size_t i = std::strtoul(m.topic.c_str() + prefix.size(), nullptr, 10);
     auto j = json::parse(m.payload, nullptr, false);
     if (j.is_object() && j.contains("dps") && j["dps"].contains("20") && j["dps"]["20"].is_number_integer())
@@ -117,10 +119,12 @@ TEST_CASE("soak") {
   }
   f.wait([&] { return lost() == 0 && pending.empty(); }, 10000);
   const size_t heap_end = mallinfo2().uordblks / 1024;
-  std::printf("end: heap %zu KiB (after minute 1: %zu KiB), rss %zu KiB, DP changes pushed %zu, received %zu, lost %zu, "
-              "commands %d, ok %zu, error %zu, unanswered %zu\n",
-              heap_end, heap_after_first, rss_kib(), total_pushed(), received_total, lost(), tx - 1, answers_ok, answers_error,
-              pending.size());
+  std::printf(
+      "end: heap %zu KiB (after minute 1: %zu KiB), rss %zu KiB, DP changes pushed %zu, received %zu, lost "
+      "%zu, "
+      "commands %d, ok %zu, error %zu, unanswered %zu\n",
+      heap_end, heap_after_first, rss_kib(), total_pushed(), received_total, lost(), tx - 1, answers_ok,
+      answers_error, pending.size());
   CHECK(lost() == 0);
   CHECK(answers_error == 0);
   CHECK(pending.empty());

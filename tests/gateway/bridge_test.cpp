@@ -59,7 +59,8 @@ struct Harness {
     auto rnd = [](uint8_t* out, size_t n) {
       for (size_t i = 0; i < n; ++i) out[i] = 7;
     };
-    bridge = std::make_unique<Bridge>(Bridge::Deps{timers, factory, rnd, client, publisher}, make_config(), hooks);
+    bridge =
+        std::make_unique<Bridge>(Bridge::Deps{timers, factory, rnd, client, publisher}, make_config(), hooks);
     mqtt::ClientHandlers h;
     h.on_connected = [this](bool) { bridge->on_mqtt_connected(); };
     h.on_message = [this](mqtt::Message m) { bridge->on_mqtt_message(m); };
@@ -159,13 +160,15 @@ TEST_CASE("sub-devices: reports by cid land on the sub-device, commands carry it
   CHECK(ctl->dps == json{{"1", true}});
   // An unknown cid is announced once as an event, not crash or count as state.
   gw.send(*t, proto::Command::STATUS, gw.report(json{{"1", true}}, std::string("stranger")));
-  CHECK(h.client.published_to("t2m/bridge/event").back().payload.find("unknown_sub_device") != std::string::npos);
+  CHECK(h.client.published_to("t2m/bridge/event").back().payload.find("unknown_sub_device") !=
+        std::string::npos);
 }
 
 TEST_CASE("rename moves the topics, clears the old retained ones and persists") {
   Harness h;
   h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}});
-  h.client.inject("t2m/bridge/request/device/rename", R"({"from":"plug","to":"kitchen/kettle","transaction":5})");
+  h.client.inject("t2m/bridge/request/device/rename",
+                  R"({"from":"plug","to":"kitchen/kettle","transaction":5})");
   auto r = h.last_json("t2m/bridge/response/device/rename");
   CHECK(r["status"] == "ok");
   CHECK(r["transaction"] == 5);
@@ -197,8 +200,9 @@ TEST_CASE("remove stops the session and clears retained topics; add starts a new
   CHECK(h.saved.back().find_device(PLUG) == nullptr);
 
   const size_t before = h.factory.created.size();
-  h.client.inject("t2m/bridge/request/device/add",
-                  R"({"id":"bfnew00000000000009","local_key":"newKey0000000009","address":"127.0.9.9","version":"3.3","name":"fresh"})");
+  h.client.inject(
+      "t2m/bridge/request/device/add",
+      R"({"id":"bfnew00000000000009","local_key":"newKey0000000009","address":"127.0.9.9","version":"3.3","name":"fresh"})");
   auto r = h.last_json("t2m/bridge/response/device/add");
   CHECK(r["status"] == "ok");
   CHECK(h.factory.created.size() == before + 1);

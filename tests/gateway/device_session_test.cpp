@@ -8,16 +8,15 @@
 
 using namespace t2m;
 using namespace t2m::gw;
-using t2m::gw::testing::FakeTransport;
-using t2m::gw::testing::FakeTransportFactory;
+using nlohmann::json;
 using t2m::gw::testing::cmd_of;
 using t2m::gw::testing::DEV;
 using t2m::gw::testing::Device;
+using t2m::gw::testing::FakeTransport;
+using t2m::gw::testing::FakeTransportFactory;
 using t2m::gw::testing::KEY;
-using nlohmann::json;
 
 namespace {
-
 
 RandomSource counting_random() {
   auto n = std::make_shared<uint8_t>(0);
@@ -25,7 +24,6 @@ RandomSource counting_random() {
     for (size_t i = 0; i < len; ++i) out[i] = (*n)++;
   };
 }
-
 
 struct Harness {
   FakeTimers timers;

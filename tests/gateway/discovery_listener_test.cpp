@@ -39,14 +39,19 @@ TEST_CASE("decodes 3.1, 3.3 and 3.5 broadcasts, ignores other apps' requests, co
     REQUIRE(l.start().ok());
     const uint16_t port = l.bound_ports().at(0);
     const Bytes iv = to_bytes("udpbcastIV01");
-    for (auto [v, id] : {std::pair{proto::Version::V3_1, "bf31"}, {proto::Version::V3_3, "bf33"},
+    for (auto [v, id] : {std::pair{proto::Version::V3_1, "bf31"},
+                         {proto::Version::V3_3, "bf33"},
                          {proto::Version::V3_5, "bf35"}}) {
-      json info{{"ip", "127.0.5.1"}, {"gwId", id}, {"version", std::string(proto::to_string(v))}, {"productKey", "pk"}};
+      json info{{"ip", "127.0.5.1"},
+                {"gwId", id},
+                {"version", std::string(proto::to_string(v))},
+                {"productKey", "pk"}};
       send_udp(&loop, port, proto::encode_broadcast(v, info, iv));
     }
     send_udp(&loop, port, proto::encode_discovery_request("127.0.5.9", iv));  // another app's request
     send_udp(&loop, port, to_bytes("not a tuya packet at all"));
-    REQUIRE(test::run_loop_until(&loop, [&] { return l.stats().datagrams == 5; }, 3000));
+    REQUIRE(test::run_loop_until(
+        &loop, [&] { return l.stats().datagrams == 5; }, 3000));
     REQUIRE(heard.size() == 3);
     CHECK(heard[0].gw_id == "bf31");
     CHECK(heard[1].version == proto::Version::V3_3);
@@ -67,12 +72,16 @@ TEST_CASE("the 3.5 request goes out as a decodable 0x25 frame; a busy port is re
     DiscoveryOptions o;
     o.bind_address = "127.0.0.1";
     o.ports = {0};
-    DiscoveryListener receiver(&loop, o, [&](const proto::Announcement& a, const std::string&) { heard.push_back(a); }, nullptr);
+    DiscoveryListener receiver(
+        &loop, o, [&](const proto::Announcement& a, const std::string&) { heard.push_back(a); }, nullptr);
     REQUIRE(receiver.start().ok());
     DiscoveryListener sender(&loop, o, nullptr, nullptr);
     REQUIRE(sender.start().ok());
-    REQUIRE(sender.send_request("127.0.0.1", receiver.bound_ports().at(0), "127.0.0.1", to_bytes("discoveryIV1")).ok());
-    REQUIRE(test::run_loop_until(&loop, [&] { return receiver.stats().datagrams == 1; }, 3000));
+    REQUIRE(
+        sender.send_request("127.0.0.1", receiver.bound_ports().at(0), "127.0.0.1", to_bytes("discoveryIV1"))
+            .ok());
+    REQUIRE(test::run_loop_until(
+        &loop, [&] { return receiver.stats().datagrams == 1; }, 3000));
     CHECK(receiver.stats().ignored == 1);  // it is a {"from":"app"} request
     CHECK_FALSE(sender.send_request("not-an-ip", 7000, "127.0.0.1", to_bytes("discoveryIV1")).ok());
 

@@ -18,7 +18,9 @@ namespace t2m::gw::testing {
 inline const std::string KEY = "0123456789abcdef";
 inline const std::string DEV = "bf0123456789abcdef01";
 
-inline uint32_t cmd_of(proto::Command c) { return static_cast<uint32_t>(c); }
+inline uint32_t cmd_of(proto::Command c) {
+  return static_cast<uint32_t>(c);
+}
 
 struct Device {
   std::string id = DEV;
@@ -30,7 +32,8 @@ struct Device {
   std::vector<proto::Message> received;
   uint32_t seq = 100;
 
-  explicit Device(proto::Version v, bool d22 = false, std::string device_id = DEV, std::string local_key = KEY)
+  explicit Device(proto::Version v, bool d22 = false, std::string device_id = DEV,
+                  std::string local_key = KEY)
       : id(std::move(device_id)),
         version(v),
         key(std::move(local_key)),
@@ -76,6 +79,5 @@ struct Device {
     return proto::build_report(version, proto::Target{id, std::move(cid)}, 1700000000, dps);
   }
 };
-
 
 }  // namespace t2m::gw::testing

@@ -59,7 +59,8 @@ struct World {
     pub = std::make_unique<gw::HaPublisher>(publisher, client, topics, ha, timers, s, o);
   }
 
-  void add(const std::string& id, const std::string& name, const std::string& category, json reported = nullptr) {
+  void add(const std::string& id, const std::string& name, const std::string& category,
+           json reported = nullptr) {
     Dev d;
     d.cfg.id = id;
     d.cfg.name = name;
@@ -118,20 +119,24 @@ TEST_SUITE("ha_publisher") {
     w.connect();
     w.pub->start();
     CHECK(w.client.subscriptions.count("homeassistant/status"));
-    CHECK(w.pub->on_message(mqtt::Message{"homeassistant/status", "online", mqtt::Qos::AT_LEAST_ONCE, false}));
+    CHECK(
+        w.pub->on_message(mqtt::Message{"homeassistant/status", "online", mqtt::Qos::AT_LEAST_ONCE, false}));
     w.timers.advance(14999);
     CHECK(w.republished.empty());
     w.timers.advance(1);
     CHECK(w.republished == std::vector<std::string>{"bf0123456789abcdef01", "bf11aa22bb33cc44dd55"});
     // HA going offline before the delay cancels the pending republish.
     w.republished.clear();
-    CHECK(w.pub->on_message(mqtt::Message{"homeassistant/status", "online", mqtt::Qos::AT_LEAST_ONCE, false}));
-    CHECK(w.pub->on_message(mqtt::Message{"homeassistant/status", "offline", mqtt::Qos::AT_LEAST_ONCE, false}));
+    CHECK(
+        w.pub->on_message(mqtt::Message{"homeassistant/status", "online", mqtt::Qos::AT_LEAST_ONCE, false}));
+    CHECK(
+        w.pub->on_message(mqtt::Message{"homeassistant/status", "offline", mqtt::Qos::AT_LEAST_ONCE, false}));
     w.timers.advance(20000);
     CHECK(w.republished.empty());
     CHECK(w.pub->stats().births == 2);
     // Other topics are left to the bridge.
-    CHECK_FALSE(w.pub->on_message(mqtt::Message{"tuya2mqtt/kitchen_plug/set", "ON", mqtt::Qos::AT_LEAST_ONCE, false}));
+    CHECK_FALSE(w.pub->on_message(
+        mqtt::Message{"tuya2mqtt/kitchen_plug/set", "ON", mqtt::Qos::AT_LEAST_ONCE, false}));
   }
 
   TEST_CASE("rename: same discovery topic, new topics inside") {
@@ -143,7 +148,8 @@ TEST_SUITE("ha_publisher") {
     auto plug = w.retained(PLUG_TOPIC);
     CHECK(plug["device"]["name"] == "kitchen/kettle");
     CHECK(plug["components"]["switch_1"]["state_topic"] == "tuya2mqtt/kitchen/kettle");
-    CHECK(plug["components"]["switch_1"]["availability"][1]["topic"] == "tuya2mqtt/kitchen/kettle/availability");
+    CHECK(plug["components"]["switch_1"]["availability"][1]["topic"] ==
+          "tuya2mqtt/kitchen/kettle/availability");
   }
 
   TEST_CASE("components that vanish are sent with only their platform, then dropped") {
@@ -203,10 +209,10 @@ TEST_SUITE("ha_publisher") {
   TEST_CASE("stale configs of a previous run are cleared during the window; foreign ones are kept") {
     World w;
     auto stale = [](const std::string& avail) {
-      return json{{"device", {{"identifiers", {"tuya2mqtt_bfold"}}}},
-                  {"origin", {{"name", "tuya2mqtt"}}},
-                  {"components",
-                   {{"switch_1", {{"platform", "switch"}, {"availability", {{{"topic", avail}}}}}}}}}
+      return json{
+          {"device", {{"identifiers", {"tuya2mqtt_bfold"}}}},
+          {"origin", {{"name", "tuya2mqtt"}}},
+          {"components", {{"switch_1", {{"platform", "switch"}, {"availability", {{{"topic", avail}}}}}}}}}
           .dump();
     };
     const std::string old_topic = "homeassistant/device/tuya_bfold/config";
@@ -228,15 +234,17 @@ TEST_SUITE("ha_publisher") {
     CHECK(w.client.has_retained(PLUG_TOPIC));
     CHECK(w.pub->stats().stale_cleared == 1);
     // Garbage is ignored without throwing.
-    CHECK(w.pub->on_message(mqtt::Message{"homeassistant/device/x/config", "{not json", mqtt::Qos::AT_LEAST_ONCE, true}));
     CHECK(w.pub->on_message(
-        mqtt::Message{"homeassistant/device/y/config", R"({"origin":"x","components":{"a":{"availability":[1]}}})",
-                      mqtt::Qos::AT_LEAST_ONCE, true}));
+        mqtt::Message{"homeassistant/device/x/config", "{not json", mqtt::Qos::AT_LEAST_ONCE, true}));
+    CHECK(w.pub->on_message(mqtt::Message{"homeassistant/device/y/config",
+                                          R"({"origin":"x","components":{"a":{"availability":[1]}}})",
+                                          mqtt::Qos::AT_LEAST_ONCE, true}));
     // After the window the filter is dropped and nothing more is cleared.
     w.timers.advance(5000);
     CHECK_FALSE(w.client.subscriptions.count("homeassistant/device/+/config"));
     w.client.retained[old_topic] = stale("tuya2mqtt/bridge/state");
-    CHECK(w.pub->on_message(mqtt::Message{old_topic, w.client.retained[old_topic], mqtt::Qos::AT_LEAST_ONCE, true}));
+    CHECK(w.pub->on_message(
+        mqtt::Message{old_topic, w.client.retained[old_topic], mqtt::Qos::AT_LEAST_ONCE, true}));
     CHECK(w.client.has_retained(old_topic));
   }
 
@@ -247,7 +255,8 @@ TEST_SUITE("ha_publisher") {
     w.pub->publish_device("bf0123456789abcdef01");
     for (const auto& [t, p] : w.client.retained) CHECK(t.rfind("homeassistant/", 0) != 0);
     CHECK_FALSE(w.client.subscriptions.count("homeassistant/status"));
-    CHECK_FALSE(w.pub->on_message(mqtt::Message{"homeassistant/status", "online", mqtt::Qos::AT_LEAST_ONCE, false}));
+    CHECK_FALSE(
+        w.pub->on_message(mqtt::Message{"homeassistant/status", "online", mqtt::Qos::AT_LEAST_ONCE, false}));
   }
 
   TEST_CASE("custom prefix and status topic") {
@@ -282,6 +291,7 @@ TEST_SUITE("ha_publisher") {
     w.pub->start();
     CHECK_FALSE(w.retained(BRIDGE_TOPIC)["components"].contains("scene"));
     w.pub->set_scenes({"Good night", "Movie"});
-    CHECK(w.retained(BRIDGE_TOPIC)["components"]["scene"]["event_types"] == json::array({"Good night", "Movie"}));
+    CHECK(w.retained(BRIDGE_TOPIC)["components"]["scene"]["event_types"] ==
+          json::array({"Good night", "Movie"}));
   }
 }

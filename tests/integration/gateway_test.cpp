@@ -81,8 +81,8 @@ struct World {
   json gateway_config(const std::map<std::string, json>& extra = {}) {
     json devices = json::array();
     const std::map<std::string, std::string> names = {
-        {"bfit31plug0000000001", "plug31"},  {"bfit33plug0000000002", "plug33"},
-        {"bfit22plug000000000003", "plug22"}, {"bfit34bulb0000000004", "bulb34"},
+        {"bfit31plug0000000001", "plug31"},    {"bfit33plug0000000002", "plug33"},
+        {"bfit22plug000000000003", "plug22"},  {"bfit34bulb0000000004", "bulb34"},
         {"bfit35curtain0000005", "curtain35"}, {"bfit34gateway0000007", "gw34"}};
     for (const auto& id : simulator->device_ids()) {
       const auto* spec = simulator->spec(id);
@@ -93,15 +93,24 @@ struct World {
              {"port", simulator->port_of(id)},
              {"version", version},
              {"name", names.at(id)},
-             {"category", spec->profile == sim::Profile::BULB ? "dj" : spec->profile == sim::Profile::CURTAIN ? "cl" : spec->profile == sim::Profile::GATEWAY ? "wg2" : "cz"}};
+             {"category", spec->profile == sim::Profile::BULB      ? "dj"
+                          : spec->profile == sim::Profile::CURTAIN ? "cl"
+                          : spec->profile == sim::Profile::GATEWAY ? "wg2"
+                                                                   : "cz"}};
       if (spec->device22) d["device22"] = true;
       if (auto e = extra.find(id); e != extra.end()) d.update(e->second);
       devices.push_back(d);
     }
-    devices.push_back(json{{"id", "bfit34gw07sub000sw01"}, {"cid", "a4c1380000itsw01"}, {"parent", "bfit34gateway0000007"},
-                           {"name", "zb_switch"}, {"category", "kg"}});
-    devices.push_back(json{{"id", "bfit34gw07sub000th02"}, {"cid", "a4c1380000itth02"}, {"parent", "bfit34gateway0000007"},
-                           {"name", "zb_sensor"}, {"category", "wsdcg"}});
+    devices.push_back(json{{"id", "bfit34gw07sub000sw01"},
+                           {"cid", "a4c1380000itsw01"},
+                           {"parent", "bfit34gateway0000007"},
+                           {"name", "zb_switch"},
+                           {"category", "kg"}});
+    devices.push_back(json{{"id", "bfit34gw07sub000th02"},
+                           {"cid", "a4c1380000itth02"},
+                           {"parent", "bfit34gateway0000007"},
+                           {"name", "zb_sensor"},
+                           {"category", "wsdcg"}});
     return json{{"mqtt", {{"server", broker.uri()}, {"client_id", "t2m-it-gateway"}}},
                 {"discovery", {{"enabled", false}}},
                 {"log_level", "warning"},
@@ -121,7 +130,9 @@ struct World {
     REQUIRE(app->start().ok());
   }
 
-  bool wait(const std::function<bool()>& pred, int ms = WAIT_MS) { return test::run_loop_until(&loop, pred, ms); }
+  bool wait(const std::function<bool()>& pred, int ms = WAIT_MS) {
+    return test::run_loop_until(&loop, pred, ms);
+  }
 
   json state(const std::string& name) {
     auto it = last.find("tuya2mqtt/" + name);
@@ -171,7 +182,8 @@ struct World {
   }
 };
 
-const std::vector<std::string> ALL = {"plug31", "plug33", "plug22", "bulb34", "curtain35", "gw34", "zb_switch", "zb_sensor"};
+const std::vector<std::string> ALL = {"plug31",    "plug33", "plug22",    "bulb34",
+                                      "curtain35", "gw34",   "zb_switch", "zb_sensor"};
 
 }  // namespace
 
@@ -200,7 +212,9 @@ TEST_CASE("every protocol variant and both sub-devices appear on MQTT with state
 TEST_CASE("commands by code and by DP id reach the device and the new state comes back") {
   World w;
   w.start_gateway(w.gateway_config());
-  REQUIRE(w.wait([&] { return w.online("plug33") && w.online("plug31") && w.online("zb_switch") && !w.state("plug33").is_null(); }));
+  REQUIRE(w.wait([&] {
+    return w.online("plug33") && w.online("plug31") && w.online("zb_switch") && !w.state("plug33").is_null();
+  }));
 
   for (const std::string name : {"plug33", "plug31", "plug22"}) {
     CAPTURE(name);
@@ -209,17 +223,26 @@ TEST_CASE("commands by code and by DP id reach the device and the new state come
     auto r = w.set_result(name, mark);
     REQUIRE(r.is_object());
     CHECK(r["status"] == "ok");
-    REQUIRE(w.wait([&] { auto s = w.state(name); return s.is_object() && s["switch_1"] == false; }));
+    REQUIRE(w.wait([&] {
+      auto s = w.state(name);
+      return s.is_object() && s["switch_1"] == false;
+    }));
     // by DP id, bare value
     w.publish("tuya2mqtt/" + name + "/set/1", "true");
-    REQUIRE(w.wait([&] { auto s = w.state(name); return s.is_object() && s["switch_1"] == true; }));
+    REQUIRE(w.wait([&] {
+      auto s = w.state(name);
+      return s.is_object() && s["switch_1"] == true;
+    }));
   }
   std::string plug33_id = "bfit33plug0000000002";
   CHECK(w.simulator->state(plug33_id).value()["1"] == true);
 
   // A sub-device, through its gateway's 3.4 session, by cid.
   w.publish("tuya2mqtt/zb_switch/set", "ON");
-  REQUIRE(w.wait([&] { auto s = w.state("zb_switch"); return s.is_object() && s["state"] == "ON"; }));
+  REQUIRE(w.wait([&] {
+    auto s = w.state("zb_switch");
+    return s.is_object() && s["state"] == "ON";
+  }));
   CHECK(w.simulator->state("bfit34gateway0000007", std::string("a4c1380000itsw01")).value()["1"] == true);
 
   // Several DPs at once on a 3.5 device.
@@ -306,13 +329,15 @@ TEST_CASE("a changed local key is reported as a key problem") {
   f.key = "ZZZZZZZZZZZZZZZZ";
   REQUIRE(w.simulator->inject("bfit34bulb0000000004", f).ok());
   REQUIRE(w.wait([&] { return w.offline("bulb34"); }));
-  bool reported = w.wait([&] {
-    for (const auto& m : w.seen)
-      if (m.topic == "tuya2mqtt/bridge/event" && m.payload.find("device_error") != std::string::npos &&
-          m.payload.find("bfit34bulb0000000004") != std::string::npos)
-        return m.payload.find("wrong_key") != std::string::npos;
-    return false;
-  }, 10000);
+  bool reported = w.wait(
+      [&] {
+        for (const auto& m : w.seen)
+          if (m.topic == "tuya2mqtt/bridge/event" && m.payload.find("device_error") != std::string::npos &&
+              m.payload.find("bfit34bulb0000000004") != std::string::npos)
+            return m.payload.find("wrong_key") != std::string::npos;
+        return false;
+      },
+      10000);
   CHECK(reported);
   // The key never appears on MQTT.
   for (const auto& m : w.seen) {
@@ -329,9 +354,14 @@ TEST_CASE("broker restart: the gateway reconnects, republishes retained state, a
   test::run_loop_for(&w.loop, 300);
   REQUIRE(w.broker.start());
   w.last.clear();
-  // Retained state and availability come back (the broker has no persistence: only a republish explains them).
-  REQUIRE(w.wait([&] { return w.online("plug33") && !w.state("plug33").is_null() &&
-                              w.last["tuya2mqtt/bridge/state"] == R"({"state":"online"})"; }, 15000));
+  // Retained state and availability come back (the broker has no persistence: only a republish explains
+  // them).
+  REQUIRE(w.wait(
+      [&] {
+        return w.online("plug33") && !w.state("plug33").is_null() &&
+               w.last["tuya2mqtt/bridge/state"] == R"({"state":"online"})";
+      },
+      15000));
   size_t mark = w.seen.size();
   w.publish("tuya2mqtt/plug33/set", R"({"switch_1": false})");
   auto r = w.set_result("plug33", mark);

@@ -46,7 +46,8 @@ json sim_devices() {
 // Replaces "{{ <var> }}" by a value: enough for the number/cover command templates.
 std::string fill(std::string tpl, const std::string& var, const std::string& value) {
   const std::string hole = "{{ " + var + " }}";
-  for (size_t at = tpl.find(hole); at != std::string::npos; at = tpl.find(hole)) tpl.replace(at, hole.size(), value);
+  for (size_t at = tpl.find(hole); at != std::string::npos; at = tpl.find(hole))
+    tpl.replace(at, hole.size(), value);
   return tpl;
 }
 
@@ -133,7 +134,8 @@ struct World {
       if (ha) ha->remove_device(id, old_name);
     };
     bridge = std::make_unique<gw::Bridge>(
-        gw::Bridge::Deps{*timers, *transports, gw::system_random(), *client, *publisher}, cfg, std::move(hooks));
+        gw::Bridge::Deps{*timers, *transports, gw::system_random(), *client, *publisher}, cfg,
+        std::move(hooks));
 
     gw::HaPublisher::Sources s;
     s.device_ids = [this] { return bridge->device_ids(); };
@@ -156,12 +158,14 @@ struct World {
     gw::HaPublisher::Options o;
     o.version = std::string(gw::GATEWAY_VERSION);
     o.birth_delay_ms = TEST_BIRTH_DELAY_MS;
-    ha = std::make_unique<gw::HaPublisher>(*publisher, *client, bridge->topics(), cfg.homeassistant, *timers, s, o);
+    ha = std::make_unique<gw::HaPublisher>(*publisher, *client, bridge->topics(), cfg.homeassistant, *timers,
+                                           s, o);
 
     mqtt::ConnectOptions co;
     co.server_uri = broker.uri();
     co.client_id = "t2m-ha-gateway";
-    co.will = mqtt::Message{bridge->topics().bridge_state(), R"({"state":"offline"})", mqtt::Qos::AT_LEAST_ONCE, true};
+    co.will = mqtt::Message{bridge->topics().bridge_state(), R"({"state":"offline"})",
+                            mqtt::Qos::AT_LEAST_ONCE, true};
     mqtt::ClientHandlers h;
     h.on_connected = [this](bool) {
       bridge->on_mqtt_connected();
@@ -175,7 +179,9 @@ struct World {
     ha->start();
   }
 
-  bool wait(const std::function<bool()>& pred, int ms = WAIT_MS) { return test::run_loop_until(&loop, pred, ms); }
+  bool wait(const std::function<bool()>& pred, int ms = WAIT_MS) {
+    return test::run_loop_until(&loop, pred, ms);
+  }
 
   json retained_json(const std::string& topic) {
     auto it = last.find(topic);
@@ -227,7 +233,9 @@ struct World {
   }
 };
 
-std::string discovery(const std::string& id) { return "homeassistant/device/tuya_" + id + "/config"; }
+std::string discovery(const std::string& id) {
+  return "homeassistant/device/tuya_" + id + "/config";
+}
 
 }  // namespace
 

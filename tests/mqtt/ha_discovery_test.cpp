@@ -23,51 +23,131 @@ const ha::Options OPTS{"homeassistant", "tuya2mqtt", "0.1.0", "https://example.i
 
 // ---- HA's documented keys (mqtt integration docs, full names) -------------------------------------
 
-const std::set<std::string> COMMON = {"platform", "unique_id", "name", "object_id", "default_entity_id",
-                                      "availability", "availability_mode", "entity_category", "device_class",
-                                      "icon", "enabled_by_default", "qos", "json_attributes_topic",
-                                      "json_attributes_template", "encoding", "entity_picture"};
+const std::set<std::string> COMMON = {"platform",
+                                      "unique_id",
+                                      "name",
+                                      "object_id",
+                                      "default_entity_id",
+                                      "availability",
+                                      "availability_mode",
+                                      "entity_category",
+                                      "device_class",
+                                      "icon",
+                                      "enabled_by_default",
+                                      "qos",
+                                      "json_attributes_topic",
+                                      "json_attributes_template",
+                                      "encoding",
+                                      "entity_picture"};
 const std::map<std::string, std::set<std::string>> PLATFORM_KEYS = {
-    {"switch", {"state_topic", "value_template", "state_on", "state_off", "command_topic", "command_template",
-                "payload_on", "payload_off", "optimistic", "retain"}},
-    {"binary_sensor", {"state_topic", "value_template", "payload_on", "payload_off", "off_delay", "expire_after",
-                       "force_update"}},
-    {"sensor", {"state_topic", "value_template", "state_class", "unit_of_measurement",
-                "suggested_display_precision", "options", "expire_after", "force_update",
-                "last_reset_value_template"}},
-    {"number", {"state_topic", "value_template", "command_topic", "command_template", "min", "max", "step", "mode",
-                "unit_of_measurement", "payload_reset", "optimistic", "retain"}},
-    {"select", {"state_topic", "value_template", "command_topic", "command_template", "options", "optimistic",
-                "retain"}},
-    {"text", {"state_topic", "value_template", "command_topic", "command_template", "min", "max", "mode", "pattern",
-              "optimistic", "retain"}},
+    {"switch",
+     {"state_topic", "value_template", "state_on", "state_off", "command_topic", "command_template",
+      "payload_on", "payload_off", "optimistic", "retain"}},
+    {"binary_sensor",
+     {"state_topic", "value_template", "payload_on", "payload_off", "off_delay", "expire_after",
+      "force_update"}},
+    {"sensor",
+     {"state_topic", "value_template", "state_class", "unit_of_measurement", "suggested_display_precision",
+      "options", "expire_after", "force_update", "last_reset_value_template"}},
+    {"number",
+     {"state_topic", "value_template", "command_topic", "command_template", "min", "max", "step", "mode",
+      "unit_of_measurement", "payload_reset", "optimistic", "retain"}},
+    {"select",
+     {"state_topic", "value_template", "command_topic", "command_template", "options", "optimistic",
+      "retain"}},
+    {"text",
+     {"state_topic", "value_template", "command_topic", "command_template", "min", "max", "mode", "pattern",
+      "optimistic", "retain"}},
     {"button", {"command_topic", "command_template", "payload_press", "retain"}},
-    {"light", {"schema", "state_topic", "command_topic", "supported_color_modes", "brightness",
-               "brightness_scale", "color_temp_kelvin", "min_kelvin", "max_kelvin", "min_mireds", "max_mireds",
-               "effect", "effect_list", "command_on_template", "command_off_template", "state_template",
-               "brightness_template", "color_temp_template", "red_template", "green_template", "blue_template",
-               "effect_template", "optimistic", "retain", "flash", "transition"}},
-    {"cover", {"command_topic", "payload_open", "payload_close", "payload_stop", "state_topic", "value_template",
-               "state_open", "state_opening", "state_closed", "state_closing", "state_stopped", "position_topic",
-               "position_template", "set_position_topic", "set_position_template", "position_open",
-               "position_closed", "optimistic", "retain"}},
-    {"fan", {"command_topic", "command_template", "state_topic", "state_value_template", "payload_on",
-             "payload_off", "percentage_command_topic", "percentage_command_template", "percentage_state_topic",
-             "percentage_value_template", "speed_range_min", "speed_range_max", "preset_modes",
-             "preset_mode_command_topic", "preset_mode_command_template", "preset_mode_state_topic",
-             "preset_mode_value_template", "oscillation_command_topic", "oscillation_command_template",
-             "oscillation_state_topic", "oscillation_value_template", "payload_oscillation_on",
-             "payload_oscillation_off", "direction_command_topic", "direction_command_template",
-             "direction_state_topic", "direction_value_template", "optimistic", "retain"}},
-    {"climate", {"modes", "mode_command_topic", "mode_command_template", "mode_state_topic", "mode_state_template",
-                 "temperature_command_topic", "temperature_command_template", "temperature_state_topic",
-                 "temperature_state_template", "current_temperature_topic", "current_temperature_template",
-                 "min_temp", "max_temp", "temp_step", "precision", "temperature_unit", "preset_modes",
-                 "preset_mode_command_topic", "preset_mode_command_template", "preset_mode_state_topic",
-                 "preset_mode_value_template", "optimistic", "retain"}},
-    {"update", {"state_topic", "value_template", "command_topic", "payload_install", "latest_version_topic",
-                "latest_version_template", "title", "release_summary", "release_url", "display_precision",
-                "retain"}},
+    {"light",
+     {"schema",
+      "state_topic",
+      "command_topic",
+      "supported_color_modes",
+      "brightness",
+      "brightness_scale",
+      "color_temp_kelvin",
+      "min_kelvin",
+      "max_kelvin",
+      "min_mireds",
+      "max_mireds",
+      "effect",
+      "effect_list",
+      "command_on_template",
+      "command_off_template",
+      "state_template",
+      "brightness_template",
+      "color_temp_template",
+      "red_template",
+      "green_template",
+      "blue_template",
+      "effect_template",
+      "optimistic",
+      "retain",
+      "flash",
+      "transition"}},
+    {"cover",
+     {"command_topic", "payload_open", "payload_close", "payload_stop", "state_topic", "value_template",
+      "state_open", "state_opening", "state_closed", "state_closing", "state_stopped", "position_topic",
+      "position_template", "set_position_topic", "set_position_template", "position_open", "position_closed",
+      "optimistic", "retain"}},
+    {"fan",
+     {"command_topic",
+      "command_template",
+      "state_topic",
+      "state_value_template",
+      "payload_on",
+      "payload_off",
+      "percentage_command_topic",
+      "percentage_command_template",
+      "percentage_state_topic",
+      "percentage_value_template",
+      "speed_range_min",
+      "speed_range_max",
+      "preset_modes",
+      "preset_mode_command_topic",
+      "preset_mode_command_template",
+      "preset_mode_state_topic",
+      "preset_mode_value_template",
+      "oscillation_command_topic",
+      "oscillation_command_template",
+      "oscillation_state_topic",
+      "oscillation_value_template",
+      "payload_oscillation_on",
+      "payload_oscillation_off",
+      "direction_command_topic",
+      "direction_command_template",
+      "direction_state_topic",
+      "direction_value_template",
+      "optimistic",
+      "retain"}},
+    {"climate",
+     {"modes",
+      "mode_command_topic",
+      "mode_command_template",
+      "mode_state_topic",
+      "mode_state_template",
+      "temperature_command_topic",
+      "temperature_command_template",
+      "temperature_state_topic",
+      "temperature_state_template",
+      "current_temperature_topic",
+      "current_temperature_template",
+      "min_temp",
+      "max_temp",
+      "temp_step",
+      "precision",
+      "temperature_unit",
+      "preset_modes",
+      "preset_mode_command_topic",
+      "preset_mode_command_template",
+      "preset_mode_state_topic",
+      "preset_mode_value_template",
+      "optimistic",
+      "retain"}},
+    {"update",
+     {"state_topic", "value_template", "command_topic", "payload_install", "latest_version_topic",
+      "latest_version_template", "title", "release_summary", "release_url", "display_precision", "retain"}},
     {"event", {"state_topic", "value_template", "event_types"}},
 };
 // Required by HA's config schema (core mqtt/<platform>.py) for what we publish.
@@ -86,9 +166,10 @@ const std::map<std::string, std::vector<std::string>> REQUIRED = {
     {"update", {"state_topic", "command_topic"}},
     {"event", {"state_topic", "event_types"}},
 };
-const std::set<std::string> DEVICE_KEYS = {"identifiers", "connections", "name", "manufacturer", "model", "model_id",
-                                           "serial_number", "hw_version", "sw_version", "suggested_area",
-                                           "configuration_url", "via_device"};
+const std::set<std::string> DEVICE_KEYS = {
+    "identifiers",       "connections",   "name",       "manufacturer", "model",
+    "model_id",          "serial_number", "hw_version", "sw_version",   "suggested_area",
+    "configuration_url", "via_device"};
 const std::set<std::string> ENTITY_CATEGORIES = {"config", "diagnostic"};
 
 // ---- devices -------------------------------------------------------------------------------------
@@ -112,12 +193,23 @@ json sample_dps(const config::DeviceModel& m) {
       continue;
     }
     switch (d.spec.type) {
-      case proto::DpType::BOOL: dps[k] = true; break;
-      case proto::DpType::INTEGER: dps[k] = d.spec.has_range ? d.spec.min + d.spec.step : 1; break;
-      case proto::DpType::ENUM: dps[k] = d.spec.range.empty() ? "x" : d.spec.range.front(); break;
-      case proto::DpType::STRING: dps[k] = "abc"; break;
-      case proto::DpType::BITMAP: dps[k] = 0; break;
-      default: break;
+      case proto::DpType::BOOL:
+        dps[k] = true;
+        break;
+      case proto::DpType::INTEGER:
+        dps[k] = d.spec.has_range ? d.spec.min + d.spec.step : 1;
+        break;
+      case proto::DpType::ENUM:
+        dps[k] = d.spec.range.empty() ? "x" : d.spec.range.front();
+        break;
+      case proto::DpType::STRING:
+        dps[k] = "abc";
+        break;
+      case proto::DpType::BITMAP:
+        dps[k] = 0;
+        break;
+      default:
+        break;
     }
   }
   return dps;
@@ -272,7 +364,8 @@ struct Renderer {
     if (pos < src.size() && (std::isdigit(static_cast<unsigned char>(src[pos])) || src[pos] == '-')) {
       size_t s = pos;
       ++pos;
-      while (pos < src.size() && (std::isdigit(static_cast<unsigned char>(src[pos])) || src[pos] == '.')) ++pos;
+      while (pos < src.size() && (std::isdigit(static_cast<unsigned char>(src[pos])) || src[pos] == '.'))
+        ++pos;
       return json::parse(src.substr(s, pos - s));
     }
     const std::string id = ident();
@@ -407,8 +500,8 @@ json gateway_dps(const Case& c, const std::string& topic, const std::string& pay
 }
 
 // Renders a command template for `vars` and runs it through the gateway.
-json command(const Case& c, const json& component, const std::string& topic_key, const std::string& template_key,
-             const json& vars) {
+json command(const Case& c, const json& component, const std::string& topic_key,
+             const std::string& template_key, const json& vars) {
   const std::string tpl = component.value(template_key, std::string());
   REQUIRE_MESSAGE(!tpl.empty(), template_key);
   auto payload = render(tpl, vars);
@@ -467,7 +560,8 @@ TEST_SUITE("ha_discovery") {
         CHECK(cp["default_entity_id"].get<std::string>().rfind(platform + ".", 0) == 0);
         CHECK(std::regex_match(cp["object_id"].get<std::string>(), std::regex("[a-z0-9_]+")));
         if (cp["name"].is_null()) ++main_entities;
-        if (cp.contains("entity_category")) CHECK(ENTITY_CATEGORIES.count(cp["entity_category"].get<std::string>()));
+        if (cp.contains("entity_category"))
+          CHECK(ENTITY_CATEGORIES.count(cp["entity_category"].get<std::string>()));
         // Availability: the bridge and (except firmware) the device.
         REQUIRE(cp["availability"].is_array());
         CHECK(cp["availability"][0]["topic"] == topics.bridge_state());
@@ -508,7 +602,8 @@ TEST_SUITE("ha_discovery") {
             } else if (platform == "update") {
               CHECK(ref == "update");
             } else {
-              CHECK_MESSAGE(c.state.contains(ref), k << " reads '" << ref << "' missing from " << c.state.dump());
+              CHECK_MESSAGE(c.state.contains(ref),
+                            k << " reads '" << ref << "' missing from " << c.state.dump());
             }
           }
         }
@@ -525,7 +620,8 @@ TEST_SUITE("ha_discovery") {
           const auto modes = cp["supported_color_modes"];
           REQUIRE(modes.is_array());
           for (const auto& m : modes) {
-            CHECK(std::set<std::string>{"onoff", "brightness", "color_temp", "hs"}.count(m.get<std::string>()));
+            CHECK(
+                std::set<std::string>{"onoff", "brightness", "color_temp", "hs"}.count(m.get<std::string>()));
             if (m == "onoff" || m == "brightness") CHECK(modes.size() == 1);
           }
         }
@@ -646,7 +742,8 @@ TEST_SUITE("ha_discovery") {
     const json& sel = comp(c.payload, "led_type_1");
     CHECK(sel["platform"] == "select");
     CHECK(sel["options"] == json::array({"led", "incandescent", "halogen"}));
-    CHECK(command(c, sel, "command_topic", "command_template", {{"value", "halogen"}}) == json{{"4", "halogen"}});
+    CHECK(command(c, sel, "command_topic", "command_template", {{"value", "halogen"}}) ==
+          json{{"4", "halogen"}});
   }
 
   TEST_CASE("cover: open/close/stop and position") {
@@ -658,7 +755,8 @@ TEST_SUITE("ha_discovery") {
     CHECK(gateway_dps(c, set, cv["payload_open"]) == json{{"1", "open"}});
     CHECK(gateway_dps(c, set, cv["payload_close"]) == json{{"1", "close"}});
     CHECK(gateway_dps(c, set, cv["payload_stop"]) == json{{"1", "stop"}});
-    CHECK(command(c, cv, "set_position_topic", "set_position_template", {{"position", 40}}) == json{{"2", 40}});
+    CHECK(command(c, cv, "set_position_topic", "set_position_template", {{"position", 40}}) ==
+          json{{"2", 40}});
     CHECK(cv["position_open"] == 100);
     CHECK(cv["position_closed"] == 0);
     CHECK(render(cv["position_template"], {{"value_json", c.state}}) == c.state["position"].dump());
@@ -672,12 +770,15 @@ TEST_SUITE("ha_discovery") {
     const Case& c = cases[4];
     const json& f = comp(c.payload, "fan");
     CHECK(f["name"].is_null());
-    CHECK(command(c, f, "command_topic", "command_template", {{"value", f["payload_on"]}}) == json{{"1", true}});
-    CHECK(command(c, f, "command_topic", "command_template", {{"value", f["payload_off"]}}) == json{{"1", false}});
+    CHECK(command(c, f, "command_topic", "command_template", {{"value", f["payload_on"]}}) ==
+          json{{"1", true}});
+    CHECK(command(c, f, "command_topic", "command_template", {{"value", f["payload_off"]}}) ==
+          json{{"1", false}});
     CHECK(render(f["state_value_template"], {{"value_json", c.state}}) == f["payload_on"].get<std::string>());
     REQUIRE(f.contains("percentage_command_template"));
     const int hi = f["speed_range_max"];
-    const json pct = command(c, f, "percentage_command_topic", "percentage_command_template", {{"value", hi}});
+    const json pct =
+        command(c, f, "percentage_command_topic", "percentage_command_template", {{"value", hi}});
     REQUIRE(pct.size() == 1);
     CHECK(pct.begin().key() == "3");
     CHECK(render(f["percentage_value_template"], {{"value_json", c.state}}).has_value());
@@ -716,8 +817,10 @@ TEST_SUITE("ha_discovery") {
     const Case& c = cases[5];
     const json& cl = comp(c.payload, "climate");
     CHECK(cl["modes"] == json::array({"off", "heat"}));
-    CHECK(command(c, cl, "mode_command_topic", "mode_command_template", {{"value", "off"}}) == json{{"1", false}});
-    CHECK(command(c, cl, "mode_command_topic", "mode_command_template", {{"value", "heat"}}) == json{{"1", true}});
+    CHECK(command(c, cl, "mode_command_topic", "mode_command_template", {{"value", "off"}}) ==
+          json{{"1", false}});
+    CHECK(command(c, cl, "mode_command_topic", "mode_command_template", {{"value", "heat"}}) ==
+          json{{"1", true}});
     CHECK(render(cl["mode_state_template"], {{"value_json", c.state}}) == "heat");
     const json target = command(c, cl, "temperature_command_topic", "temperature_command_template",
                                 {{"value", cl["max_temp"]}});
@@ -725,8 +828,8 @@ TEST_SUITE("ha_discovery") {
     CHECK(cl.contains("current_temperature_template"));
     CHECK(cl["temperature_unit"] == "C");
     CHECK(cl["preset_modes"] == json::array({"auto", "manual"}));
-    CHECK(command(c, cl, "preset_mode_command_topic", "preset_mode_command_template", {{"value", "manual"}}) ==
-          json{{"4", "manual"}});
+    CHECK(command(c, cl, "preset_mode_command_topic", "preset_mode_command_template",
+                  {{"value", "manual"}}) == json{{"4", "manual"}});
     CHECK(cl["min_temp"].get<double>() < cl["max_temp"].get<double>());
     const double p = cl["precision"];
     CHECK((p == 0.1 || p == 0.5 || p == 1.0));
@@ -771,7 +874,8 @@ TEST_SUITE("ha_discovery") {
   TEST_CASE("sub-device: ids carry the cid, via_device is the gateway, enum sensor options") {
     auto cases = all_devices();
     const Case& c = cases[9];
-    CHECK(ha::discovery_topic(OPTS, c.cfg) == "homeassistant/device/tuya_bf34gw07sub0000th02_a4c138000000th02/config");
+    CHECK(ha::discovery_topic(OPTS, c.cfg) ==
+          "homeassistant/device/tuya_bf34gw07sub0000th02_a4c138000000th02/config");
     CHECK(ha::device_identifier(c.cfg) == "tuya2mqtt_bf34gw07sub0000th02_a4c138000000th02");
     const json& t = comp(c.payload, "va_temperature");
     CHECK(t["unique_id"] == "bf34gw07sub0000th02_a4c138000000th02_va_temperature");
@@ -839,7 +943,8 @@ TEST_SUITE("ha_discovery") {
     auto cases = all_devices();
     const Case& c = cases[0];
     auto before = ha::components_of(c.payload);
-    CHECK(std::count(before.begin(), before.end(), std::make_pair(std::string("switch_1"), std::string("switch"))) == 1);
+    CHECK(std::count(before.begin(), before.end(),
+                     std::make_pair(std::string("switch_1"), std::string("switch"))) == 1);
     ha::DeviceInfo info{&c.cfg, &c.model, "", false, {}};
     json after = ha::device_discovery(info, OPTS, {{"firmware", "update"}, {"switch_1", "switch"}});
     CHECK(after["components"]["firmware"] == json{{"platform", "update"}});
@@ -877,15 +982,17 @@ TEST_SUITE("ha_discovery") {
     CHECK(conn["state_topic"] == "t2m/home/bridge/state");
     CHECK(render(conn["value_template"], {{"value_json", json{{"state", "online"}}}}) == "online");
     CHECK(br["components"]["scene"]["event_types"] == json::array({"Good night"}));
-    CHECK(json::parse(*render(br["components"]["scene"]["value_template"],
-                              {{"value_json", json{{"type", "scene_run"}, {"data", {{"name", "Good night"}}}}}})) ==
+    CHECK(json::parse(
+              *render(br["components"]["scene"]["value_template"],
+                      {{"value_json", json{{"type", "scene_run"}, {"data", {{"name", "Good night"}}}}}})) ==
           json{{"event_type", "Good night"}});
     CHECK(render(br["components"]["scene"]["value_template"],
                  {{"value_json", json{{"type", "device_online"}, {"data", {{"id", "x"}}}}}}) == "");
     CHECK(br["components"]["scan"]["command_topic"] == "t2m/home/bridge/request/scan");
     CHECK_FALSE(ha::bridge_discovery(o)["components"].contains("scene"));
     std::set<std::string> ids;
-    for (const auto& [k, v] : br["components"].items()) CHECK(ids.insert(v["unique_id"].get<std::string>()).second);
+    for (const auto& [k, v] : br["components"].items())
+      CHECK(ids.insert(v["unique_id"].get<std::string>()).second);
   }
 
   TEST_CASE("jinja strings and odd characters in ids") {

@@ -5,7 +5,9 @@
 using namespace t2m;
 namespace c = t2m::proto::crypto;
 
-TEST_CASE("crc32 check value") { CHECK(c::crc32(as_bytes("123456789")) == 0xCBF43926u); }
+TEST_CASE("crc32 check value") {
+  CHECK(c::crc32(as_bytes("123456789")) == 0xCBF43926u);
+}
 
 TEST_CASE("md5 of the UDP discovery passphrase is the discovery key") {
   auto d = c::md5(as_bytes("yGAdlopoPVldABfn"));

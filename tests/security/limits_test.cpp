@@ -31,7 +31,9 @@ void put_u32(Bytes& b, uint32_t v) {
   for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<uint8_t>(v >> s));
 }
 
-size_t heap_in_use() { return mallinfo2().uordblks; }
+size_t heap_in_use() {
+  return mallinfo2().uordblks;
+}
 
 }  // namespace
 
@@ -59,7 +61,8 @@ TEST_CASE("frames: a declared length over MAX_FRAME_LENGTH is refused, nothing n
       max_buffered = std::max(max_buffered, splitter.buffered());
     }
     CHECK(refused);
-    CHECK(max_buffered <= proto::HEADER_SIZE_6699 + proto::MAX_FRAME_LENGTH + proto::SUFFIX_SIZE + chunk.size());
+    CHECK(max_buffered <=
+          proto::HEADER_SIZE_6699 + proto::MAX_FRAME_LENGTH + proto::SUFFIX_SIZE + chunk.size());
     CHECK(heap_in_use() < heap_before + 256 * 1024);
   }
 }
@@ -79,7 +82,8 @@ TEST_CASE("MQTT payloads: every parser refuses input over its limit before parsi
   REQUIRE_FALSE(req.ok());
   CHECK(req.error().code == "mqtt_payload_too_large");
   // Right at the limit still parses (the limit is not off by one the other way).
-  const std::string at_limit = "{\"switch_1\":" + std::string(mqtt::MAX_COMMAND_PAYLOAD_BYTES - 17, ' ') + "true}";
+  const std::string at_limit =
+      "{\"switch_1\":" + std::string(mqtt::MAX_COMMAND_PAYLOAD_BYTES - 17, ' ') + "true}";
   REQUIRE(at_limit.size() == mqtt::MAX_COMMAND_PAYLOAD_BYTES);
   CHECK(mqtt::parse_set_payload(at_limit).ok());
   // Deep nesting within the size limit does not blow the stack either.
@@ -184,7 +188,8 @@ TEST_CASE("cloud answers: a body over max_response_bytes is refused while it str
   };
   const std::vector<Case> cases = {
       {"no length", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"},
-      {"declared 1 GiB", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n"},
+      {"declared 1 GiB",
+       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -198,10 +203,12 @@ TEST_CASE("cloud answers: a body over max_response_bytes is refused while it str
       req.timeout_ms = 20000;
       std::optional<Result<cloud::HttpResponse>> got;
       http.send(req, [&](Result<cloud::HttpResponse> r) { got = std::move(r); });
-      REQUIRE(test::run_loop_until(&loop, [&] { return got.has_value(); }, 25000));
+      REQUIRE(test::run_loop_until(
+          &loop, [&] { return got.has_value(); }, 25000));
       REQUIRE_FALSE(got->ok());
       CHECK(got->error().code == cloud::HTTP_ERR_TOO_LARGE);
-      test::run_loop_until(&loop, [&] { return server.done(); }, 10000);
+      test::run_loop_until(
+          &loop, [&] { return server.done(); }, 10000);
       MESSAGE("server wrote " << server.written() / 1024 << " KiB before the client gave up (limit "
                               << cloud::HTTP_DEFAULT_MAX_RESPONSE_BYTES / 1024 << " KiB)");
       // Socket buffers hold a few MiB at most; the client stopped reading near its limit.

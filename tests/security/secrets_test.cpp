@@ -33,7 +33,8 @@ std::string hex_of(const std::string& s, bool upper) {
 
 // Every form a secret could appear in.
 std::vector<std::string> forms(const std::string& secret) {
-  return {secret, hex_of(secret, false), hex_of(secret, true), proto::crypto::base64_encode(to_bytes(secret))};
+  return {secret, hex_of(secret, false), hex_of(secret, true),
+          proto::crypto::base64_encode(to_bytes(secret))};
 }
 
 struct LogCapture {
@@ -106,10 +107,12 @@ TEST_CASE("no secret in any log line or MQTT payload, at the most verbose level,
   REQUIRE(f.simulator->inject(fleet_id(3), ck).ok());
   CHECK(f.wait([&] {
     for (const auto& m : f.seen)
-      if (m.topic == "tuya2mqtt/bridge/event" && m.payload.find("wrong_key") != std::string::npos) return true;
+      if (m.topic == "tuya2mqtt/bridge/event" && m.payload.find("wrong_key") != std::string::npos)
+        return true;
     return false;
   }));
-  auto opt = request("device/options", {{"id", fleet_name(3)}, {"options", {{"local_key", changed_key}}}, {"transaction", 1}});
+  auto opt = request("device/options",
+                     {{"id", fleet_name(3)}, {"options", {{"local_key", changed_key}}}, {"transaction", 1}});
   CHECK(opt["status"] == "ok");
   CHECK(f.wait([&] { return f.online(fleet_name(3)); }, 10000));
   CHECK(command(fleet_name(3), "/set", R"({"switch_1": true})")["status"] == "ok");
@@ -117,9 +120,14 @@ TEST_CASE("no secret in any log line or MQTT payload, at the most verbose level,
   // Refused requests that carry a key: the error must not echo it.
   const std::string bad_key_short = "Sh0rtSecretKey!";       // 15 characters
   const std::string bad_key_long = "L0ngSecretKey-0123456";  // 21 characters
-  CHECK(request("device/options", {{"id", fleet_name(2)}, {"options", {{"local_key", bad_key_short}}}})["status"] == "error");
-  CHECK(request("device/add", {{"id", "bfnotthere0000000099"}, {"local_key", bad_key_long}, {"address", "127.0.11.99"}, {"name", "x"}})["status"] == "error");
-  CHECK(request("device/add", {{"id", "bad id with spaces"}, {"local_key", bad_key_short}})["status"] == "error");
+  CHECK(request("device/options",
+                {{"id", fleet_name(2)}, {"options", {{"local_key", bad_key_short}}}})["status"] == "error");
+  CHECK(request("device/add", {{"id", "bfnotthere0000000099"},
+                               {"local_key", bad_key_long},
+                               {"address", "127.0.11.99"},
+                               {"name", "x"}})["status"] == "error");
+  CHECK(request("device/add", {{"id", "bad id with spaces"}, {"local_key", bad_key_short}})["status"] ==
+        "error");
 
   // Rename, add with a key, health_check, info, devices.
   CHECK(request("device/rename", {{"from", fleet_name(0)}, {"to", "kitchen/kettle"}})["status"] == "ok");
@@ -162,7 +170,8 @@ TEST_CASE("no secret in any log line or MQTT payload, at the most verbose level,
         // Our own requests carry keys (device/add, device/options): they are input, not gateway output.
         if (m.topic.rfind("tuya2mqtt/bridge/request/", 0) == 0) continue;
         if (m.payload.find(form) == std::string::npos && m.topic.find(form) == std::string::npos) continue;
-        if (++leaks <= 10) MESSAGE("secret '" << form << "' on MQTT " << m.topic << ": " << m.payload.substr(0, 300));
+        if (++leaks <= 10)
+          MESSAGE("secret '" << form << "' on MQTT " << m.topic << ": " << m.payload.substr(0, 300));
       }
     }
   }

@@ -31,7 +31,8 @@ struct Lines {
   bool any(LogLevel max_level, const std::string& needle) {
     std::lock_guard<std::mutex> l(mu);
     for (const auto& [lvl, text] : lines)
-      if (static_cast<int>(lvl) <= static_cast<int>(max_level) && text.find(needle) != std::string::npos) return true;
+      if (static_cast<int>(lvl) <= static_cast<int>(max_level) && text.find(needle) != std::string::npos)
+        return true;
     return false;
   }
   std::string dump() {
@@ -74,7 +75,8 @@ TEST_CASE("TLS: the gateway connects with a CA and a client certificate (plain a
   TlsFleet t("127.0.13.");
   Fleet& f = *t.f;
   SUBCASE("plain client key") {
-    f.start_gateway(t.config({{"ca", t.pki.ca_cert}, {"cert", t.pki.client_cert}, {"key", t.pki.client_key}}));
+    f.start_gateway(
+        t.config({{"ca", t.pki.ca_cert}, {"cert", t.pki.client_cert}, {"key", t.pki.client_key}}));
   }
   SUBCASE("encrypted client key with its password") {
     f.start_gateway(t.config({{"ca", t.pki.ca_cert},
@@ -83,8 +85,10 @@ TEST_CASE("TLS: the gateway connects with a CA and a client certificate (plain a
                               {"key_password", t.pki.key_password}}));
   }
   // The observer is on the plain listener: what it sees was published by the gateway over TLS.
-  REQUIRE_MESSAGE(f.wait([&] { return f.all_online() && f.last["tuya2mqtt/bridge/state"] == R"({"state":"online"})"; }, 15000),
-                  logs.dump() << f.broker.log());
+  REQUIRE_MESSAGE(
+      f.wait([&] { return f.all_online() && f.last["tuya2mqtt/bridge/state"] == R"({"state":"online"})"; },
+             15000),
+      logs.dump() << f.broker.log());
   const size_t mark = f.seen.size();
   f.publish("tuya2mqtt/" + fleet_name(0) + "/set", R"({"switch_1": false})");
   CHECK(f.next_json("tuya2mqtt/" + fleet_name(0) + "/set/result", mark)["status"] == "ok");
@@ -96,7 +100,8 @@ TEST_CASE("TLS: a CA that did not sign the broker's certificate gives a clear er
   Lines logs;
   TlsFleet t("127.0.14.");
   Fleet& f = *t.f;
-  f.start_gateway(t.config({{"ca", t.pki.other_ca_cert}, {"cert", t.pki.client_cert}, {"key", t.pki.client_key}}));
+  f.start_gateway(
+      t.config({{"ca", t.pki.other_ca_cert}, {"cert", t.pki.client_cert}, {"key", t.pki.client_key}}));
   const bool reported = f.wait([&] { return logs.any(LogLevel::ERROR, "certificate verify failed"); }, 10000);
   CHECK_MESSAGE(reported, logs.dump());
   CHECK(f.last.count("tuya2mqtt/bridge/state") == 0);  // never connected
