@@ -24,21 +24,26 @@ cleanup() {
 trap cleanup EXIT
 
 echo "test-deb: $DEB"
-dpkg-deb --info "$DEB" | grep -q "Package: tuya2mqtt" || fail "not a tuya2mqtt package"
+# Every check below captures output first and greps it after: `cmd | grep -q` under pipefail fails at
+# random when grep exits on the first match and cmd dies of SIGPIPE (CI hit exactly that).
+info=$(dpkg-deb --info "$DEB")
+grep -q "Package: tuya2mqtt" <<<"$info" || fail "not a tuya2mqtt package"
 contents=$(dpkg-deb --contents "$DEB")
 for f in ./usr/bin/tuya2mqtt ./lib/systemd/system/tuya2mqtt.service ./etc/tuya2mqtt/config.json \
          ./usr/share/man/man1/tuya2mqtt.1.gz; do
   grep -q " $f\$" <<<"$contents" || fail "$f is not in the package"
 done
 grep -q "tuya2mqtt-sim" <<<"$contents" && fail "the simulator must not be shipped"
-dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -qx /etc/tuya2mqtt/config.json || fail "config.json is not a conffile"
+conffiles=$(dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles)
+grep -qx /etc/tuya2mqtt/config.json <<<"$conffiles" || fail "config.json is not a conffile"
 
 # Dependencies come from dpkg-shlibdeps; apt fixes them up if the machine lacks one.
 if ! dpkg -i "$DEB"; then
   apt-get install -f -y -qq >/dev/null
 fi
 installed=1
-dpkg -s tuya2mqtt | grep -q "Status: install ok installed" || fail "not installed"
+status=$(dpkg -s tuya2mqtt)
+grep -q "Status: install ok installed" <<<"$status" || fail "not installed"
 
 getent passwd tuya2mqtt >/dev/null || fail "no tuya2mqtt user"
 [[ $(stat -c '%U:%G %a' /etc/tuya2mqtt/config.json) == "tuya2mqtt:tuya2mqtt 600" ]] ||
@@ -46,9 +51,12 @@ getent passwd tuya2mqtt >/dev/null || fail "no tuya2mqtt user"
 [[ $(stat -c '%U %a' /etc/tuya2mqtt) == "tuya2mqtt 750" ]] || fail "/etc/tuya2mqtt is $(stat -c '%U %a' /etc/tuya2mqtt)"
 [[ -d /var/lib/tuya2mqtt ]] || fail "no /var/lib/tuya2mqtt"
 
-/usr/bin/tuya2mqtt --help | grep -q "usage: tuya2mqtt" || fail "tuya2mqtt --help"
-/usr/bin/tuya2mqtt run --help | grep -q -- "--check" || fail "tuya2mqtt run --help"
-/usr/bin/tuya2mqtt version | grep -q "tuya2mqtt" || fail "tuya2mqtt version"
+help=$(/usr/bin/tuya2mqtt --help)
+grep -q "usage: tuya2mqtt" <<<"$help" || fail "tuya2mqtt --help"
+help=$(/usr/bin/tuya2mqtt run --help)
+grep -q -- "--check" <<<"$help" || fail "tuya2mqtt run --help"
+ver=$(/usr/bin/tuya2mqtt version)
+grep -q "tuya2mqtt" <<<"$ver" || fail "tuya2mqtt version"
 out=$(/usr/bin/tuya2mqtt run --check -c /etc/tuya2mqtt/config.json 2>&1) || fail "run --check: $out"
 echo "test-deb: $out"
 if command -v setpriv >/dev/null; then
@@ -67,8 +75,8 @@ set -e
 rm -f "$bad"
 [[ $rc -eq 2 ]] || fail "invalid config gave exit code $rc, want 2"
 
-MANPATH=/usr/share/man man -w tuya2mqtt >/dev/null 2>&1 || zcat /usr/share/man/man1/tuya2mqtt.1.gz | grep -q "^.SH NAME" ||
-  fail "man page"
+man=$(zcat /usr/share/man/man1/tuya2mqtt.1.gz)
+grep -q "^.SH NAME" <<<"$man" || fail "man page"
 
 if command -v systemd-analyze >/dev/null; then
   # verify needs the binary (ExecStart) and man page (Documentation) present: they are.
