@@ -74,6 +74,7 @@ struct DpDescription {
   DpSource source = DpSource::UNKNOWN;
   // Property name in MQTT state/commands: the code, or the id as a string.
   std::string property() const { return code.empty() ? std::to_string(id) : code; }
+  bool operator==(const DpDescription&) const = default;
 };
 
 enum class Component { LIGHT, COVER, FAN, CLIMATE, SWITCH, SENSOR, BINARY_SENSOR, NUMBER, SELECT, TEXT };
@@ -143,6 +144,7 @@ struct Entity {
   nlohmann::json payload_off;
   LightInfo light;      // LIGHT only
   bool invert = false;  // COVER: device reports 0 = open (DeviceConfig::invert_position)
+  bool operator==(const Entity&) const = default;
 };
 
 struct DeviceModel {
@@ -155,6 +157,7 @@ struct DeviceModel {
   // By property name: code, or DP id as a string.
   const DpDescription* find_property(std::string_view property) const;
   const Entity* main_entity() const;
+  bool operator==(const DeviceModel&) const = default;
 };
 
 // Builds the model of one device from its config (overrides, cloud mapping, category) and, if known,

@@ -81,7 +81,7 @@ void Bridge::add_device_(const config::DeviceConfig& cfg) {
   names_dirty_ = true;
   auto d = std::make_unique<Device>();
   d->cfg = cfg;
-  d->model = DeviceModel::build(cfg);
+  d->model = DeviceModel::build(cfg, nullptr, &models_);
   if (cfg.version != "auto") d->version = proto::parse_version(cfg.version);
   devices_[cfg.id] = std::move(d);
 }
@@ -228,7 +228,7 @@ void Bridge::handle_report_(Device& d, const nlohmann::json& dps, const std::opt
   target->last_seen_ms = deps_.timers.now_ms();
   for (auto it = dps.begin(); it != dps.end(); ++it) target->dps[it.key()] = it.value();
   if (hooks_.on_report) hooks_.on_report(target->cfg.id, dps);
-  if (target->model.refine(target->cfg, target->dps)) {
+  if (target->model.refine(target->cfg, target->dps, &models_)) {
     // The device showed DPs its model did not know: entities (and HA discovery) may change.
     publish_bridge_devices_();
     if (hooks_.on_device_changed) hooks_.on_device_changed(target->cfg.id);
@@ -353,8 +353,9 @@ void Bridge::publish_bridge_devices_() {
 }
 
 void Bridge::publish_bridge_devices_now_() {
-  deps_.publisher.set_retained("", topics_.bridge_devices(), to_string(devices_json()),
-                               mqtt::Publisher::When::IF_CHANGED);
+  deps_.publisher.set_retained_rendered(
+      "", topics_.bridge_devices(), to_string(devices_json()), [this] { return to_string(devices_json()); },
+      mqtt::Publisher::When::IF_CHANGED);
   // Building the document for thousands of devices leaves megabytes of freed heap behind; hand it back.
   malloc_trim(0);
 }

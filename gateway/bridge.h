@@ -171,6 +171,7 @@ class Bridge {
   config::Config config_;
   Hooks hooks_;
   mqtt::Topics topics_;
+  ModelCache models_;                                         // shared by devices of one product
   std::map<std::string, DevicePtr> devices_;                  // by id
   mutable std::unordered_map<std::string, Device*> by_name_;  // rebuilt when names_dirty_
   mutable bool names_dirty_ = true;

@@ -2,9 +2,12 @@
 // built-in category template) plus the two conversions done on every message.
 #pragma once
 
+#include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,13 +18,30 @@
 
 namespace t2m::gw {
 
+// Hands out one shared copy of each distinct model. A fleet is mostly a few products repeated (a
+// thousand plugs of one kind), and a derived model with its entities is several kB: sharing is what keeps
+// the gateway near its per-device memory target. Models are immutable once interned; the cache holds them
+// weakly, so a model no device uses any more goes away. Loop thread only.
+class ModelCache {
+ public:
+  std::shared_ptr<const config::DeviceModel> intern(config::DeviceModel model);
+  // Distinct models alive (tests, bridge/health).
+  size_t size() const;
+
+ private:
+  std::unordered_multimap<size_t, std::weak_ptr<const config::DeviceModel>> by_hash_;
+  size_t interned_since_sweep_ = 0;
+};
+
 class DeviceModel {
  public:
-  static DeviceModel build(const config::DeviceConfig& cfg, const nlohmann::json& reported_dps = nullptr);
+  // With a cache, identical models are shared between devices.
+  static DeviceModel build(const config::DeviceConfig& cfg, const nlohmann::json& reported_dps = nullptr,
+                           ModelCache* cache = nullptr);
 
   // Re-derives the model when a report names DPs the model did not know (templates choose a layout, e.g.
   // v1 or v2 lights, from the DPs a device really has). Returns true if the model changed.
-  bool refine(const config::DeviceConfig& cfg, const nlohmann::json& merged_dps);
+  bool refine(const config::DeviceConfig& cfg, const nlohmann::json& merged_dps, ModelCache* cache = nullptr);
 
   // The MQTT state object for the merged wire dps ({"<property>": real value, ..., "dps": {...}}).
   // Values that cannot be read are passed through raw and counted in `problems`.
@@ -32,10 +52,14 @@ class DeviceModel {
   // For bridge/devices: every known DP with its description, and the entities.
   nlohmann::json describe() const;
   std::vector<std::string> dp_ids() const;
-  const config::DeviceModel& model() const { return model_; }
+  const config::DeviceModel& model() const { return *model_; }
+  // True when both share one interned model object.
+  bool shares_with(const DeviceModel& other) const { return model_ == other.model_; }
 
  private:
-  config::DeviceModel model_;
+  static std::shared_ptr<const config::DeviceModel> keep_(config::DeviceModel m, ModelCache* cache);
+
+  std::shared_ptr<const config::DeviceModel> model_ = std::make_shared<const config::DeviceModel>();
 };
 
 }  // namespace t2m::gw

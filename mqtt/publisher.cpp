@@ -9,36 +9,74 @@ namespace {
 constexpr const char* TAG = "mqtt.publisher";
 }
 
+Publisher::Entry& Publisher::upsert_(std::string_view owner, const std::string& topic, Qos qos) {
+  if (auto it = index_.find(topic); it != index_.end()) {
+    Entry& e = entries_[it->second];
+    e.qos = qos;
+    if (e.owner != owner) e.owner = std::string(owner);
+    return e;
+  }
+  index_.emplace(topic, entries_.size());
+  entries_.push_back(Entry{topic, std::string(), std::string(owner), qos, Render(), 0});
+  // A topic set again after a clear that has not gone out yet must not be cleared afterwards.
+  if (!pending_clears_.empty())
+    pending_clears_.erase(std::remove(pending_clears_.begin(), pending_clears_.end(), topic),
+                          pending_clears_.end());
+  return entries_.back();
+}
+
 bool Publisher::set_retained(std::string_view owner, const std::string& topic, std::string payload, When when,
                              Qos qos) {
-  Entry* e;
-  if (auto it = index_.find(topic); it != index_.end()) {
-    e = &entries_[it->second];
-    if (when == When::IF_CHANGED && e->payload == payload && e->qos == qos) {
+  if (auto it = index_.find(topic); it != index_.end() && when == When::IF_CHANGED) {
+    const Entry& old = entries_[it->second];
+    if (!old.render && old.payload == payload && old.qos == qos) {
       ++stats_.unchanged;
       return false;
     }
-    e->payload = std::move(payload);
-    e->qos = qos;
-    if (e->owner != owner) e->owner = std::string(owner);
-  } else {
-    index_.emplace(topic, entries_.size());
-    entries_.push_back(Entry{topic, std::move(payload), std::string(owner), qos});
-    e = &entries_.back();
-    // A topic set again after a clear that has not gone out yet must not be cleared afterwards.
-    if (!pending_clears_.empty())
-      pending_clears_.erase(std::remove(pending_clears_.begin(), pending_clears_.end(), topic),
-                            pending_clears_.end());
   }
+  Entry& e = upsert_(owner, topic, qos);
+  e.payload = std::move(payload);
+  e.render = nullptr;
   if (!client_.connected()) {
     ++stats_.deferred;
     return false;
   }
-  return send_(*e);
+  return send_(e);
 }
 
-bool Publisher::send_(const Entry& e) {
-  auto st = client_.publish(Message{e.topic, e.payload, e.qos, true});
+bool Publisher::set_retained_rendered(std::string_view owner, const std::string& topic, std::string payload,
+                                      Render render, When when, Qos qos) {
+  // A 64-bit digest: a collision would skip one update of a document that changes again soon after.
+  const size_t digest = std::hash<std::string>{}(payload);
+  if (auto it = index_.find(topic); it != index_.end() && when == When::IF_CHANGED) {
+    const Entry& old = entries_[it->second];
+    if (old.render && old.digest == digest && old.qos == qos) {
+      ++stats_.unchanged;
+      return false;
+    }
+  }
+  Entry& e = upsert_(owner, topic, qos);
+  e.payload.clear();
+  e.payload.shrink_to_fit();
+  e.render = std::move(render);
+  e.digest = digest;
+  if (!client_.connected()) {
+    ++stats_.deferred;
+    return false;
+  }
+  return send_(e, &payload);
+}
+
+bool Publisher::send_(const Entry& e, std::string* payload) {
+  std::string body;
+  if (payload) {
+    body = std::move(*payload);
+  } else if (e.render) {
+    body = e.render();
+  } else {
+    body = e.payload;
+  }
+  auto st = client_.publish(Message{e.topic, std::move(body), e.qos, true});
   if (!st) {
     ++stats_.failed;
     T2M_LOGW(TAG, "publish to %s failed: %s", e.topic.c_str(), st.error().message.c_str());
@@ -110,7 +148,8 @@ void Publisher::on_connected() {
 
 const std::string* Publisher::retained_payload(const std::string& topic) const {
   auto it = index_.find(topic);
-  return it == index_.end() ? nullptr : &entries_[it->second].payload;
+  if (it == index_.end() || entries_[it->second].render) return nullptr;
+  return &entries_[it->second].payload;
 }
 
 }  // namespace t2m::mqtt

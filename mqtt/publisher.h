@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -42,6 +43,14 @@ class Publisher {
   bool set_retained(std::string_view owner, const std::string& topic, std::string payload,
                     When when = When::ALWAYS, Qos qos = Qos::AT_LEAST_ONCE);
 
+  // Like set_retained, but for large documents that are cheap to build again (bridge/devices: about
+  // 2 kB per device): only a digest of the payload is kept (for IF_CHANGED), and after a reconnect the
+  // payload comes from `render`, which must give the document as it is then. retained_payload() is null
+  // for such a topic.
+  using Render = std::function<std::string()>;
+  bool set_retained_rendered(std::string_view owner, const std::string& topic, std::string payload,
+                             Render render, When when = When::ALWAYS, Qos qos = Qos::AT_LEAST_ONCE);
+
   // Not retained and not remembered (bridge/event, bridge/response, set/result). While disconnected
   // the client buffers QoS 1 and drops QoS 0 (see Client::publish).
   Status publish(Message message);
@@ -65,11 +74,14 @@ class Publisher {
  private:
   struct Entry {
     std::string topic;
-    std::string payload;
+    std::string payload;  // empty when `render` is set
     std::string owner;
     Qos qos = Qos::AT_LEAST_ONCE;
+    Render render;
+    size_t digest = 0;  // of the last rendered payload
   };
-  bool send_(const Entry& e);
+  Entry& upsert_(std::string_view owner, const std::string& topic, Qos qos);
+  bool send_(const Entry& e, std::string* payload = nullptr);
   void send_clear_(const std::string& topic);
   void erase_at_(size_t index);
 

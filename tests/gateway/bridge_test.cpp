@@ -164,6 +164,18 @@ TEST_CASE("sub-devices: reports by cid land on the sub-device, commands carry it
         std::string::npos);
 }
 
+TEST_CASE("devices of one category share one model object") {
+  Harness h;
+  const auto* plug = h.bridge->model_of("plug");
+  const auto* roamer = h.bridge->model_of("roamer");
+  const auto* sub = h.bridge->model_of("sub");
+  REQUIRE(plug != nullptr);
+  REQUIRE(roamer != nullptr);
+  REQUIRE(sub != nullptr);
+  CHECK(plug->shares_with(*roamer));
+  CHECK_FALSE(plug->shares_with(*sub));
+}
+
 TEST_CASE("rename moves the topics, clears the old retained ones and persists") {
   Harness h;
   h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}});

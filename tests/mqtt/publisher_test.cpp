@@ -92,6 +92,41 @@ TEST_SUITE("mqtt.publisher") {
     CHECK(f.pub.stats().republished == 150);
   }
 
+  TEST_CASE("rendered documents keep only a digest and are rendered again after a reconnect") {
+    Fixture f;
+    std::string doc = R"([{"id":"a"}])";
+    int renders = 0;
+    auto render = [&] {
+      ++renders;
+      return doc;
+    };
+    const std::string topic = f.topics.bridge_devices();
+    CHECK(f.pub.set_retained_rendered("", topic, doc, render, Publisher::When::IF_CHANGED));
+    CHECK(renders == 0);  // the payload given is sent as it is
+    CHECK(f.client.retained.at(topic) == doc);
+    CHECK(f.pub.retained_payload(topic) == nullptr);  // not stored
+    // The same document again is skipped; a changed one goes out.
+    CHECK_FALSE(f.pub.set_retained_rendered("", topic, doc, render, Publisher::When::IF_CHANGED));
+    CHECK(f.pub.stats().unchanged == 1);
+    doc = R"([{"id":"a"},{"id":"b"}])";
+    CHECK(f.pub.set_retained_rendered("", topic, doc, render, Publisher::When::IF_CHANGED));
+    CHECK(f.client.retained.at(topic) == doc);
+    // While disconnected the change is only noted; the reconnect renders the document as it is then.
+    f.client.simulate_connection_lost();
+    doc = R"([{"id":"c"}])";
+    CHECK_FALSE(f.pub.set_retained_rendered("", topic, doc, render, Publisher::When::IF_CHANGED));
+    doc = R"([{"id":"c"},{"id":"d"}])";
+    f.client.retained.clear();
+    f.client.simulate_connect();
+    CHECK(renders == 1);
+    CHECK(f.client.retained.at(topic) == doc);
+    // A plain set_retained on the same topic takes it back to a stored payload.
+    CHECK(f.pub.set_retained("", topic, "[]", Publisher::When::IF_CHANGED));
+    REQUIRE(f.pub.retained_payload(topic) != nullptr);
+    CHECK(*f.pub.retained_payload(topic) == "[]");
+    CHECK(f.pub.retained_count() == 1);
+  }
+
   TEST_CASE("rename clears the old name's retained topics and keeps id-based ones") {
     Fixture f;
     f.pub.set_retained("dev1", f.topics.state("old"), "{\"s\":1}");
