@@ -124,6 +124,8 @@ class Bridge {
   const mqtt::Topics& topics() const { return topics_; }
   nlohmann::json health() const;
   nlohmann::json devices_json() const;
+  // devices_json() as text (what bridge/devices carries), built without the whole DOM.
+  std::string devices_payload() const;
   // Current MQTT state object of a device (for discovery templates and tests); null if unknown.
   nlohmann::json state_of(const std::string& id_or_name) const;
   bool device_online(const std::string& id_or_name) const;
@@ -165,6 +167,7 @@ class Bridge {
   Result<nlohmann::json> request_options_(const nlohmann::json& data);
   Result<nlohmann::json> request_scan_(const nlohmann::json& data);
   void count_error_(const std::string& code);
+  nlohmann::json device_entry_(const Device& d) const;  // bridge/devices entry without "dps"
   void persist_();
 
   Deps deps_;

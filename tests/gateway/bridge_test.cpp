@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "tests/fakes/fake_mqtt_client.h"
 #include "tests/gateway/fake_device.h"
 #include "tests/gateway/fake_transport.h"
@@ -174,6 +176,23 @@ TEST_CASE("devices of one category share one model object") {
   REQUIRE(sub != nullptr);
   CHECK(plug->shares_with(*roamer));
   CHECK_FALSE(plug->shares_with(*sub));
+}
+
+TEST_CASE("bridge/devices text is the devices document, also for devices sharing a model") {
+  Harness h;
+  const json doc = h.bridge->devices_json();
+  REQUIRE(doc.size() == 4);
+  const json text = json::parse(h.bridge->devices_payload());
+  CHECK(text == doc);
+  // The two plugs share a model and so the same "dps" description.
+  const auto plug =
+      std::find_if(text.begin(), text.end(), [](const json& d) { return d["friendly_name"] == "plug"; });
+  const auto roamer =
+      std::find_if(text.begin(), text.end(), [](const json& d) { return d["friendly_name"] == "roamer"; });
+  REQUIRE(plug != text.end());
+  REQUIRE(roamer != text.end());
+  CHECK((*plug)["dps"] == (*roamer)["dps"]);
+  CHECK_FALSE((*plug)["dps"]["dps"].empty());
 }
 
 TEST_CASE("rename moves the topics, clears the old retained ones and persists") {
