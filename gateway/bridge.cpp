@@ -85,6 +85,9 @@ void Bridge::add_device_(const config::DeviceConfig& cfg) {
   names_dirty_ = true;
   auto d = std::make_unique<Device>();
   d->cfg = cfg;
+  // The entry as written is only needed to save the configuration, and config_ keeps it: about 1 kB a
+  // device that would otherwise be held twice.
+  d->cfg.extra = nlohmann::json();
   d->model = DeviceModel::build(cfg, nullptr, &models_);
   if (cfg.version != "auto") d->version = proto::parse_version(cfg.version);
   devices_[cfg.id] = std::move(d);
