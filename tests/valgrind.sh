@@ -12,7 +12,7 @@
 #    which the in-process tests do not.
 #
 #   tests/valgrind.sh [--all] [BUILD_DIR]   default build/valgrind (or $T2M_VALGRIND_BUILD); --all runs
-#                                           the whole integration suite instead of the selection (~1 min more)
+#     the whole integration suite instead of the selection, and the MQTT TLS tests (tests/security)
 #
 # Environment: JOBS (build jobs, default nproc), T2M_TEST_TIME_SCALE (factor on the tests' wait bounds,
 # default 4), T2M_VALGRIND_TIMEOUT (seconds per valgrind run, default 900).
@@ -51,7 +51,9 @@ phase "build ($BUILD: -O1 -g, no sanitizers, warnings are errors)"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" \
   -DT2M_WERROR=ON -DT2M_SANITIZE= -DT2M_BUILD_BENCH=OFF -DT2M_BUILD_FUZZERS=OFF >/dev/null
-cmake --build "$BUILD" --target t2m_integration_tests tuya2mqtt tuya2mqtt-sim -j"$JOBS"
+TARGETS=(t2m_integration_tests tuya2mqtt tuya2mqtt-sim)
+((ALL)) && TARGETS+=(t2m_security_tests)
+cmake --build "$BUILD" --target "${TARGETS[@]}" -j"$JOBS"
 BIN="$BUILD/tests/integration/t2m_integration_tests"
 build_s=$((SECONDS - start))
 
@@ -65,8 +67,13 @@ mkdir -p "$LOGS"
 # Two groups of about equal length, run side by side (memcheck serialises a process's threads on one
 # core). doctest filters are comma-separated: names are matched with wildcards so no comma needs escaping.
 GROUP_NAMES=(gateway cloud_ha)
+GROUP_BINS=("$BIN" "$BIN")
 if ((ALL)); then
   GROUP_ARGS=('-sf=*gateway_test.cpp' '-sfe=*gateway_test.cpp')
+  # The MQTT TLS tests too: the only ones that need tests/support/valgrind.supp (OpenSSL, Paho).
+  GROUP_NAMES+=(tls)
+  GROUP_BINS+=("$BUILD/tests/security/t2m_security_tests")
+  GROUP_ARGS+=('-sf=*tls_test.cpp')
 else
   GROUP_ARGS=(
     '-tc=every protocol variant*,commands by code and by DP id*,malformed and impossible commands*,broker restart*'
@@ -88,7 +95,7 @@ for i in "${!GROUP_NAMES[@]}"; do
   name=${GROUP_NAMES[$i]}
   echo "[$name] ${GROUP_ARGS[$i]}  (logs: $LOGS/$name.*)"
   timeout --kill-after=30 "$RUN_TIMEOUT" "${VALGRIND[@]}" --log-file="$LOGS/$name.%p.vg.log" \
-    "$BIN" --no-intro=true --duration=true "${GROUP_ARGS[$i]}" >"$LOGS/$name.out" 2>&1 &
+    "${GROUP_BINS[$i]}" --no-intro=true --duration=true "${GROUP_ARGS[$i]}" >"$LOGS/$name.out" 2>&1 &
   pids+=($!)
 done
 for i in "${!GROUP_NAMES[@]}"; do
@@ -151,38 +158,49 @@ program_run() {
   PROC_PIDS+=($!)
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
-  # Their own loopback block (the demo uses 127.0.1.x, the integration tests 127.0.3-5.x).
+  # Their own loopback block, and ports picked by the simulator (read back from its ready file), so
+  # nothing collides with the demo or tests running at the same time.
   cat >"$WORK/devices.json" <<'JSON'
 {"defaults": {"push_interval_ms": 1000},
  "devices": [
-  {"id": "bfvg33plug0000000001", "key": "vg33plugKey00001", "version": "3.3", "profile": "plug", "host": "127.0.6.1", "port": 6668},
-  {"id": "bfvg34bulb0000000002", "key": "vg34bulbKey00002", "version": "3.4", "profile": "bulb", "host": "127.0.6.2", "port": 6668},
-  {"id": "bfvg35curtain0000003", "key": "vg35curtainKey03", "version": "3.5", "profile": "curtain", "host": "127.0.6.3", "port": 6668},
-  {"id": "bfvg34gateway0000004", "key": "vg34gatewayKey04", "version": "3.4", "profile": "gateway", "host": "127.0.6.4", "port": 6668,
+  {"id": "bfvg33plug0000000001", "key": "vg33plugKey00001", "version": "3.3", "profile": "plug", "host": "127.0.40.1", "port": 0},
+  {"id": "bfvg34bulb0000000002", "key": "vg34bulbKey00002", "version": "3.4", "profile": "bulb", "host": "127.0.40.2", "port": 0},
+  {"id": "bfvg35curtain0000003", "key": "vg35curtainKey03", "version": "3.5", "profile": "curtain", "host": "127.0.40.3", "port": 0},
+  {"id": "bfvg34gateway0000004", "key": "vg34gatewayKey04", "version": "3.4", "profile": "gateway", "host": "127.0.40.4", "port": 0,
    "sub_devices": [{"cid": "a4c13800000vgsw1", "profile": "switch"}]}
  ]}
 JSON
-  cat >"$WORK/tuya2mqtt.json" <<JSON
-{"mqtt": {"server": "mqtt://127.0.0.1:$port", "client_id": "t2m-valgrind"},
- "homeassistant": {"enabled": true},
- "discovery": {"enabled": false},
- "log_level": "warning",
- "devices": [
-  {"id": "bfvg33plug0000000001", "local_key": "vg33plugKey00001", "address": "127.0.6.1", "version": "3.3", "name": "vg_plug", "category": "cz"},
-  {"id": "bfvg34bulb0000000002", "local_key": "vg34bulbKey00002", "address": "127.0.6.2", "version": "3.4", "name": "vg_bulb", "category": "dj"},
-  {"id": "bfvg35curtain0000003", "local_key": "vg35curtainKey03", "address": "127.0.6.3", "version": "3.5", "name": "vg_curtain", "category": "cl"},
-  {"id": "bfvg34gateway0000004", "local_key": "vg34gatewayKey04", "address": "127.0.6.4", "version": "3.4", "name": "vg_gw", "category": "wg2"},
-  {"id": "bfvg34gw04sub000sw01", "cid": "a4c13800000vgsw1", "parent": "bfvg34gateway0000004", "name": "vg_switch", "category": "kg"}
- ]}
-JSON
-  chmod 600 "$WORK/tuya2mqtt.json"
-
   mosquitto_sub -p "$port" -v -t 'tuya2mqtt/#' -t 'homeassistant/#' >"$WORK/mqtt.txt" 2>&1 &
   PROC_PIDS+=($!)
   "${VALGRIND[@]}" --log-file="$LOGS/sim.%p.vg.log" "$BUILD/tests/sim/tuya2mqtt-sim" \
     --devices "$WORK/devices.json" --ready-file "$WORK/sim.ready" --log-level warn >"$LOGS/sim.out" 2>&1 &
   PROC_PIDS+=($!)
-  wait_for 10 "$WORK/sim.ready" . || return 1
+  if ! wait_for 10 "$WORK/sim.ready" .; then
+    cat "$LOGS/sim.out" >&2
+    return 1
+  fi
+
+  python3 - "$WORK/sim.ready" "$port" >"$WORK/tuya2mqtt.json" <<'PY'
+import json, sys
+ports = {d["id"]: d["port"] for d in json.load(open(sys.argv[1]))["devices"]}
+def dev(id, key, host, version, name, category):
+    return {"id": id, "local_key": key, "address": host, "port": ports[id], "version": version,
+            "name": name, "category": category}
+print(json.dumps({
+    "mqtt": {"server": "mqtt://127.0.0.1:" + sys.argv[2], "client_id": "t2m-valgrind"},
+    "homeassistant": {"enabled": True},
+    "discovery": {"enabled": False},
+    "log_level": "warning",
+    "devices": [
+        dev("bfvg33plug0000000001", "vg33plugKey00001", "127.0.40.1", "3.3", "vg_plug", "cz"),
+        dev("bfvg34bulb0000000002", "vg34bulbKey00002", "127.0.40.2", "3.4", "vg_bulb", "dj"),
+        dev("bfvg35curtain0000003", "vg35curtainKey03", "127.0.40.3", "3.5", "vg_curtain", "cl"),
+        dev("bfvg34gateway0000004", "vg34gatewayKey04", "127.0.40.4", "3.4", "vg_gw", "wg2"),
+        {"id": "bfvg34gw04sub000sw01", "cid": "a4c13800000vgsw1", "parent": "bfvg34gateway0000004",
+         "name": "vg_switch", "category": "kg"},
+    ]}, indent=1))
+PY
+  chmod 600 "$WORK/tuya2mqtt.json"
   "${VALGRIND[@]}" --log-file="$LOGS/tuya2mqtt.%p.vg.log" "$BUILD/gateway/tuya2mqtt" run \
     -c "$WORK/tuya2mqtt.json" >"$LOGS/tuya2mqtt.out" 2>&1 &
   local gw_pid=$!
@@ -228,7 +246,7 @@ if program_run; then
   echo "[programs] state, commands, rename, HA discovery, health check and SIGTERM: ok"
 else
   echo "[programs] FAILED; gateway output:" >&2
-  tail -n 40 "$LOGS/tuya2mqtt.out" >&2 || true
+  tail -n 40 "$LOGS/tuya2mqtt.out" >&2 2>/dev/null || true
   echo "--- MQTT traffic (last 30 lines):" >&2
   tail -n 30 "$WORK/mqtt.txt" >&2 || true
   failed=1
