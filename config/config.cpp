@@ -248,7 +248,7 @@ void parse_cloud(Ctx& ctx, const json& j, CloudConfig& c) {
   }
   check_unknown(ctx, j, path,
                 {"access_id", "access_secret", "region", "base_url", "user_id", "device_id",
-                 "allow_cloud_commands", "push"});
+                 "allow_cloud_commands", "push", "openhub_ca", "ota_poll_interval"});
   get_string(ctx, j, "access_id", path, c.access_id);
   get_string(ctx, j, "access_secret", path, c.access_secret);
   get_string(ctx, j, "region", path, c.region);
@@ -256,7 +256,23 @@ void parse_cloud(Ctx& ctx, const json& j, CloudConfig& c) {
   get_string(ctx, j, "user_id", path, c.user_id);
   get_string(ctx, j, "device_id", path, c.device_id);
   get_bool(ctx, j, "allow_cloud_commands", path, c.allow_cloud_commands);
-  get_bool(ctx, j, "push", path, c.push);
+  if (auto it = j.find("push"); it != j.end() && !it->is_null()) {
+    if (it->is_boolean()) {
+      c.push = it->get<bool>() ? PushTransport::PULSAR : PushTransport::OFF;
+    } else if (it->is_string() && it->get<std::string>() == "off") {
+      c.push = PushTransport::OFF;
+    } else if (it->is_string() && it->get<std::string>() == "pulsar") {
+      c.push = PushTransport::PULSAR;
+    } else if (it->is_string() && it->get<std::string>() == "openhub") {
+      c.push = PushTransport::OPENHUB;
+    } else {
+      ctx.err(join(path, "push"),
+              "must be \"off\", \"pulsar\" or \"openhub\" (got " +
+                  (it->is_string() ? "\"" + it->get<std::string>() + "\"" : type_name(*it)) + ")");
+    }
+  }
+  get_string(ctx, j, "openhub_ca", path, c.openhub_ca);
+  get_millis(ctx, j, "ota_poll_interval", path, c.ota_poll_interval);
 }
 
 void parse_discovery(Ctx& ctx, const json& j, DiscoveryConfig& d) {
@@ -674,6 +690,14 @@ void validate_config(Ctx& ctx, const Config& c) {
     if (!u.empty() && u.rfind("https://", 0) != 0 && u.rfind("http://", 0) != 0) {
       ctx.err("cloud.base_url", "must start with https:// or http://");
     }
+    const auto poll = c.cloud->ota_poll_interval;
+    if (poll < MIN_OTA_POLL_INTERVAL || poll > MAX_OTA_POLL_INTERVAL) {
+      // Every poll is a quota-counted OpenAPI call; an hour-long gap would miss the whole upgrade.
+      ctx.err("cloud.ota_poll_interval",
+              "must be between 1s and 10m (got " + std::to_string(poll.count()) + "ms)");
+    }
+    if (!c.cloud->openhub_ca.empty() && c.cloud->push != PushTransport::OPENHUB)
+      ctx.warn("cloud.openhub_ca", "only used with \"push\": \"openhub\", ignored");
   }
   // log level
   LogLevel lvl{};
@@ -962,6 +986,18 @@ json device_json(const DeviceConfig& d, const DeviceConfig& base) {
 
 // ---------------------------------------------------------------------------------------------------
 
+std::string_view to_string(PushTransport transport) {
+  switch (transport) {
+    case PushTransport::OFF:
+      return "off";
+    case PushTransport::PULSAR:
+      return "pulsar";
+    case PushTransport::OPENHUB:
+      return "openhub";
+  }
+  return "off";
+}
+
 namespace {
 Result<Config, ConfigIssues> parse_config_unscrubbed(const json& doc, const json& device_list,
                                                      ConfigWarnings* warnings);
@@ -1229,7 +1265,14 @@ json to_json(const Config& c) {
     put(cl, "user_id", c.cloud->user_id, c.cloud->user_id.empty());
     put(cl, "device_id", c.cloud->device_id, c.cloud->device_id.empty());
     put(cl, "allow_cloud_commands", c.cloud->allow_cloud_commands, !c.cloud->allow_cloud_commands);
-    put(cl, "push", c.cloud->push, !c.cloud->push);
+    // Off and Pulsar keep the spelling the file used (older files have booleans); new ones are booleans.
+    json push_value = std::string(to_string(c.cloud->push));
+    if (c.cloud->push != PushTransport::OPENHUB && !(cl.contains("push") && cl["push"] == push_value))
+      push_value = c.cloud->push == PushTransport::PULSAR;
+    put(cl, "push", push_value, c.cloud->push == PushTransport::OFF);
+    put(cl, "openhub_ca", c.cloud->openhub_ca, c.cloud->openhub_ca.empty());
+    put(cl, "ota_poll_interval", duration_json(c.cloud->ota_poll_interval),
+        c.cloud->ota_poll_interval == dc.ota_poll_interval);
     j["cloud"] = cl;
   } else {
     j.erase("cloud");

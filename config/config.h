@@ -11,7 +11,8 @@
 //     "homeassistant": {"enabled": true, "discovery_prefix": "homeassistant",
 //                       "status_topic": "homeassistant/status"},
 //     "cloud": {"access_id": "...", "access_secret": "...", "region": "eu", "base_url": "",
-//               "user_id": "", "device_id": "", "allow_cloud_commands": false, "push": false},
+//               "user_id": "", "device_id": "", "allow_cloud_commands": false, "push": "off",
+//               "openhub_ca": "", "ota_poll_interval": 5},
 //     "log_level": "info",
 //     "discovery": {"enabled": true, "bind_address": "0.0.0.0", "ports": [6666, 6667, 7000],
 //                   "broadcast_target": "", "request_interval": 6},
@@ -84,15 +85,27 @@ struct HomeAssistantConfig {
 // Regions of the Tuya OpenAPI (tuya-cloud.md §3).
 inline constexpr std::string_view CLOUD_REGIONS[] = {"cn", "us", "us-e", "eu", "eu-w", "in", "sg"};
 
+// Which cloud push channel the gateway consumes (tuya-cloud.md §6): none, the Pulsar WebSocket service
+// (§6.a), or the MQTT open-hub (§6.b). In the file: "off" | "pulsar" | "openhub"; the older booleans
+// still work (true = "pulsar", false = "off").
+enum class PushTransport { OFF, PULSAR, OPENHUB };
+std::string_view to_string(PushTransport transport);
+// How often an upgrade in flight asks the cloud for its progress (each poll is one OpenAPI call).
+inline constexpr std::chrono::milliseconds DEFAULT_OTA_POLL_INTERVAL{5000};
+inline constexpr std::chrono::milliseconds MIN_OTA_POLL_INTERVAL{1000};
+inline constexpr std::chrono::milliseconds MAX_OTA_POLL_INTERVAL{10 * 60 * 1000};
+
 struct CloudConfig {
   std::string access_id;
   std::string access_secret;  // secret
   std::string region{DEFAULT_CLOUD_REGION};
-  std::string base_url;               // overrides the region's URL (tests: http://127.0.0.1:port)
-  std::string user_id;                // app account uid for device listing (tuya-cloud.md §10.1)
-  std::string device_id;              // or one known device id to derive the uid from
-  bool allow_cloud_commands = false;  // send commands through the cloud when the LAN session is down
-  bool push = false;                  // subscribe to cloud push (sleepy battery devices)
+  std::string base_url;                     // overrides the region's URL (tests: http://127.0.0.1:port)
+  std::string user_id;                      // app account uid for device listing (tuya-cloud.md §10.1)
+  std::string device_id;                    // or one known device id to derive the uid from
+  bool allow_cloud_commands = false;        // send commands through the cloud when the LAN session is down
+  PushTransport push = PushTransport::OFF;  // cloud push (sleepy battery devices, renames, ...)
+  std::string openhub_ca;                   // CA file for an ssl:// open-hub broker; empty: the system's CAs
+  std::chrono::milliseconds ota_poll_interval{DEFAULT_OTA_POLL_INTERVAL};
   bool operator==(const CloudConfig&) const = default;
 };
 

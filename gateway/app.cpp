@@ -137,7 +137,7 @@ Status App::start() {
     if (auto c = cfg.extra.find("cloud"); c != cfg.extra.end() && c->is_object()) {
       if (auto u = c->find("push_url"); u != c->end() && u->is_string()) push_url = u->get<std::string>();
     }
-    m.cloud = std::make_unique<CloudLink>(m.loop, m.timers, *cfg.cloud, push_url);
+    m.cloud = std::make_unique<CloudLink>(m.loop, m.timers, m.executor, *cfg.cloud, push_url);
     m.cloud->install_hooks(hooks);
   }
   m.bridge =
@@ -261,13 +261,21 @@ void App::stop(std::function<void()> done) {
     m.log_sink = 0;
   }
   m.sched.cancel_all();
-  if (m.cloud) m.cloud->stop();
-  if (m.discovery) m.discovery->stop();
-  if (m.bridge) m.bridge->stop();  // offline for every device and the bridge, queued to the broker
-  m.client.disconnect([&m, done = std::move(done)] {
+  // The executor closes once both the broker client and the cloud's open-hub client have disconnected
+  // (both deliver their completion through it).
+  auto pending = std::make_shared<int>(2);
+  auto one_done = [&m, pending, done = std::move(done)] {
+    if (--*pending > 0) return;
     m.executor.close();
     if (done) done();
-  });
+  };
+  if (m.cloud)
+    m.cloud->stop(one_done);
+  else
+    one_done();
+  if (m.discovery) m.discovery->stop();
+  if (m.bridge) m.bridge->stop();  // offline for every device and the bridge, queued to the broker
+  m.client.disconnect(one_done);
 }
 
 namespace {

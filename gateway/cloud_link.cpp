@@ -1,8 +1,13 @@
 #include "gateway/cloud_link.h"
 
+#include <array>
+#include <cstdio>
+#include <random>
+
 #include "cloud/wizard.h"
 #include "common/log.h"
 #include "config/models.h"
+#include "mqtt/paho_client.h"
 #include "mqtt/topics.h"
 
 namespace t2m::gw {
@@ -14,12 +19,38 @@ constexpr std::string_view TAG = "gateway.cloud";
 constexpr uint64_t KEY_REFRESH_MIN_INTERVAL_MS = 10 * 60 * 1000;
 // Tuya's own SDK waits a moment after bindUser before the new device's details are complete.
 constexpr uint64_t BIND_FETCH_DELAY_MS = 1000;
+// Projects authorised with client credentials (grant_type=1, what this gateway uses) are "custom"
+// projects: the industry path first; smart-home projects answer on the other one (§6.b).
+constexpr std::array<std::string_view, 2> OPENHUB_CONFIG_PATHS = {cloud::OPENHUB_CONFIG_PATH_INDUSTRY,
+                                                                  cloud::OPENHUB_CONFIG_PATH_SMART_HOME};
+constexpr std::string_view OPENHUB_LINK_PREFIX = "tuya2mqtt.";
+constexpr int OPENHUB_LINK_RANDOM_WORDS = 4;
+
+std::string random_link_id() {
+  std::random_device rd;
+  char buf[9];
+  std::string id(OPENHUB_LINK_PREFIX);
+  for (int i = 0; i < OPENHUB_LINK_RANDOM_WORDS; ++i) {
+    std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(rd()));
+    id += buf;
+  }
+  return id;
+}
+
+nlohmann::json counters_json(const cloud::push::PushCounters& c) {
+  nlohmann::json by_reason = nlohmann::json::object();
+  for (const auto& [reason, n] : c.by_reason) by_reason[reason] = n;
+  return {{"received", c.received}, {"delivered", c.delivered}, {"duplicates", c.duplicates},
+          {"unknown", c.unknown},   {"errors", c.errors},       {"by_reason", by_reason}};
+}
 
 }  // namespace
 
-CloudLink::CloudLink(uv_loop_t* loop, Timers& timers, config::CloudConfig config, std::string push_url)
+CloudLink::CloudLink(uv_loop_t* loop, Timers& timers, LoopExecutor& executor, config::CloudConfig config,
+                     std::string push_url)
     : loop_(loop),
       timers_(timers),
+      executor_(executor),
       sched_(timers),
       config_(std::move(config)),
       push_url_(std::move(push_url)),
@@ -32,11 +63,14 @@ CloudLink::CloudLink(uv_loop_t* loop, Timers& timers, config::CloudConfig config
   cc.region = config_.region;
   cc.base_url = config_.base_url;
   api_ = std::make_unique<cloud::OpenApi>(*http_, timers_, cc);
-  ota_ = std::make_unique<cloud::OtaManager>(*api_, timers_);
+  cloud::OtaOptions oo;
+  oo.poll_interval_ms = static_cast<uint64_t>(config_.ota_poll_interval.count());
+  ota_ = std::make_unique<cloud::OtaManager>(*api_, timers_, oo);
 }
 
 CloudLink::~CloudLink() {
   *alive_ = false;
+  bridge_ = nullptr;  // the bridge may be gone already; a consumer's last "disconnected" goes nowhere
   stop();
 }
 
@@ -57,7 +91,7 @@ Status CloudLink::start(Bridge& bridge) {
   if (auto v = api_->validate(); !v.ok()) return v;
   if (!cloud::CurlHttpClient::async_dns_available())
     T2M_LOGW(TAG, "libcurl resolves names synchronously here: a slow DNS server would stall the loop");
-  if (config_.push) {
+  if (config_.push == config::PushTransport::PULSAR) {
     cloud::PulsarOptions o;
     if (!push_url_.empty()) {
       o.url = push_url_;
@@ -68,15 +102,87 @@ Status CloudLink::start(Bridge& bridge) {
     o.access_secret = config_.access_secret;
     pulsar_ = std::make_unique<cloud::PulsarClient>(loop_, timers_, *this, o);
     if (auto st = pulsar_->start(); !st.ok()) return st;
+  } else if (config_.push == config::PushTransport::OPENHUB) {
+    start_openhub_();
+    if (auto st = openhub_->start(); !st.ok()) return st;
   }
-  T2M_LOGI(TAG, "cloud link ready (region %s%s)", config_.region.c_str(),
-           config_.push ? ", push messages on" : "");
+  const std::string transport(config::to_string(config_.push));
+  T2M_LOGI(TAG, "cloud link ready (region %s, push messages %s)", config_.region.c_str(), transport.c_str());
   return {};
 }
 
-void CloudLink::stop() {
+void CloudLink::stop(std::function<void()> done) {
   sched_.cancel_all();
   if (pulsar_) pulsar_->stop();
+  if (openhub_) {
+    openhub_->stop(std::move(done));
+    return;
+  }
+  if (done) done();
+}
+
+nlohmann::json CloudLink::push_status() const {
+  nlohmann::json j{{"transport", std::string(config::to_string(config_.push))}, {"state", "off"}};
+  if (pulsar_) {
+    j["state"] = std::string(cloud::to_string(pulsar_->state()));
+    j.update(counters_json(pulsar_->counters()));
+  } else if (openhub_) {
+    j["state"] = std::string(cloud::to_string(openhub_->state()));
+    j.update(counters_json(openhub_->counters()));
+  }
+  return j;
+}
+
+// ---- open-hub (§6.b) -------------------------------------------------------------------------
+
+void CloudLink::start_openhub_() {
+  openhub_link_id_ = random_link_id();
+  cloud::OpenhubOptions o;
+  o.ca_file = config_.openhub_ca;
+  auto fetcher = [this](cloud::OpenhubConfigDone done) { fetch_openhub_config_(std::move(done)); };
+  // One PahoClient per config generation (a Paho client connects once); callbacks come back through
+  // the loop's executor like the main MQTT client's.
+  auto factory = [this]() -> mqtt::ClientPtr { return std::make_unique<mqtt::PahoClient>(executor_); };
+  openhub_ =
+      std::make_unique<cloud::OpenhubClient>(timers_, *this, std::move(fetcher), std::move(factory), o);
+}
+
+void CloudLink::fetch_openhub_config_(cloud::OpenhubConfigDone done) {
+  auto alive = alive_;
+  // The config call needs the project uid, which comes with the token.
+  api_->connect([this, alive, done = std::move(done)](Result<std::string> uid) mutable {
+    if (!*alive) return;
+    if (!uid.ok()) {
+      done(Unexpected<Error>{uid.error()});
+      return;
+    }
+    request_openhub_config_(uid.value(), 0, std::move(done));
+  });
+}
+
+void CloudLink::request_openhub_config_(const std::string& uid, size_t attempt,
+                                        cloud::OpenhubConfigDone done) {
+  const size_t index = (openhub_path_ + attempt) % OPENHUB_CONFIG_PATHS.size();
+  const std::string path(OPENHUB_CONFIG_PATHS[index]);
+  auto alive = alive_;
+  api_->post(
+      path, cloud::openhub_config_request(uid, openhub_link_id_),
+      [this, alive, uid, attempt, index, path, done = std::move(done)](Result<nlohmann::json> r) mutable {
+        if (!*alive) return;
+        if (!r.ok()) {
+          if (attempt + 1 < OPENHUB_CONFIG_PATHS.size()) {
+            T2M_LOGD(TAG, "open-hub config from %s failed (%s); trying the other project type", path.c_str(),
+                     r.error().message.c_str());
+            request_openhub_config_(uid, attempt + 1, std::move(done));
+            return;
+          }
+          done(Unexpected<Error>{r.error()});
+          return;
+        }
+        auto config = cloud::parse_openhub_config(r.value(), cloud::push::OPENHUB_V1);
+        if (config.ok()) openhub_path_ = index;
+        done(std::move(config));
+      });
 }
 
 // ---- push messages ----------------------------------------------------------------------------

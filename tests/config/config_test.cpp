@@ -116,6 +116,7 @@ TEST_SUITE("config") {
     REQUIRE(c.cloud.has_value());
     CHECK(c.cloud->region == "us-e");
     CHECK(c.cloud->allow_cloud_commands);
+    CHECK(c.cloud->push == PushTransport::PULSAR);  // the older boolean form
     CHECK(c.discovery.ports == std::vector<uint16_t>{6667});
     CHECK(c.discovery.request_interval == 30s);
     const DeviceConfig& hub = c.devices[0];
@@ -400,6 +401,111 @@ TEST_SUITE("config") {
     REQUIRE(back.ok());
     CHECK(back->warnings.empty());
     CHECK(back->config.devices[0].local_key == "0123456789abcdef");
+  }
+
+  TEST_CASE("cloud push transport, open-hub CA and OTA poll interval") {
+    auto cloud_doc = [](const json& extra) {
+      json doc = json::parse(MINIMAL);
+      doc["cloud"] = {{"access_id", "id1"}, {"access_secret", "secret-value-1"}};
+      for (const auto& [k, v] : extra.items()) doc["cloud"][k] = v;
+      return doc;
+    };
+    SUBCASE("defaults: no push, the manager's 5 s poll") {
+      auto r = parse_config(cloud_doc(json::object()));
+      REQUIRE(r.ok());
+      CHECK(r->cloud->push == PushTransport::OFF);
+      CHECK(r->cloud->openhub_ca.empty());
+      CHECK(r->cloud->ota_poll_interval == 5s);
+      CHECK(r->cloud->ota_poll_interval == DEFAULT_OTA_POLL_INTERVAL);
+    }
+    SUBCASE("every spelling of push") {
+      const std::vector<std::pair<json, PushTransport>> cases = {
+          {true, PushTransport::PULSAR},       {false, PushTransport::OFF}, {"pulsar", PushTransport::PULSAR},
+          {"openhub", PushTransport::OPENHUB}, {"off", PushTransport::OFF}, {nullptr, PushTransport::OFF}};
+      for (const auto& [value, expected] : cases) {
+        auto r = parse_config(cloud_doc({{"push", value}}));
+        REQUIRE_MESSAGE(r.ok(), value.dump());
+        CHECK_MESSAGE(r->cloud->push == expected, value.dump());
+      }
+      CHECK(to_string(PushTransport::OFF) == "off");
+      CHECK(to_string(PushTransport::PULSAR) == "pulsar");
+      CHECK(to_string(PushTransport::OPENHUB) == "openhub");
+    }
+    SUBCASE("open-hub with its CA and a short poll") {
+      ConfigWarnings warnings;
+      auto r = parse_config(
+          cloud_doc(
+              {{"push", "openhub"}, {"openhub_ca", "/etc/ssl/tuya-ca.pem"}, {"ota_poll_interval", "1500ms"}}),
+          nullptr, &warnings);
+      REQUIRE(r.ok());
+      CHECK(r->cloud->push == PushTransport::OPENHUB);
+      CHECK(r->cloud->openhub_ca == "/etc/ssl/tuya-ca.pem");
+      CHECK(r->cloud->ota_poll_interval == 1500ms);
+      CHECK(warnings.empty());
+      auto s = parse_config(cloud_doc({{"ota_poll_interval", 2}}));
+      REQUIRE(s.ok());
+      CHECK(s->cloud->ota_poll_interval == 2s);
+    }
+    SUBCASE("bad values name their path") {
+      auto r = parse_config(cloud_doc({{"push", "kafka"}}));
+      REQUIRE_FALSE(r.ok());
+      CHECK(texts(r.error()) ==
+            std::vector<std::string>{R"(cloud.push: must be "off", "pulsar" or "openhub" (got "kafka"))"});
+      r = parse_config(cloud_doc({{"push", 1}}));
+      REQUIRE_FALSE(r.ok());
+      CHECK(texts(r.error()) ==
+            std::vector<std::string>{R"(cloud.push: must be "off", "pulsar" or "openhub" (got number))"});
+      r = parse_config(cloud_doc({{"openhub_ca", 5}}));
+      REQUIRE_FALSE(r.ok());
+      CHECK(texts(r.error()) == std::vector<std::string>{"cloud.openhub_ca: must be a string (got number)"});
+      for (const json& bad : {json(0.5), json(0), json("11m"), json(-1)}) {
+        r = parse_config(cloud_doc({{"ota_poll_interval", bad}}));
+        REQUIRE_FALSE_MESSAGE(r.ok(), bad.dump());
+        REQUIRE(r.error().size() == 1);
+        CHECK_MESSAGE(r.error()[0].path == "cloud.ota_poll_interval", bad.dump());
+      }
+      r = parse_config(cloud_doc({{"ota_poll_interval", 0.5}}));
+      REQUIRE_FALSE(r.ok());
+      CHECK(texts(r.error()) ==
+            std::vector<std::string>{"cloud.ota_poll_interval: must be between 1s and 10m (got 500ms)"});
+      r = parse_config(cloud_doc({{"ota_poll_interval", "soon"}}));
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error()[0].path == "cloud.ota_poll_interval");
+    }
+    SUBCASE("a CA without open-hub is a warning") {
+      ConfigWarnings warnings;
+      auto r = parse_config(cloud_doc({{"push", true}, {"openhub_ca", "/etc/ca.pem"}}), nullptr, &warnings);
+      REQUIRE(r.ok());
+      CHECK(has(warnings, R"(cloud.openhub_ca: only used with "push": "openhub", ignored)"));
+    }
+    SUBCASE("round trip keeps the spelling the file used") {
+      for (const json& value : {json(true), json(false), json("pulsar"), json("openhub"), json("off")}) {
+        auto r = parse_config(cloud_doc({{"push", value}, {"ota_poll_interval", "1500ms"}}));
+        REQUIRE(r.ok());
+        const json out = to_json(*r);
+        CHECK_MESSAGE(out["cloud"]["push"] == value, value.dump());
+        CHECK(out["cloud"]["ota_poll_interval"] == "1500ms");
+        auto again = parse_config(out);
+        REQUIRE(again.ok());
+        CHECK(again->cloud == r->cloud);
+      }
+      // Values set in memory (not in the file) are written in the new form; defaults are omitted.
+      auto r = parse_config(cloud_doc(json::object()));
+      REQUIRE(r.ok());
+      json out = to_json(*r);
+      CHECK_FALSE(out["cloud"].contains("push"));
+      CHECK_FALSE(out["cloud"].contains("ota_poll_interval"));
+      CHECK_FALSE(out["cloud"].contains("openhub_ca"));
+      r->cloud->push = PushTransport::OPENHUB;
+      r->cloud->openhub_ca = "/ca.pem";
+      r->cloud->ota_poll_interval = 2s;
+      out = to_json(*r);
+      CHECK(out["cloud"]["push"] == "openhub");
+      CHECK(out["cloud"]["openhub_ca"] == "/ca.pem");
+      CHECK(out["cloud"]["ota_poll_interval"] == 2);
+      r->cloud->push = PushTransport::PULSAR;
+      CHECK(to_json(*r)["cloud"]["push"] == true);
+    }
   }
 }
 

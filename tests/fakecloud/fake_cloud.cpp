@@ -227,6 +227,29 @@ Response FakeCloud::issue_token() {
   return ok(res);
 }
 
+Response FakeCloud::openhub_config(const Request& r) {
+  if (!openhub_) return error(1106, "permission deny");
+  const json body = json::parse(r.body, nullptr, false);
+  auto str = [&](const char* key) -> std::string {
+    if (!body.is_object() || !body.contains(key) || !body.at(key).is_string()) return {};
+    return body.at(key).get<std::string>();
+  };
+  const std::string version = str("msg_encrypted_version");
+  if (str("link_id").empty() || str("link_type") != "mqtt" || str("topics") != "device" ||
+      (version != "1.0" && version != "2.0"))
+    return error(1109, "param is illegal");
+  if (str("uid") != options_.project_uid) return error(1106, "permission deny");
+  openhub_requests_.push_back(body);
+  const std::string sink = "cloud/token/out/" + openhub_->client_id;
+  return ok({{"url", openhub_->url},
+             {"client_id", openhub_->client_id},
+             {"username", openhub_->username},
+             {"password", openhub_->password},
+             {"expire_time", openhub_->expire_time_s},
+             {"source_topic", {{"device", openhub_->source_topic}}},
+             {"sink_topic", {{"device", sink}}}});
+}
+
 Response FakeCloud::handle(const Request& r) {
   const std::string line = r.method + " " + r.path;
   log_.push_back(line);
@@ -310,6 +333,11 @@ Response FakeCloud::route(const Request& r, const std::vector<std::string>& seg)
     }
     return ok(arr);
   }
+
+  // Open-hub MQTT access config (§6.b), both project types.
+  if (post &&
+      (is({"v1.0", "open-hub", "access", "config"}) || is({"v1.0", "iot-03", "open-hub", "access-config"})))
+    return openhub_config(r);
 
   // Per-device APIs: find the device id segment.
   std::string id;

@@ -72,6 +72,15 @@ struct Failure {
   int times = 1;
 };
 
+// What the open-hub access-config call hands out (reference §6.b, §7.9): normally a FakeOpenhub's
+// access(), i.e. a loopback mosquitto and credentials it accepts.
+struct OpenhubAccess {
+  std::string url;  // tcp://127.0.0.1:<port>
+  std::string client_id, username, password;
+  int64_t expire_time_s = 7200;
+  std::string source_topic;  // answered as {"device": <this>}
+};
+
 struct LogEntry {
   std::string code;
   std::string value;  // string as Tuya sends it
@@ -114,6 +123,13 @@ class FakeCloud {
   }
   FakeFirmware* firmware(const std::string& device_id, int channel);
   void add_log(const std::string& device_id, LogEntry entry) { logs_[device_id].push_back(std::move(entry)); }
+  // Serves POST /v1.0/open-hub/access/config and /v1.0/iot-03/open-hub/access-config with `access`
+  // (unset: both answer 1106, as for a project without the message service). Bodies are checked:
+  // uid = the project uid, a link_id, link_type "mqtt", topics "device", msg_encrypted_version
+  // "1.0"/"2.0" (else 1109).
+  void set_openhub(std::optional<OpenhubAccess> access) { openhub_ = std::move(access); }
+  // Every accepted config call's body, in order.
+  const std::vector<nlohmann::json>& openhub_requests() const { return openhub_requests_; }
 
   // Statistics for assertions.
   int count(const std::string& prefix) const;
@@ -148,6 +164,7 @@ class FakeCloud {
   Response firmware_query(const FakeDevice& d) const;
   Response firmware_start(const FakeDevice& d, int channel);
   Response firmware_progress(const FakeDevice& d, int channel);
+  Response openhub_config(const Request& r);
 
   Timers& clock_;
   Options options_;
@@ -157,6 +174,8 @@ class FakeCloud {
   std::vector<std::pair<std::string, Failure>> failures_;
   std::map<std::string, std::vector<FakeFirmware>> firmware_;
   std::map<std::string, std::vector<LogEntry>> logs_;
+  std::optional<OpenhubAccess> openhub_;
+  std::vector<nlohmann::json> openhub_requests_;
   std::vector<std::string> log_;
   nlohmann::json writes_ = nlohmann::json::array();
   int serial_ = 0;

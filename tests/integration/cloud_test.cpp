@@ -1,9 +1,11 @@
 // The gateway's cloud link end to end: a real mosquitto, the fake Tuya OpenAPI (HTTP on loopback), the
-// fake Pulsar push service, the device simulator and the gateway (App) on one loop, observed through a
-// real MQTT client. Push reports, availability, names and removals reach MQTT; firmware checks and
-// upgrades are answered on bridge/response; a re-paired device gets its new key from the cloud.
+// fake Pulsar push service (or the fake open-hub: a second, password-protected mosquitto whose access
+// config the fake OpenAPI hands out), the device simulator and the gateway (App) on one loop, observed
+// through a real MQTT client. Push reports, availability, names and removals reach MQTT; firmware checks
+// and upgrades are answered on bridge/response; a re-paired device gets its new key from the cloud.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -19,6 +21,7 @@
 #include "mqtt/paho_client.h"
 #include "tests/fakecloud/fake_cloud.h"
 #include "tests/fakecloud/fake_cloud_server.h"
+#include "tests/fakecloud/fake_openhub.h"
 #include "tests/fakecloud/fake_pulsar.h"
 #include "tests/sim/src/simulator.h"
 #include "tests/support/mosquitto.h"
@@ -55,6 +58,8 @@ struct World {
   std::unique_ptr<fakecloud::FakeCloud> cloud;
   std::unique_ptr<fakecloud::FakeCloudServer> server;
   std::unique_ptr<fakecloud::FakePulsar> pulsar;
+  std::unique_ptr<fakecloud::FakeOpenhub> openhub;  // set by use_openhub(): push over open-hub
+  json cloud_options = json::object();              // merged into the gateway's "cloud" section
   std::unique_ptr<sim::Simulator> simulator;
   std::unique_ptr<mqtt::PahoClient> observer;
   std::unique_ptr<gw::App> app;
@@ -117,6 +122,13 @@ struct World {
     REQUIRE(wait([&] { return observer_up; }));
   }
 
+  // Push over open-hub instead of Pulsar: the fake OpenAPI hands out the fake broker's access config.
+  void use_openhub() {
+    openhub = std::make_unique<fakecloud::FakeOpenhub>();
+    REQUIRE(openhub->start().ok());
+    cloud->set_openhub(openhub->access());
+  }
+
   json gateway_config() {
     json devices = json::array();
     const std::map<std::string, std::pair<std::string, std::string>> names = {
@@ -138,16 +150,21 @@ struct World {
                            {"name", "passive"},
                            {"category", "cz"},
                            {"passive", true}});
+    json cloud_section{{"access_id", ACCESS_ID},
+                       {"access_secret", ACCESS_SECRET},
+                       {"region", "eu"},
+                       {"base_url", server->base_url()}};
+    if (openhub) {
+      cloud_section["push"] = "openhub";  // no override: the broker comes from the config call
+    } else {
+      cloud_section["push"] = true;
+      cloud_section["push_url"] = pulsar->url();
+    }
+    cloud_section.update(cloud_options);
     return json{{"mqtt", {{"server", broker.uri()}, {"client_id", "t2m-cloud-it-gateway"}}},
                 {"discovery", {{"enabled", false}}},
                 {"log_level", "warning"},
-                {"cloud",
-                 {{"access_id", ACCESS_ID},
-                  {"access_secret", ACCESS_SECRET},
-                  {"region", "eu"},
-                  {"base_url", server->base_url()},
-                  {"push", true},
-                  {"push_url", pulsar->url()}}},
+                {"cloud", cloud_section},
                 {"devices", devices}};
   }
 
@@ -162,6 +179,12 @@ struct World {
     lc.path = dir.file("tuya2mqtt.json");
     app = std::make_unique<gw::App>(&loop, std::move(lc));
     REQUIRE(app->start().ok());
+    if (openhub) {
+      // The open-hub client announces its channel once it is connected and subscribed.
+      REQUIRE(
+          find_message("tuya2mqtt/bridge/event", 0, R"("channel":"openhub","connected":true)").is_object());
+      return;
+    }
     // The push consumer is connected once the fake has a session.
     REQUIRE(wait([&] { return pulsar->connections() > 0; }));
   }
@@ -205,6 +228,7 @@ struct World {
     if (app) app->stop([&] { stopped = true; });
     wait([&] { return stopped || !app; }, 5000);
     app.reset();
+    openhub.reset();
     bool obs_done = false;
     observer->disconnect([&] { obs_done = true; });
     wait([&] { return obs_done; }, 3000);
@@ -307,8 +331,11 @@ TEST_CASE("cloud firmware: check answers with the cloud's versions, update runs 
   fw.current_version = "1.0.0";
   fw.latest_version = "1.2.0";
   fw.upgrade_status = 1;
-  fw.progress_step = 50;  // one poll at 50 %, the next one finishes (the manager polls every 5 s)
+  fw.progress_step = 50;  // one poll at 50 %, the next one finishes
   w.cloud->set_firmware(std::string(BULB_ID), {fw});
+  // Polled every second instead of the default 5 s: the two polls take ~2 s, not ~10 s.
+  constexpr int POLL_MS = 1000;
+  w.cloud_options["ota_poll_interval"] = "1s";
   w.start_gateway();
   REQUIRE(w.wait([&] { return w.online("bulb34"); }));
 
@@ -327,6 +354,8 @@ TEST_CASE("cloud firmware: check answers with the cloud's versions, update runs 
   }));
 
   mark = w.seen.size();
+  const auto started = std::chrono::steady_clock::now();
+  const std::string progress_path = "GET /v2.0/cloud/thing/" + std::string(BULB_ID) + "/firmware/0/progress";
   w.publish("tuya2mqtt/bridge/request/device/ota_update/update", R"({"id": "bulb34"})");
   bool saw_progress = false;
   REQUIRE(w.wait(
@@ -339,8 +368,16 @@ TEST_CASE("cloud firmware: check answers with the cloud's versions, update runs 
       },
       12000));
   auto done = w.find_message("tuya2mqtt/bridge/response/device/ota_update/update", mark, "status", 15000);
+  const auto took_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+          .count();
   REQUIRE(done.is_object());
   CHECK(done["status"] == "ok");
+  // Two progress polls at the configured interval: at the default 5 s they alone would take 10 s.
+  constexpr int DEFAULT_POLL_MS = 5000;
+  CHECK(w.cloud->count(progress_path) == 2);
+  CHECK(took_ms >= 2 * POLL_MS - 100);
+  CHECK(took_ms < 2 * DEFAULT_POLL_MS);
   CHECK(done["data"]["from"] == "1.0.0");
   CHECK(done["data"]["to"] == "1.2.0");
   REQUIRE(w.wait([&] {
@@ -371,4 +408,83 @@ TEST_CASE("cloud keys: a re-paired device gets its new local key from the cloud 
     CHECK(m.payload.find(std::string(NEW_BULB_KEY)) == std::string::npos);
     CHECK(m.payload.find(std::string(BULB_KEY)) == std::string::npos);
   }
+}
+
+TEST_CASE("cloud push over open-hub: reports and availability reach MQTT, a malformed message is skipped") {
+  World w;
+  w.use_openhub();
+  // The first project type answers "permission deny" once: the other config path is tried.
+  fakecloud::Failure deny;
+  deny.code = 1106;
+  deny.msg = "permission deny";
+  w.cloud->fail("POST /v1.0/iot-03/open-hub/access-config", deny);
+  w.start_gateway();
+  CHECK(w.pulsar->connections() == 0);  // one transport only
+  CHECK(w.cloud->count("POST /v1.0/iot-03/open-hub/access-config") == 1);
+  CHECK(w.cloud->count("POST /v1.0/open-hub/access/config") == 1);
+  REQUIRE(w.cloud->openhub_requests().size() == 1);
+  const json& req = w.cloud->openhub_requests().front();
+  CHECK(req["uid"] == w.cloud->options().project_uid);  // the token's (project) uid
+  CHECK(req["link_type"] == "mqtt");
+  CHECK(req["topics"] == "device");
+  CHECK(req["msg_encrypted_version"] == "1.0");
+  CHECK(req["link_id"].get<std::string>().rfind("tuya2mqtt.", 0) == 0);
+
+  // Protocol 4: off, then on (two reports, so a value that was there already cannot pass).
+  REQUIRE(
+      w.openhub
+          ->publish(
+              4,
+              R"({"dataId":"o1","devId":"bfcepassive000000003","status":[{"code":"switch_1","value":false,"t":1000}]})")
+          .ok());
+  REQUIRE(w.wait([&] {
+    auto s = w.state("passive");
+    return s.is_object() && s.contains("switch_1") && s["switch_1"] == false;
+  }));
+
+  // Malformed: not JSON, and an envelope whose ciphertext does not decrypt. Each is reported on
+  // bridge/logging with its reason, and the stream goes on.
+  size_t mark = w.seen.size();
+  REQUIRE(w.openhub->publish_raw("this is not an envelope").ok());
+  auto bad = w.find_message("tuya2mqtt/bridge/logging", mark, "openhub: message dropped (push.bad_envelope)");
+  REQUIRE(bad.is_object());
+  CHECK(bad["level"] == "warning");
+  mark = w.seen.size();
+  REQUIRE(w.openhub->publish_raw(cloud::push::make_envelope(4, "AAAAAAAAAAAAAAAAAAAA", 1700000000200)).ok());
+  CHECK(w.find_message("tuya2mqtt/bridge/logging", mark, "openhub: message dropped (push.decrypt_failed)")
+            .is_object());
+
+  REQUIRE(
+      w.openhub
+          ->publish(
+              4,
+              R"({"dataId":"o2","devId":"bfcepassive000000003","status":[{"code":"switch_1","value":true,"t":2000}]})",
+              "1.0", 1700000000300)
+          .ok());
+  REQUIRE(w.wait([&] {
+    auto s = w.state("passive");
+    return s.is_object() && s["switch_1"] == true;
+  }));
+
+  // Protocol 20: online, offline, online.
+  REQUIRE(w.openhub
+              ->publish(
+                  20, R"({"devId":"bfcepassive000000003","bizCode":"online","bizData":{"time":1700000000}})",
+                  "1.0", 1700000000400)
+              .ok());
+  REQUIRE(w.wait([&] { return w.online("passive"); }));
+  REQUIRE(w.openhub
+              ->publish(
+                  20, R"({"devId":"bfcepassive000000003","bizCode":"offline","bizData":{"time":1700000001}})",
+                  "1.0", 1700000000500)
+              .ok());
+  REQUIRE(w.wait([&] { return w.offline("passive"); }));
+  REQUIRE(w.openhub
+              ->publish(
+                  20, R"({"devId":"bfcepassive000000003","bizCode":"online","bizData":{"time":1700000002}})",
+                  "1.0", 1700000000600)
+              .ok());
+  REQUIRE(w.wait([&] { return w.online("passive"); }));
+  // The open-hub password (and so the AES key) never appears on MQTT.
+  for (const auto& m : w.seen) CHECK(m.payload.find(w.openhub->options().password) == std::string::npos);
 }

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -32,6 +33,8 @@ namespace {
 constexpr int POLL_STEP_MS = 20;
 constexpr int LOOP_WAKE_MS = 5;
 constexpr int CONNECT_PROBE_MS = 200;
+// A sanity cap on $T2M_TEST_TIME_SCALE: beyond this a hung test would look like a slow one for hours.
+constexpr double MAX_TIME_SCALE = 100.0;
 
 using Clock = std::chrono::steady_clock;
 
@@ -533,18 +536,35 @@ bool mqtt_publish(uint16_t port, const std::string& topic, const std::string& pa
   return run_command(argv) == 0;
 }
 
+double time_scale() {
+  static const double scale = [] {
+    const char* v = std::getenv("T2M_TEST_TIME_SCALE");
+    if (!v || !*v) return 1.0;
+    char* end = nullptr;
+    double s = std::strtod(v, &end);
+    // Garbage or a factor that would shorten the bounds: ignored, tests keep their own timing.
+    return end && *end == '\0' && s >= 1.0 && s <= MAX_TIME_SCALE ? s : 1.0;
+  }();
+  return scale;
+}
+
+int scaled_ms(int ms) {
+  return static_cast<int>(std::ceil(ms * time_scale()));
+}
+
 bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done, int timeout_ms) {
   UvHandle<uv_timer_t> wake;
   wake.init([&](uv_timer_t* t) { return uv_timer_init(loop, t); });
   uv_timer_start(
       wake.get(), [](uv_timer_t*) {}, LOOP_WAKE_MS, LOOP_WAKE_MS);
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto deadline = Clock::now() + std::chrono::milliseconds(scaled_ms(timeout_ms));
   while (!done() && Clock::now() < deadline) uv_run(loop, UV_RUN_ONCE);
   uv_timer_stop(wake.get());
   return done();
 }
 
 void run_loop_for(uv_loop_t* loop, int ms) {
+  // A duration, not a bound: not scaled (the predicate ends it on time whatever run_loop_until allows).
   auto deadline = Clock::now() + std::chrono::milliseconds(ms);
   run_loop_until(
       loop, [&] { return Clock::now() >= deadline; }, ms + LOOP_WAKE_MS);

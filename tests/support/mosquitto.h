@@ -170,8 +170,16 @@ class MqttSpy {
 // mosquitto_pub on 127.0.0.1:port (QoS 1), waits for it; true on success.
 bool mqtt_publish(uint16_t port, const std::string& topic, const std::string& payload, bool retain = false);
 
-// Runs `loop` until `done()` is true or `timeout_ms` passes (a repeating timer wakes the loop so
-// the predicate is checked even when nothing else happens). Returns done().
+// The factor by which run_loop_until() stretches its timeout: $T2M_TEST_TIME_SCALE (a number >= 1, read
+// once, at most 100), else 1. tests/valgrind.sh sets it: under memcheck every CPU-bound step on the
+// test's loop (gateway, simulator, Paho callbacks) is 10-50x slower, so a busy moment can overrun a
+// bound written for native speed. Only the bounds stretch: a wait that succeeds still ends at once.
+double time_scale();
+// `ms` * time_scale(), rounded up.
+int scaled_ms(int ms);
+
+// Runs `loop` until `done()` is true or `timeout_ms` (times time_scale()) passes (a repeating timer
+// wakes the loop so the predicate is checked even when nothing else happens). Returns done().
 bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done, int timeout_ms);
 // Runs `loop` for about `ms` milliseconds.
 void run_loop_for(uv_loop_t* loop, int ms);
