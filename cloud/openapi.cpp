@@ -1,5 +1,7 @@
 #include "cloud/openapi.h"
 
+#include "protocol/dps.h"
+
 #include <uv.h>
 
 #include <algorithm>
@@ -1066,7 +1068,7 @@ void OpenApi::send_commands(const std::string& id, const json& code_values, Call
     for (const auto& [code, value] : code_values.items())
       commands.push_back({{"code", code}, {"value", value}});
   }
-  const std::string body = json{{"commands", commands}}.dump();
+  const std::string body = proto::dump_lossy(json{{"commands", commands}});
   call("POST", "/v1.0/devices/" + id + "/commands", {}, body,
        [this, id, body, cb = std::move(cb)](Result<json> r) mutable {
          if (!r && (r.error().code == std::string(ERR_PERMISSION) ||
@@ -1081,8 +1083,8 @@ void OpenApi::send_commands(const std::string& id, const json& code_values, Call
 
 void OpenApi::issue_properties(const std::string& id, const json& code_values, Callback<bool> cb) {
   // Documented type String: the properties object as JSON text.
-  post("/v2.0/cloud/thing/" + id + "/shadow/properties/issue", json{{"properties", code_values.dump()}},
-       as_bool(std::move(cb)));
+  post("/v2.0/cloud/thing/" + id + "/shadow/properties/issue",
+       json{{"properties", proto::dump_lossy(code_values)}}, as_bool(std::move(cb)));
 }
 
 void OpenApi::get_firmware(const std::string& id, Callback<std::vector<FirmwareInfo>> cb) {

@@ -125,8 +125,10 @@ class OpenApi {
   void get(std::string path, KeyValues query, JsonCallback cb) {
     call("GET", std::move(path), std::move(query), {}, std::move(cb));
   }
+  // Strings that are not UTF-8 (a bare MQTT value) are sent with U+FFFD instead of throwing.
   void post(std::string path, const nlohmann::json& body, JsonCallback cb) {
-    call("POST", std::move(path), {}, body.dump(), std::move(cb));
+    call("POST", std::move(path), {}, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+         std::move(cb));
   }
 
   // Obtains a token now (also done lazily by every call). Result: the project uid.

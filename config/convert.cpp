@@ -256,7 +256,7 @@ class CommandBuilder {
     const auto n = number(v);
     if (!n || *n < 0 || *n > HA_BRIGHTNESS_MAX) {
       errors_.add(n ? proto::DP_ERR_RANGE : proto::DP_ERR_TYPE,
-                  key + ": " + v.dump() + " is not allowed; expected a number in 0..255");
+                  key + ": " + proto::quote_value(v) + " is not allowed; expected a number in 0..255");
       return std::nullopt;
     }
     return static_cast<int>(std::lround(*n));
@@ -324,7 +324,7 @@ class CommandBuilder {
       double s = 0;
       if (!read_hs(*col, h, s)) {
         errors_.add(CMD_ERR_PAYLOAD,
-                    state_key(e, role::COLOR) + ": " + col->dump() +
+                    state_key(e, role::COLOR) + ": " + proto::quote_value(*col) +
                         " is not a colour; expected {\"h\":0-360,\"s\":0-100} or {\"r\",\"g\",\"b\"}");
         return;
       }
@@ -345,7 +345,7 @@ class CommandBuilder {
       const auto n = number(*ct);
       if (!n || *n <= 0) {
         errors_.add(proto::DP_ERR_TYPE,
-                    state_key(e, role::COLOR_TEMP) + ": " + ct->dump() + " is not a number");
+                    state_key(e, role::COLOR_TEMP) + ": " + proto::quote_value(*ct) + " is not a number");
         return;
       }
       const double kelvin = *n < MIREDS_LIMIT ? MIREDS_PER_KELVIN / *n : *n;
@@ -411,7 +411,8 @@ class CommandBuilder {
           {"STOP", {"stop", "2"}}};
       auto it = candidates.find(word);
       if (it == candidates.end()) {
-        errors_.add(CMD_ERR_PAYLOAD, k + ": " + v.dump() + " is not allowed; expected OPEN, CLOSE or STOP");
+        errors_.add(CMD_ERR_PAYLOAD,
+                    k + ": " + proto::quote_value(v) + " is not allowed; expected OPEN, CLOSE or STOP");
       } else if (control) {
         const auto& range = m_.find_dp(*control)->spec.range;
         std::string value;
@@ -446,7 +447,7 @@ class CommandBuilder {
     const auto n = number(v);
     if (!n || *n < 0 || *n > POSITION_MAX) {
       errors_.add(n ? proto::DP_ERR_RANGE : proto::DP_ERR_TYPE,
-                  key + ": " + v.dump() + " is not allowed; expected a number in 0..100");
+                  key + ": " + proto::quote_value(v) + " is not allowed; expected a number in 0..100");
       return;
     }
     const double p = e.invert ? POSITION_MAX - *n : *n;
@@ -490,7 +491,7 @@ class CommandBuilder {
             break;
         }
         if (!ok) {
-          errors_.add(proto::DP_ERR_TYPE, "dps." + k + ": " + raw.dump() + " is not a raw " +
+          errors_.add(proto::DP_ERR_TYPE, "dps." + k + ": " + proto::quote_value(raw) + " is not a raw " +
                                               std::string(proto::to_string(d->spec.type)) + " value");
           continue;
         }
@@ -560,7 +561,7 @@ class CommandBuilder {
       const auto hsv = parse_colour(value, &given);
       if (!hsv) {
         errors_.add(proto::DP_ERR_TYPE,
-                    dp_label(*d) + ": " + value.dump() +
+                    dp_label(*d) + ": " + proto::quote_value(value) +
                         " is not a Tuya colour (12/14 hex characters or {\"h\",\"s\",\"v\"})");
         return;
       }

@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // What we write, we can read.
     T2M_FUZZ_CHECK(wire_to_value(*spec, "fuzz", *wire).ok());
-    (void)wire->dump();
+    (void)dump_lossy(*wire);  // as the payload builders write it
   }
   return 0;
 }

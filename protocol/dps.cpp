@@ -37,10 +37,7 @@ std::string_view trim(std::string_view s) {
 }
 
 std::string quote(const json& value) {
-  // A value from an MQTT command may hold bytes that are not UTF-8: replace them rather than throw.
-  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > MAX_QUOTED_VALUE) text = text.substr(0, MAX_QUOTED_VALUE) + "...";
-  return text;
+  return quote_value(value);
 }
 
 Unexpected<Error> dp_fail(std::string_view code, std::string_view dp, const json& value,
@@ -426,7 +423,7 @@ Result<json> value_to_wire(const DpSpec& spec, std::string_view dp, const json& 
       if (!value.is_string() && !value.is_number_integer()) {
         return dp_fail(DP_ERR_TYPE, dp, value, "is not a string; expected " + describe(spec));
       }
-      const std::string s = value.is_string() ? value.get<std::string>() : value.dump();
+      const std::string s = value.is_string() ? value.get<std::string>() : dump_lossy(value);
       if (spec.range.empty()) return json(s);  // no list known: pass through
       if (std::find(spec.range.begin(), spec.range.end(), s) != spec.range.end()) return json(s);
       const std::string want = lower(trim(s));
@@ -445,7 +442,7 @@ Result<json> value_to_wire(const DpSpec& spec, std::string_view dp, const json& 
       if (value.is_string()) {
         s = value.get<std::string>();
       } else if (value.is_number() || value.is_boolean()) {
-        s = value.dump();
+        s = dump_lossy(value);
       } else {
         return dp_fail(DP_ERR_TYPE, dp, value, "is not a string; expected " + describe(spec));
       }
@@ -471,16 +468,28 @@ Result<json> value_to_wire(const DpSpec& spec, std::string_view dp, const json& 
     case DpType::BITMAP:
       return bitmap_to_wire(spec, dp, value);
     case DpType::JSON: {
-      if (value.is_object() || value.is_array()) return json(value.dump());
+      if (value.is_object() || value.is_array()) return json(dump_lossy(value));
       if (value.is_string()) {
         const json parsed = json::parse(value.get<std::string>(), nullptr, false);
         if (parsed.is_discarded()) return dp_fail(DP_ERR_JSON, dp, value, "is not valid JSON text");
-        return json(parsed.dump());
+        return json(dump_lossy(parsed));
       }
       return dp_fail(DP_ERR_TYPE, dp, value, "is not JSON; expected " + describe(spec));
     }
   }
   return dp_fail(DP_ERR_TYPE, dp, value, "has an unsupported type");
+}
+
+std::string dump_lossy(const json& value) {
+  // A value from an MQTT command may hold bytes that are not UTF-8 (a bare value is taken as it is):
+  // replace them rather than throw.
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string quote_value(const json& value) {
+  std::string text = dump_lossy(value);
+  if (text.size() > MAX_QUOTED_VALUE) text = text.substr(0, MAX_QUOTED_VALUE) + "...";
+  return text;
 }
 
 }  // namespace t2m::proto

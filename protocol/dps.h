@@ -31,6 +31,12 @@ enum class DpType { BOOL, INTEGER, ENUM, STRING, RAW, BITMAP, JSON };
 
 // Lower-case canonical names: "bool", "integer", "enum", "string", "raw", "bitmap", "json".
 std::string_view to_string(DpType type);
+
+// JSON text of a value that may hold strings that are not UTF-8 (an MQTT bare value is taken as it is):
+// such bytes become U+FFFD instead of nlohmann throwing type_error 316.
+std::string dump_lossy(const nlohmann::json& value);
+// dump_lossy() cut to a length fit for an error message.
+std::string quote_value(const nlohmann::json& value);
 // Case-insensitive. Accepts Tuya's spellings: Boolean/Bool, Integer/Value, Enum, String/Char, Raw,
 // Bitmap/Fault, Json.
 std::optional<DpType> parse_dp_type(std::string_view name);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs dependencies, builds with warnings as errors, runs every
-# test (unit and integration against a real mosquitto and the device simulator), then the same suite under
-# ASan+UBSan, then each fuzz target briefly, then (as root) the Debian package is built, installed and removed.
+# test (unit and integration against a real mosquitto and the device simulator), then the integration suite
+# under valgrind, then the same suite under ASan+UBSan, then each fuzz target briefly, then (as root) the
+# Debian package is built, installed and removed.
 #   tests/run.sh            everything
 #   tests/run.sh --quick    the release build and its tests only
 set -euo pipefail
@@ -22,6 +23,10 @@ phase "tests"
 ctest --test-dir build/release --output-on-failure -j"$JOBS"
 
 if ((QUICK)); then exit 0; fi
+
+# The release build is RelWithDebInfo (-O2 -g): valgrind runs it as it is rather than a third full build.
+phase "integration suite, the gateway and the simulator under valgrind"
+tests/valgrind.sh --all --reuse build/release
 
 phase "ASan+UBSan build"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DT2M_WERROR=ON -DT2M_SANITIZE=address \

@@ -11,8 +11,10 @@
 #    file), HA discovery, then SIGTERM and a clean exit. This covers main(), signal handling and shutdown,
 #    which the in-process tests do not.
 #
-#   tests/valgrind.sh [--all] [BUILD_DIR]   default build/valgrind (or $T2M_VALGRIND_BUILD); --all runs
-#     the whole integration suite instead of the selection, and the MQTT TLS tests (tests/security)
+#   tests/valgrind.sh [--all] [--reuse] [BUILD_DIR]   default build/valgrind (or $T2M_VALGRIND_BUILD);
+#     --all runs the whole integration suite instead of the selection, and the MQTT TLS tests
+#     (tests/security); --reuse takes BUILD_DIR as it is configured (CI passes its RelWithDebInfo build, -O2
+#     -g, instead of building everything a second time) and only builds the targets it needs there
 #
 # Environment: JOBS (build jobs, default nproc), T2M_TEST_TIME_SCALE (factor on the tests' wait bounds,
 # default 4), T2M_VALGRIND_TIMEOUT (seconds per valgrind run, default 900).
@@ -23,10 +25,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL=0
-if [[ "${1:-}" == "--all" ]]; then
-  ALL=1
+REUSE=0
+while [[ "${1:-}" == --* ]]; do
+  case "$1" in
+    --all) ALL=1 ;;
+    --reuse) REUSE=1 ;;
+    *)
+      echo "valgrind.sh: unknown option $1" >&2
+      exit 2
+      ;;
+  esac
   shift
-fi
+done
 BUILD=${1:-${T2M_VALGRIND_BUILD:-build/valgrind}}
 JOBS=${JOBS:-$(nproc)}
 export T2M_TEST_TIME_SCALE=${T2M_TEST_TIME_SCALE:-4}
@@ -45,12 +55,24 @@ command -v valgrind >/dev/null || {
   exit 2
 }
 
-phase "build ($BUILD: -O1 -g, no sanitizers, warnings are errors)"
-# -O1: -O0 code runs 2-3x slower under memcheck; -O2 and up can make memcheck report false uninitialised
-# uses (vectorised string scans). Sanitizers off: their shadow memory and valgrind's do not mix.
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" \
-  -DT2M_WERROR=ON -DT2M_SANITIZE= -DT2M_BUILD_BENCH=OFF -DT2M_BUILD_FUZZERS=OFF >/dev/null
+if ((REUSE)); then
+  [[ -f "$BUILD/CMakeCache.txt" ]] || {
+    echo "valgrind.sh: --reuse needs a configured build in $BUILD" >&2
+    exit 2
+  }
+  if grep -q "^T2M_SANITIZE:STRING=address" "$BUILD/CMakeCache.txt"; then
+    echo "valgrind.sh: $BUILD is a sanitizer build; valgrind cannot run it" >&2
+    exit 2
+  fi
+  phase "build ($BUILD as configured)"
+else
+  phase "build ($BUILD: -O1 -g, no sanitizers, warnings are errors)"
+  # -O1: -O0 code runs 2-3x slower under memcheck; -O2 and up can make memcheck report false uninitialised
+  # uses (vectorised string scans). Sanitizers off: their shadow memory and valgrind's do not mix.
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" \
+    -DT2M_WERROR=ON -DT2M_SANITIZE= -DT2M_BUILD_BENCH=OFF -DT2M_BUILD_FUZZERS=OFF >/dev/null
+fi
 TARGETS=(t2m_integration_tests tuya2mqtt tuya2mqtt-sim)
 ((ALL)) && TARGETS+=(t2m_security_tests)
 cmake --build "$BUILD" --target "${TARGETS[@]}" -j"$JOBS"

@@ -219,6 +219,18 @@ TEST_SUITE("convert") {
     CHECK(ok(derive_model(fz), R"({"state":"OPEN"})") == j(R"({"1":"fz"})"));
   }
 
+  TEST_CASE("values that are not UTF-8 (bare MQTT bytes) are refused with a message, never thrown") {
+    // A bare value on <name>/set/<dp> is taken as it is; 0x8A is not UTF-8. Found by fuzz_mqtt_command.
+    const std::string bad = "hello\x8a\x8a";
+    const DeviceModel cover = derive_model(device("cl"));
+    auto r = command_to_dps(cover, json{{"state", bad}});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("\xEF\xBF\xBD") != std::string::npos);  // U+FFFD in the quote
+    const DeviceModel light = derive_model(device("dj"));
+    CHECK_FALSE(command_to_dps(light, json{{"brightness", bad}}).ok());
+    CHECK_FALSE(command_to_dps(light, json{{"color", {{"h", bad}}}}).ok());
+  }
+
   TEST_CASE("thermostat: scaled target, power") {
     const DeviceModel m = derive_model(device("wk"));
     const json s = state_from_dps(m, j(R"({"1":true,"2":215,"3":198,"4":"manual"})"));

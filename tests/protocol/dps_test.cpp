@@ -211,6 +211,17 @@ TEST_SUITE("dps") {
     CHECK(r.error().message.size() < 200);
   }
 
+  TEST_CASE("dump_lossy writes bytes that are not UTF-8 as U+FFFD instead of throwing") {
+    const json bad = json::object({{"s", std::string("a\xff")}});
+    CHECK_THROWS(bad.dump());  // what nlohmann does by default
+    CHECK(proto::dump_lossy(bad) == "{\"s\":\"a\xEF\xBF\xBD\"}");
+    // A JSON DP given such an object is carried as text, not thrown out of the converter.
+    const DpSpec j = spec_of("Json", "{}");
+    auto r = proto::value_to_wire(j, "24", bad);
+    REQUIRE(r.ok());
+    CHECK(r->get<std::string>() == proto::dump_lossy(bad));
+  }
+
   TEST_CASE("describe") {
     CHECK(proto::describe(spec_of("Integer", R"({"min":10,"max":1000,"step":1})")) == "a number in 10..1000");
     CHECK(proto::describe(spec_of("Boolean", "{}")) == "a boolean (true/false, ON/OFF)");
