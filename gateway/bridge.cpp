@@ -817,20 +817,22 @@ nlohmann::json Bridge::health() const {
     per_device[d->name()] = std::move(j);
   }
   const auto& ps = deps_.publisher.stats();
-  return nlohmann::json{{"healthy", true},
-                        {"devices", {{"total", devices_.size()}, {"online", online}}},
-                        {"mqtt",
-                         {{"connected", deps_.client.connected()},
-                          {"published", ps.published},
-                          {"failed", ps.failed},
-                          {"republished", ps.republished}}},
-                        {"bridge",
-                         {{"reports", stats_.reports},
-                          {"commands", stats_.commands},
-                          {"command_errors", stats_.command_errors},
-                          {"bad_mqtt_messages", stats_.bad_mqtt_messages},
-                          {"errors", stats_.errors}}},
-                        {"per_device", per_device}};
+  nlohmann::json out{{"healthy", true},
+                     {"devices", {{"total", devices_.size()}, {"online", online}}},
+                     {"mqtt",
+                      {{"connected", deps_.client.connected()},
+                       {"published", ps.published},
+                       {"failed", ps.failed},
+                       {"republished", ps.republished}}},
+                     {"bridge",
+                      {{"reports", stats_.reports},
+                       {"commands", stats_.commands},
+                       {"command_errors", stats_.command_errors},
+                       {"bad_mqtt_messages", stats_.bad_mqtt_messages},
+                       {"errors", stats_.errors}}},
+                     {"per_device", per_device}};
+  if (hooks_.cloud_health) out["cloud"] = hooks_.cloud_health();
+  return out;
 }
 
 void Bridge::persist_() {

@@ -71,6 +71,8 @@ class Bridge {
     std::function<bool(const std::string& id, const nlohmann::json& wire_dps,
                        std::function<void(const Status&)> done)>
         cloud_command;
+    // What health_check reports under "cloud" (push channel state and counters); absent without a cloud.
+    std::function<nlohmann::json()> cloud_health;
   };
 
   // `learned` is what save_learned persisted last time: {"<id>": {"version": "3.4", "device22": false}}.

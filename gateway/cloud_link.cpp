@@ -80,6 +80,14 @@ void CloudLink::install_hooks(Bridge::Hooks& hooks) {
     ota_request_(path, data, std::move(respond));
   };
   hooks.on_wrong_key = [this](const std::string& id) { refresh_key_(id); };
+  hooks.cloud_health = [this] {
+    return nlohmann::json{{"push", push_status()},
+                          {"push_events", stats_.push_events},
+                          {"push_unknown", stats_.push_unknown},
+                          {"key_refreshes", stats_.key_refreshes},
+                          {"cloud_commands", stats_.cloud_commands},
+                          {"ota_started", stats_.ota_started}};
+  };
   hooks.cloud_command = [this](const std::string& id, const nlohmann::json& dps,
                                std::function<void(const Status&)> done) {
     return cloud_command_(id, dps, std::move(done));

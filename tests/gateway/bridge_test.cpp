@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "tests/fakes/fake_mqtt_client.h"
 #include "tests/gateway/fake_device.h"
@@ -47,7 +48,7 @@ struct Harness {
   int scans = 0;
   std::unique_ptr<Bridge> bridge;
 
-  Harness() {
+  explicit Harness(const std::function<void(Bridge::Hooks&)>& customize = {}) {
     Bridge::Hooks hooks;
     hooks.save_config = [this](const config::Config& c) {
       saved.push_back(c);
@@ -61,6 +62,7 @@ struct Harness {
     auto rnd = [](uint8_t* out, size_t n) {
       for (size_t i = 0; i < n; ++i) out[i] = 7;
     };
+    if (customize) customize(hooks);
     bridge =
         std::make_unique<Bridge>(Bridge::Deps{timers, factory, rnd, client, publisher}, make_config(), hooks);
     mqtt::ClientHandlers h;
@@ -287,9 +289,25 @@ TEST_CASE("health_check and unknown requests") {
   CHECK(r["status"] == "ok");
   CHECK(r["transaction"] == "t1");
   CHECK(r["data"]["devices"]["total"] == 4);
+  CHECK_FALSE(r["data"].contains("cloud"));  // no cloud configured
   h.client.inject("t2m/bridge/request/frobnicate", "{}");
   auto u = h.last_json("t2m/bridge/response/frobnicate");
   CHECK(u["status"] == "error");
+}
+
+TEST_CASE("health_check carries the cloud link's push state when there is one") {
+  int asked = 0;
+  Harness h([&](Bridge::Hooks& hooks) {
+    hooks.cloud_health = [&] {
+      ++asked;
+      return json{{"push", {{"transport", "openhub"}, {"state", "connected"}}}, {"push_events", 3}};
+    };
+  });
+  h.client.inject("t2m/bridge/request/health_check", R"({"transaction":2})");
+  auto r = h.last_json("t2m/bridge/response/health_check");
+  CHECK(asked == 1);
+  CHECK(r["data"]["cloud"]["push"]["state"] == "connected");
+  CHECK(r["data"]["cloud"]["push_events"] == 3);
 }
 
 TEST_CASE("stop publishes every device and the bridge offline") {
