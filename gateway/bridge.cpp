@@ -14,8 +14,8 @@ constexpr uint32_t MS_PER_S = 1000;
 constexpr uint32_t BRIDGE_DEVICES_DEBOUNCE_MS = 250;
 // Bursts (a cold start of thousands of handshakes, a reconnect storm) leave freed heap behind that glibc
 // keeps resident. Looked at this often, handed back when it is worth a walk of the heap.
-constexpr uint32_t MEMORY_TRIM_INTERVAL_MS = 30000;
-constexpr size_t MEMORY_TRIM_MIN_FREE_BYTES = 2 * 1024 * 1024;
+constexpr uint32_t MEMORY_TRIM_INTERVAL_MS = 10000;
+constexpr size_t MEMORY_TRIM_MIN_FREE_BYTES = 1024 * 1024;
 const char* STATE_ONLINE = R"({"state":"online"})";
 const char* STATE_OFFLINE = R"({"state":"offline"})";
 
