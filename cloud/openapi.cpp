@@ -1,7 +1,5 @@
 #include "cloud/openapi.h"
 
-#include "protocol/dps.h"
-
 #include <uv.h>
 
 #include <algorithm>

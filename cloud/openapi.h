@@ -22,6 +22,7 @@
 #include "cloud/sign.h"
 #include "common/result.h"
 #include "common/timers.h"
+#include "protocol/dps.h"
 
 namespace t2m::cloud {
 
@@ -127,8 +128,7 @@ class OpenApi {
   }
   // Strings that are not UTF-8 (a bare MQTT value) are sent with U+FFFD instead of throwing.
   void post(std::string path, const nlohmann::json& body, JsonCallback cb) {
-    call("POST", std::move(path), {}, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-         std::move(cb));
+    call("POST", std::move(path), {}, proto::dump_lossy(body), std::move(cb));
   }
 
   // Obtains a token now (also done lazily by every call). Result: the project uid.

@@ -53,6 +53,11 @@ size_t ModelCache::size() const {
   return n;
 }
 
+const std::shared_ptr<const config::DeviceModel>& DeviceModel::empty_() {
+  static const auto empty = std::make_shared<const config::DeviceModel>();
+  return empty;
+}
+
 std::shared_ptr<const config::DeviceModel> DeviceModel::keep_(config::DeviceModel m, ModelCache* cache) {
   if (cache) return cache->intern(std::move(m));
   return std::make_shared<const config::DeviceModel>(std::move(m));

@@ -59,7 +59,9 @@ class DeviceModel {
  private:
   static std::shared_ptr<const config::DeviceModel> keep_(config::DeviceModel m, ModelCache* cache);
 
-  std::shared_ptr<const config::DeviceModel> model_ = std::make_shared<const config::DeviceModel>();
+  std::shared_ptr<const config::DeviceModel> model_ = empty_();
+  // One empty model shared by every DeviceModel not built yet (a Device is created, then given its model).
+  static const std::shared_ptr<const config::DeviceModel>& empty_();
 };
 
 }  // namespace t2m::gw

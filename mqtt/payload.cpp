@@ -5,6 +5,8 @@
 #include <cctype>
 #include <optional>
 
+#include "protocol/dps.h"
+
 namespace t2m::mqtt {
 namespace {
 
@@ -162,7 +164,7 @@ Result<BridgeRequest> parse_bridge_request(std::string_view payload) {
 }
 
 std::string dump_json(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return proto::dump_lossy(j);
 }
 
 std::string make_response(const json& data, const json& transaction) {

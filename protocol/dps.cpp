@@ -36,13 +36,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string quote(const json& value) {
-  return quote_value(value);
-}
-
 Unexpected<Error> dp_fail(std::string_view code, std::string_view dp, const json& value,
                           const std::string& why) {
-  return fail(std::string(code), "DP " + std::string(dp) + ": " + quote(value) + " " + why);
+  return fail(std::string(code), "DP " + std::string(dp) + ": " + quote_value(value) + " " + why);
 }
 
 // Formats a raw integer as a real number with exactly `scale` decimals: 2301, 1 -> "230.1".
