@@ -1,6 +1,8 @@
 #include "common/log.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <mutex>
 #include <vector>
@@ -170,17 +172,51 @@ void log_write(LogLevel level, std::string_view tag, const char* fmt, ...) {
   bool to_stderr;
   {
     std::lock_guard lock(s.mu);
-    line = scrub_locked(s, raw);
+    // Text from devices, brokers and the cloud ends up in lines: escaping keeps one log call one line,
+    // so nobody outside can forge a journald priority or a line of ours.
+    line = log_escape(scrub_locked(s, raw), MAX_LOG_LINE_BYTES);
     to_stderr = s.stderr_enabled;
     sinks.reserve(s.sinks.size());
     for (const auto& p : s.sinks) sinks.push_back(p.second);
   }
   if (to_stderr) {
-    std::fprintf(stderr, "<%d>%.*s [%.*s] %s\n", syslog_priority(level),
-                 static_cast<int>(to_string(level).size()), to_string(level).data(),
-                 static_cast<int>(tag.size()), tag.data(), line.c_str());
+    // "<N>" priority prefixes mean something only to journald; on a terminal they are noise.
+    static const bool journald = std::getenv("JOURNAL_STREAM") != nullptr;
+    if (journald) {
+      std::fprintf(stderr, "<%d>%.*s [%.*s] %s\n", syslog_priority(level),
+                   static_cast<int>(to_string(level).size()), to_string(level).data(),
+                   static_cast<int>(tag.size()), tag.data(), line.c_str());
+    } else {
+      std::fprintf(stderr, "%.*s [%.*s] %s\n", static_cast<int>(to_string(level).size()),
+                   to_string(level).data(), static_cast<int>(tag.size()), tag.data(), line.c_str());
+    }
   }
   for (const auto& sink : sinks) sink(level, tag, line);
+}
+
+std::string log_escape(std::string_view text, size_t max_bytes) {
+  static constexpr char HEX[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes) + 16);
+  size_t i = 0;
+  for (; i < text.size() && out.size() < max_bytes; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += HEX[c >> 4];
+      out += HEX[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (i < text.size()) out += strformat("... (%zu more bytes)", text.size() - i);
+  return out;
 }
 
 std::string redact(std::string_view secret) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdarg>
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,12 @@ void log_write(LogLevel level, std::string_view tag, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 std::string strformat(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 std::string vstrformat(const char* fmt, va_list ap);
+
+// A logged line is cut past this size: a 64 KB topic or payload says nothing more than its start.
+inline constexpr size_t MAX_LOG_LINE_BYTES = 4096;
+// Control characters become \n, \t, \xNN, so text from outside cannot start a line of its own;
+// past max_bytes the rest is replaced by a note of how much was cut.
+std::string log_escape(std::string_view text, size_t max_bytes = MAX_LOG_LINE_BYTES);
 
 // "<redacted:16>": says that a value was there and how long it was, never what it was.
 std::string redact(std::string_view secret);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <optional>
 
+#include "common/json_input.h"
 #include "protocol/dps.h"
 
 namespace t2m::mqtt {
@@ -45,15 +46,17 @@ Status check_size(std::string_view payload, size_t limit) {
   return {};
 }
 
-// Never echoes payload text: a malformed device/options request may carry a local key.
+// Never echoes payload text: a malformed device/options request may carry a local key. Depth-limited
+// (common/json_input.h): a bridge request nested 60,000 levels deep once crashed the gateway when
+// its transaction was echoed back.
 Result<json> parse_json(std::string_view text) {
-  try {
-    return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    return fail("mqtt_payload_invalid_json", "invalid JSON at byte " + std::to_string(e.byte));
-  } catch (const json::exception&) {
-    return fail("mqtt_payload_invalid_json", "invalid JSON");
-  }
+  auto r = t2m::parse_json(text);
+  if (r.ok()) return std::move(r).value();
+  if (r.error().code == JsonInputError::too_deep)
+    return fail("mqtt_payload_too_deep", r.error().message);
+  if (r.error().code == JsonInputError::too_large)
+    return fail("mqtt_payload_too_large", r.error().message);
+  return fail("mqtt_payload_invalid_json", r.error().message);
 }
 
 // JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?

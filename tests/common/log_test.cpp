@@ -41,3 +41,23 @@ TEST_CASE("strformat grows past the stack buffer") {
   std::string big(2000, 'x');
   CHECK(t2m::strformat("%s-%d", big.c_str(), 5) == big + "-5");
 }
+
+TEST_CASE("log_escape keeps a line one line and cuts long ones") {
+  CHECK(t2m::log_escape("device said: \n<3>error [gateway.app] forged") ==
+        "device said: \\n<3>error [gateway.app] forged");
+  CHECK(t2m::log_escape(std::string("a\x01\x7f\tb", 5)) == "a\\x01\\x7f\\tb");
+  const std::string long_text(10000, 'x');
+  const auto cut = t2m::log_escape(long_text, 100);
+  CHECK(cut.size() < 200);
+  CHECK(cut.find("9900 more bytes") != std::string::npos);
+}
+
+TEST_CASE("a sink never sees a raw newline from a logged value") {
+  std::string seen;
+  const int id = t2m::log_add_sink([&](t2m::LogLevel, std::string_view, std::string_view m) { seen = m; });
+  t2m::log_set_stderr(false);
+  T2M_LOGE("test", "device said: %s", "ok\nerror [forged] line");
+  t2m::log_remove_sink(id);
+  CHECK(seen.find('\n') == std::string::npos);
+  CHECK(seen.find("\\n") != std::string::npos);
+}

@@ -161,4 +161,14 @@ TEST_SUITE("mqtt.payload") {
     CHECK_NOTHROW(out = dump_json(json{{"x", bad}}));
     CHECK(out.find("\xff") == std::string::npos);
   }
+
+  TEST_CASE("bridge request: deep nesting is refused, never parsed or echoed") {
+    // A transaction nested 60,000 levels deep crashed the gateway (stack overflow in the serializer).
+    const std::string deep = "{\"transaction\":" + std::string(60000, '[') + std::string(60000, ']') + "}";
+    auto r = parse_bridge_request(deep);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == "mqtt_payload_too_deep");
+    CHECK_FALSE(parse_bare_value(std::string(70, '[') + std::string(70, ']')).ok());
+    CHECK(parse_bridge_request(R"({"transaction":[[[1]]],"from":"a"})").ok());
+  }
 }
