@@ -20,9 +20,12 @@ cmake --build "$BUILD" --target tuya2mqtt tuya2mqtt-sim -j"$(nproc)"
 
 WORK=$(mktemp -d /tmp/tuya2mqtt-demo.XXXXXX)
 PIDS=()
+# Stops the processes newest first, each one gone before the next is told: the gateway must see its
+# devices and its broker still there to publish every device offline and bridge/state offline.
 cleanup() {
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${PIDS[i]}
+    kill -TERM "$pid" 2>/dev/null || continue
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
