@@ -1,4 +1,4 @@
-// Device history from the cloud's report logs (reference §4.6), exported to CSV incrementally:
+// Device history from the cloud's report logs (docs/cloud.md §4.6), exported to CSV incrementally:
 // the walk goes backwards (newest-first pages) from now to the resume point, and only events newer
 // than what the file already holds are appended, so running it twice adds nothing.
 #pragma once

@@ -19,7 +19,7 @@ struct TokenInfo {
   std::string access_token;
   std::string refresh_token;
   int64_t expire_time_s = 0;
-  std::string uid;  // the project's uid (not the app account's, see reference §10.1)
+  std::string uid;  // the project's uid (not the app account's, see docs/cloud.md §10.1)
 };
 
 struct DeviceInfo {

@@ -1,4 +1,4 @@
-// The MQTT "open-hub" push channel (reference §6.b), over the abstract mqtt::Client: fetch a config
+// The MQTT "open-hub" push channel (docs/cloud.md §6.b), over the abstract mqtt::Client: fetch a config
 // (OpenAPI call, supplied by the caller as OpenhubConfigFetcher), connect with its client id /
 // username / password, subscribe to every source topic, decrypt each message with password[8..24) per
 // msg_encrypted_version, and hand it to PushProcessor. Before the config expires a new one is fetched,

@@ -1,4 +1,4 @@
-// Cloud firmware upgrades (reference §5): query per device and channel, start, follow progress until
+// Cloud firmware upgrades (docs/cloud.md §5): query per device and channel, start, follow progress until
 // done, failed or timed out. One upgrade in flight per device. Callbacks run on the loop thread.
 #pragma once
 
@@ -21,7 +21,7 @@ inline constexpr const char* ERR_OTA_NO_CHANNEL = "cloud_ota_no_channel";
 inline constexpr const char* ERR_OTA_FAILED = "cloud_ota_failed";    // status 4
 inline constexpr const char* ERR_OTA_TIMEOUT = "cloud_ota_timeout";  // status 7 or our own deadline
 
-// `upgrade_status` numbers of the query and progress APIs (reference §5.1, §5.4).
+// `upgrade_status` numbers of the query and progress APIs (docs/cloud.md §5.1, §5.4).
 enum class UpgradeStatus : int {
   IDLE = 0,
   AVAILABLE = 1,

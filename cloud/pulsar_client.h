@@ -1,4 +1,4 @@
-// Tuya Message Service consumer over Pulsar's WebSocket API (reference §6.a), on our libuv loop through
+// Tuya Message Service consumer over Pulsar's WebSocket API (docs/cloud.md §6.a), on our libuv loop through
 // libwebsockets: authenticates with the username/password upgrade headers, decodes every frame through
 // PushProcessor, acks each message on the same socket, pings every 30 s, and reconnects with capped
 // exponential back-off plus jitter. DNS is resolved with uv_getaddrinfo (lws 4.1 would block the loop),
@@ -24,7 +24,7 @@ namespace t2m::cloud {
 
 class LwsContext;
 
-// Pulsar WebSocket base URL of a data center (reference §3): cn, us, us-e, eu, eu-w, in, sg. The us-e,
+// Pulsar WebSocket base URL of a data center (docs/cloud.md §3): cn, us, us-e, eu, eu-w, in, sg. The us-e,
 // eu-w and sg hosts follow Tuya's naming pattern but are unconfirmed (§9.2). nullopt for unknown codes.
 std::optional<std::string> pulsar_url_for_region(std::string_view region);
 inline constexpr std::string_view PULSAR_ENV_PROD = "event";

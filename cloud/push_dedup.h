@@ -1,4 +1,4 @@
-// De-duplication and ordering for push messages (reference §6.a, §8.13): Pulsar redelivers every message
+// De-duplication and ordering for push messages (docs/cloud.md §6.a, §8.13): Pulsar redelivers every message
 // not acked within ackTimeoutMillis and MQTT QoS 1 may deliver twice, so ids seen recently are dropped;
 // reports can arrive out of order, so per device and DP only a value at least as new as the last one
 // passes. Pure: time is a parameter, memory is bounded.

@@ -1,4 +1,4 @@
-// Tuya push messages, both channels (Pulsar WebSocket and MQTT open-hub), reference §6: the Pulsar
+// Tuya push messages, both channels (Pulsar WebSocket and MQTT open-hub), docs/cloud.md §6: the Pulsar
 // frame, the outer envelope {protocol, pv, t, data}, decryption of `data` (cipher chosen by the Pulsar
 // `em` property or by the open-hub msg_encrypted_version, never by `pv`), and the business payload turned
 // into typed events. Pure: no I/O, no clock, no logging; every failure is a value with a stable code.
@@ -18,7 +18,7 @@
 
 namespace t2m::cloud::push {
 
-// Stable error codes (Error::code), one per counted failure reason (reference §8.11).
+// Stable error codes (Error::code), one per counted failure reason (docs/cloud.md §8.11).
 inline constexpr std::string_view ERR_BAD_FRAME = "push.bad_frame";        // Pulsar frame not JSON / no id
 inline constexpr std::string_view ERR_BAD_ENVELOPE = "push.bad_envelope";  // outer JSON malformed
 inline constexpr std::string_view ERR_BAD_BASE64 = "push.bad_base64";      // payload or data not base64

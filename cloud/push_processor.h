@@ -1,5 +1,5 @@
 // The part both push transports share: raw message -> decrypt -> decode -> de-duplicate -> newest-wins ->
-// PushSink, with every failure counted by reason and logged, never fatal (reference §8.11, §8.13).
+// PushSink, with every failure counted by reason and logged, never fatal (docs/cloud.md §8.11, §8.13).
 #pragma once
 
 #include <cstdint>

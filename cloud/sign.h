@@ -1,4 +1,4 @@
-// Tuya OpenAPI request signing, current algorithm (reference §1.2-1.3). Pure: no clock, no I/O.
+// Tuya OpenAPI request signing, current algorithm (docs/cloud.md §1.2-1.3). Pure: no clock, no I/O.
 #pragma once
 
 #include <string>

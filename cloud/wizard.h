@@ -44,7 +44,7 @@ Result<nlohmann::json> read_device_list(const std::string& path);
 Status write_private_file(const std::string& path, const std::string& content);
 
 struct WizardOptions {
-  std::string device_id;  // one device of the app account, to learn the owner uid (reference §10.1)
+  std::string device_id;  // one device of the app account, to learn the owner uid (docs/cloud.md §10.1)
   std::string user_id;    // or the app account uid itself
   std::string out_path = "devices.json";
   bool refresh = false;

@@ -1,4 +1,4 @@
-// Result<T, E>: errors are values at module boundaries (house rule 2).
+// Result<T, E>: errors are values at module boundaries (CONTRIBUTING.md rule 2).
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// RAII for libuv handles (house rule 4). The handle lives on the heap; dropping the wrapper calls
+// RAII for libuv handles (CONTRIBUTING.md rule 3). The handle lives on the heap; dropping the wrapper calls
 // uv_close() and the memory is freed only in the close callback, as libuv requires. Handles never move.
 #pragma once
 

@@ -1,5 +1,5 @@
-// Every default and limit of the gateway's configuration, with where it comes from (house rule 7).
-// Protocol doc = /work/shared/reference/tuya-local-protocol.md; bridge doc = bridge-conventions.md.
+// Every default and limit of the gateway's configuration, with where it comes from (CONTRIBUTING.md rule 5).
+// Protocol doc = docs/protocol.md; bridge doc = docs/conventions.md (both in this repository).
 #pragma once
 
 #include <chrono>

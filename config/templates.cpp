@@ -25,8 +25,8 @@ TemplateDp ro(int id, const char* code, const char* type, json values = json::ob
   return TemplateDp{id, code, type, std::move(values), true};
 }
 
-// Energy metering DPs of "cz"/"pc" sockets (tuya-local-protocol.md §8: 18 mA, 19 W x10, 20 V x10; 17 is the
-// energy counter in 0.001 kWh on the common modules; bridge doc §3.5 example).
+// Energy metering DPs of "cz"/"pc" sockets (docs/protocol.md §8: 18 mA, 19 W x10, 20 V x10; 17 is the
+// energy counter in 0.001 kWh on the common modules; docs/conventions.md §3.5 example).
 std::vector<TemplateDp> metering() {
   return {
       ro(17, "add_ele", "Integer", integer(0, 50000000, 3, 1, "kWh")),

@@ -19,7 +19,7 @@ using namespace t2m::cloud::push;
 
 namespace {
 
-// The reference vectors' credentials (tuya-cloud.md §6.c), so the seeded vectors decrypt.
+// The reference vectors' credentials (docs/cloud.md §6.c), so the seeded vectors decrypt.
 const std::string SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC";
 const std::string OPENHUB_PASSWORD = "9f2a5c1e7b3d4f60a8c2e4b6d8f0a1c3";
 const Bytes NONCE = to_bytes("fuzznonce012");  // 12 bytes

@@ -1,4 +1,4 @@
-// Home Assistant MQTT discovery payloads (bridge-conventions.md §2, §6). Pure: no I/O.
+// Home Assistant MQTT discovery payloads (docs/conventions.md §2, §6). Pure: no I/O.
 //
 // One retained device-based discovery message per device:
 //   <prefix>/device/tuya_<devId>/config   {"device":{...},"origin":{...},"components":{<key>:{...},...}}

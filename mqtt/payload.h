@@ -1,4 +1,4 @@
-// Payloads of incoming MQTT commands and of bridge responses (bridge-conventions.md §1.1, §1.3, §5).
+// Payloads of incoming MQTT commands and of bridge responses (docs/conventions.md §1.1, §1.3).
 // Pure: no I/O. nlohmann exceptions stop here and become Errors.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The gateway's MQTT topic grammar, zigbee2mqtt style (bridge-conventions.md §1.1, §6). Pure: no I/O.
+// The gateway's MQTT topic grammar, zigbee2mqtt style (docs/conventions.md §1.1, §6). Pure: no I/O.
 //
 //   <base>/<name>                      device state (JSON), we publish
 //   <base>/<name>/availability         {"state":"online|offline"}, we publish

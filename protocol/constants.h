@@ -1,4 +1,4 @@
-// Wire values of the Tuya LAN protocol (tuya-local-protocol.md §1-§3, §7). One place for every number.
+// Wire values of the Tuya LAN protocol (docs/protocol.md §1-§3, §7). One place for every number.
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,5 @@
-// The only gateway to mbedTLS (house rule 6): AES-128 ECB/GCM, HMAC-SHA256, SHA-256, MD5, CRC32, base64.
+// The only gateway to mbedTLS (CONTRIBUTING.md rule 4): AES-128 ECB/GCM, HMAC-SHA256, SHA-256, MD5,
+// CRC32, base64.
 // Pure functions: no state, no randomness (callers supply nonces and IVs).
 #pragma once
 

@@ -1,4 +1,4 @@
-// UDP discovery (tuya-local-protocol.md §7): decode 6666 / 6667 / 7000 packets, build the 3.5 request and,
+// UDP discovery (docs/protocol.md §7): decode 6666 / 6667 / 7000 packets, build the 3.5 request and,
 // for the simulator, broadcasts. Always classified by prefix, never by port.
 #pragma once
 

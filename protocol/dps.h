@@ -1,8 +1,8 @@
 // The Tuya data-point (DP) value model: types, specifications and value conversion (pure).
 //
 // Tuya defines DP types bool, value (integer), enum, string, raw, fault (bitmap), plus JSON-typed DPs
-// (tuya-local-protocol.md §8). The LAN carries no metadata: scale, range, step, unit and enum values come
-// from the cloud "specification" (tuya-cloud.md §4.3) or tinytuya's devices.json "mapping", both of which
+// (docs/protocol.md §8). The LAN carries no metadata: scale, range, step, unit and enum values come
+// from the cloud "specification" (docs/cloud.md §4.3) or tinytuya's devices.json "mapping", both of which
 // are parsed here into a DpSpec.
 //
 // Two directions of conversion:

@@ -19,7 +19,7 @@ namespace {
 constexpr std::array<uint8_t, 4> PREFIX_55AA_BYTES = {0x00, 0x00, 0x55, 0xAA};
 constexpr std::array<uint8_t, 4> PREFIX_6699_BYTES = {0x00, 0x00, 0x66, 0x99};
 constexpr size_t PREFIX_SIZE = 4;
-// Field offsets in the headers (§2.1, §2.2).
+// Field offsets in the headers (docs/protocol.md §2.1, §2.2).
 constexpr size_t SEQNO_OFFSET_55AA = 4;
 constexpr size_t CMD_OFFSET_55AA = 8;
 constexpr size_t LENGTH_OFFSET_55AA = 12;

@@ -1,5 +1,5 @@
 // 55AA (3.1-3.4) and 6699 (3.5) frames: encoding, verification and an incremental stream splitter
-// (tuya-local-protocol.md §2). No knowledge of JSON or of what a command means.
+// (docs/protocol.md §2). No knowledge of JSON or of what a command means.
 #pragma once
 
 #include <cstdint>

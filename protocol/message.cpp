@@ -14,7 +14,7 @@ using detail::starts_with_version;
 namespace {
 
 constexpr size_t VERSION_TEXT_SIZE = 3;  // "3.x"
-// The fixed parts of the string a 3.1 CONTROL signature is computed over (§4.4).
+// The fixed parts of the string a 3.1 CONTROL signature is computed over (docs/protocol.md §4.4).
 constexpr std::string_view V31_SIG_DATA = "data=";
 constexpr std::string_view V31_SIG_LPV = "||lpv=3.1||";
 constexpr size_t V31_SIG_HEX_OFFSET = 8;  // the signature is md5_hex[8:24]

@@ -1,4 +1,4 @@
-// Per-version payload rules on top of frames (tuya-local-protocol.md §4, §6.1): version headers,
+// Per-version payload rules on top of frames (docs/protocol.md §4, §6.1): version headers,
 // AES-ECB / GCM, 3.1's MD5-signed base64 CONTROL, device22 quirks. Used by both roles: the gateway
 // (CLIENT) and the simulator (DEVICE).
 #pragma once

@@ -11,7 +11,7 @@ namespace {
 
 using OJson = nlohmann::ordered_json;
 
-// The CONTROL_NEW "protocol" value clients send, and the one devices use in reports (§4.8, §6.2).
+// The CONTROL_NEW "protocol" value clients send, and the one devices report (docs/protocol.md §4.8, §6.2).
 constexpr int CONTROL_NEW_PROTOCOL = 5;
 constexpr int REPORT_PROTOCOL = 4;
 constexpr int CTYPE = 0;

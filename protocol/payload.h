@@ -1,4 +1,4 @@
-// JSON bodies of requests and the normalisation of device reports (tuya-local-protocol.md §4.1, §4.8, §6.1).
+// JSON bodies of requests and the normalisation of device reports (docs/protocol.md §4.1, §4.8, §6.1).
 // Key order and compactness are part of the wire format: builders return exact strings.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The 3.4 / 3.5 session-key negotiation as pure state machines (tuya-local-protocol.md §5), for both
+// The 3.4 / 3.5 session-key negotiation as pure state machines (docs/protocol.md §5), for both
 // roles. Nonces and IVs are inputs: the caller supplies randomness.
 #pragma once
 

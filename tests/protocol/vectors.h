@@ -1,4 +1,4 @@
-// The test vectors of tuya-local-protocol.md §9, verbatim (full frames as hex). Shared by the protocol tests.
+// The test vectors of docs/protocol.md §9, verbatim (full frames as hex). Shared by the protocol tests.
 #pragma once
 
 #include <string_view>

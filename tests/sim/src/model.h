@@ -14,7 +14,7 @@
 
 namespace t2m::sim {
 
-// The DP layouts the simulator knows (tuya-local-protocol.md §8 and the usual Tuya category layouts).
+// The DP layouts the simulator knows (docs/protocol.md §8 and the usual Tuya category layouts).
 enum class Profile : uint8_t {
   PLUG,     // "cz" metering plug: 1 switch, 9 countdown, 17 add_ele, 18 cur_current mA, 19 cur_power W*10,
             // 20 cur_voltage V*10

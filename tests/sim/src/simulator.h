@@ -1,6 +1,6 @@
 // The Tuya device simulator: N devices on one libuv loop, each with its own listener (a loopback address
 // and port), id, local key, protocol version and DP model, behaving like real devices do on the LAN
-// (tuya-local-protocol.md §4-§8, §10): one client at a time, idle disconnect, 3.4/3.5 session keys,
+// (docs/protocol.md §4-§8, §10): one client at a time, idle disconnect, 3.4/3.5 session keys,
 // ACK + STATUS for writes, pushes on change, device22 quirks, Zigbee sub-devices by cid, UDP discovery to a
 // configured loopback endpoint only. Cheap per device: no per-device timer or thread; one event queue on
 // one uv timer drives idle checks, drift, curtain travel, delayed replies and reboots.
