@@ -16,14 +16,13 @@ LoopExecutor::~LoopExecutor() {
 }
 
 bool LoopExecutor::post(std::function<void()> fn) {
-  bool wake;
-  {
-    std::lock_guard lock(mu_);
-    if (closed_) return false;
-    wake = queue_.empty();
-    queue_.push_back(std::move(fn));
-  }
+  std::lock_guard lock(mu_);
+  if (closed_) return false;
+  const bool wake = queue_.empty();
+  queue_.push_back(std::move(fn));
   // uv_async_send coalesces, and drain() empties the whole queue, so one wake per empty->non-empty is enough.
+  // The send stays under the lock: close() releases the handle only after it has seen closed_ under the same
+  // lock, so a post racing shutdown either wakes a live handle or is dropped, never touches a freed one.
   if (wake) uv_async_send(async_.get());
   return true;
 }
