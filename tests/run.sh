@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs dependencies, builds with warnings as errors, runs every
 # test (unit and integration against a real mosquitto and the device simulator), then the integration suite
-# under valgrind, then the same suite under ASan+UBSan, then each fuzz target briefly, then (as root) the
-# Debian package is built, installed and removed.
+# under valgrind, then the same suite under ASan+UBSan, then the threaded suites under TSan, then each fuzz
+# target briefly, then (as root) the Debian package is built, installed and removed.
 #   tests/run.sh            everything
 #   tests/run.sh --quick    the release build and its tests only
 set -euo pipefail
@@ -36,6 +36,19 @@ phase "tests under ASan+UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   LSAN_OPTIONS=suppressions=$PWD/tests/support/lsan.supp \
   ctest --test-dir build/asan --output-on-failure -j"$JOBS"
+
+# TSan: only the suites where foreign threads (Paho, curl, signals) meet the loop through LoopExecutor.
+# protocol/config/sim are single-threaded parsing; faults/security are slow under TSan and add no threads.
+TSAN_SUITES=(common mqtt cloud gateway integration)
+phase "ThreadSanitizer build (${TSAN_SUITES[*]})"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DT2M_WERROR=ON -DT2M_SANITIZE=thread \
+  -DT2M_BUILD_BENCH=OFF >/dev/null
+TSAN_TARGETS=()
+for suite in "${TSAN_SUITES[@]}"; do TSAN_TARGETS+=("t2m_${suite}_tests"); done
+cmake --build build/tsan -j"$JOBS" --target "${TSAN_TARGETS[@]}"
+phase "tests under ThreadSanitizer"
+TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/support/tsan.supp" \
+  ctest --test-dir build/tsan --output-on-failure -j"$JOBS" -R "^($(IFS='|'; echo "${TSAN_SUITES[*]}"))\$"
 
 if [[ -f fuzz/CMakeLists.txt ]]; then
   phase "fuzzers (${FUZZ_SECONDS}s each)"
