@@ -37,9 +37,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   LSAN_OPTIONS=suppressions=$PWD/tests/support/lsan.supp \
   ctest --test-dir build/asan --output-on-failure -j"$JOBS"
 
-# TSan: only the suites where foreign threads (Paho, curl, signals) meet the loop through LoopExecutor.
-# protocol/config/sim are single-threaded parsing; faults/security are slow under TSan and add no threads.
-TSAN_SUITES=(common mqtt cloud gateway integration)
+# TSan: the suites where foreign threads meet the loop through LoopExecutor. Only common/ (the executor
+# itself) has been run clean under TSan so far; mqtt, cloud, gateway and integration join once they have.
+TSAN_SUITES=(common)
 phase "ThreadSanitizer build (${TSAN_SUITES[*]})"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DT2M_WERROR=ON -DT2M_SANITIZE=thread \
   -DT2M_BUILD_BENCH=OFF >/dev/null
