@@ -1071,7 +1071,7 @@ void OpenApi::send_commands(const std::string& id, const json& code_values, Call
        [this, id, body, cb = std::move(cb)](Result<json> r) mutable {
          if (!r && (r.error().code == std::string(ERR_PERMISSION) ||
                     r.error().code == std::string(ERR_API_UNAVAILABLE))) {
-           // Some projects only allow the iot-03 family (reference §4.5).
+           // Some projects only allow the iot-03 family (docs/cloud.md §4.5).
            call("POST", "/v1.0/iot-03/devices/" + id + "/commands", {}, body, as_bool(std::move(cb)));
            return;
          }

@@ -1,6 +1,6 @@
 // Tuya OpenAPI client: token lifecycle (fetch, refresh before expiry, one refresh at a time, retry
 // once on expired/invalid token), clock-skew correction from the server's `t`, error mapping
-// (reference §2.2), per-API rate limits and back-off, and typed calls. Everything runs on the loop
+// (docs/cloud.md §2.2), per-API rate limits and back-off, and typed calls. Everything runs on the loop
 // thread; callbacks are never invoked from inside the call that started them.
 #pragma once
 
@@ -53,7 +53,7 @@ inline constexpr const char* ERR_STOPPED = "cloud_stopped";  // refused: an earl
 inline constexpr const char* ERR_CANCELLED = "cloud_cancelled";
 inline constexpr const char* ERR_OTHER = "cloud_error";
 
-// What the client does with a Tuya error code (reference §2.2 table).
+// What the client does with a Tuya error code (docs/cloud.md §2.2 table).
 enum class CodeAction {
   RETRY_BACKOFF,  // 500, 1110, 1111, 1112, 1199
   REFRESH_TOKEN,  // 1010: refresh, retry once
@@ -100,7 +100,7 @@ struct RateRule {
   std::string pattern;
   double qps;
 };
-// Limits from reference §2.3 (model 10/s, shadow issue 4/s, shadow actions 4/s, properties 50/s ...).
+// Limits from docs/cloud.md §2.3 (model 10/s, shadow issue 4/s, shadow actions 4/s, properties 50/s ...).
 std::vector<RateRule> default_rate_rules();
 
 using JsonCallback = std::function<void(Result<nlohmann::json>)>;

@@ -1,4 +1,4 @@
-// Injected time (house rule 10): production code asks a Timers object for the time and for callbacks;
+// Injected time (CONTRIBUTING.md, rule 10): production code asks a Timers object for the time and for callbacks;
 // tests use FakeTimers and advance time by hand, so nothing depends on the machine's speed.
 #pragma once
 

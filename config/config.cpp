@@ -25,7 +25,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr std::string_view VERSIONS[] = {"3.1", "3.2", "3.3", "3.4", "3.5", "auto"};
-// tuya-local's "3.22" = protocol 3.3 with the device22 quirk (bridge doc §3.5).
+// tuya-local's "3.22" = protocol 3.3 with the device22 quirk (docs/conventions.md §3.5).
 constexpr std::string_view VERSION_322 = "3.22";
 constexpr std::string_view COMPONENTS[] = {"none", "sensor", "binary_sensor", "switch", "number",  "select",
                                            "text", "light",  "cover",         "fan",    "climate", "button"};

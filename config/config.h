@@ -71,7 +71,7 @@ struct MqttConfig {
   std::string base_topic{DEFAULT_BASE_TOPIC};
   std::chrono::seconds keepalive = DEFAULT_MQTT_KEEPALIVE;
   bool plain_topics = false;  // also publish <base>/<device>/<property> plain-value topics
-  bool retain = true;         // retain device state topics (bridge doc §6)
+  bool retain = true;         // retain device state topics (docs/conventions.md §6)
   bool operator==(const MqttConfig&) const = default;
 };
 
@@ -82,10 +82,10 @@ struct HomeAssistantConfig {
   bool operator==(const HomeAssistantConfig&) const = default;
 };
 
-// Regions of the Tuya OpenAPI (tuya-cloud.md §3).
+// Regions of the Tuya OpenAPI (docs/cloud.md §3).
 inline constexpr std::string_view CLOUD_REGIONS[] = {"cn", "us", "us-e", "eu", "eu-w", "in", "sg"};
 
-// Which cloud push channel the gateway consumes (tuya-cloud.md §6): none, the Pulsar WebSocket service
+// Which cloud push channel the gateway consumes (docs/cloud.md §6): none, the Pulsar WebSocket service
 // (§6.a), or the MQTT open-hub (§6.b). In the file: "off" | "pulsar" | "openhub"; the older booleans
 // still work (true = "pulsar", false = "off").
 enum class PushTransport { OFF, PULSAR, OPENHUB };
@@ -100,7 +100,7 @@ struct CloudConfig {
   std::string access_secret;  // secret
   std::string region{DEFAULT_CLOUD_REGION};
   std::string base_url;                     // overrides the region's URL (tests: http://127.0.0.1:port)
-  std::string user_id;                      // app account uid for device listing (tuya-cloud.md §10.1)
+  std::string user_id;                      // app account uid for device listing (docs/cloud.md §10.1)
   std::string device_id;                    // or one known device id to derive the uid from
   bool allow_cloud_commands = false;        // send commands through the cloud when the LAN session is down
   PushTransport push = PushTransport::OFF;  // cloud push (sleepy battery devices, renames, ...)

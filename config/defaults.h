@@ -13,14 +13,14 @@ using namespace std::chrono_literals;
 // ---- MQTT ----
 inline constexpr std::string_view DEFAULT_MQTT_SERVER = "mqtt://localhost:1883";
 inline constexpr std::string_view DEFAULT_CLIENT_ID = "tuya2mqtt";
-// zigbee2mqtt's default base topic is its own name; ours follows (bridge doc §1.1).
+// zigbee2mqtt's default base topic is its own name; ours follows (docs/conventions.md §1.1).
 inline constexpr std::string_view DEFAULT_BASE_TOPIC = "tuya2mqtt";
-// zigbee2mqtt uses a 60 s keepalive (bridge doc §1.1); MQTT allows at most 65535 s.
+// zigbee2mqtt uses a 60 s keepalive (docs/conventions.md §1.1); MQTT allows at most 65535 s.
 inline constexpr std::chrono::seconds DEFAULT_MQTT_KEEPALIVE = 60s;
 inline constexpr std::chrono::seconds MAX_MQTT_KEEPALIVE = 65535s;
 
 // ---- Home Assistant ----
-inline constexpr std::string_view DEFAULT_DISCOVERY_PREFIX = "homeassistant";  // HA default (bridge doc §2.1)
+inline constexpr std::string_view DEFAULT_DISCOVERY_PREFIX = "homeassistant";  // HA default (docs/conventions.md §2.1)
 inline constexpr std::string_view DEFAULT_HA_STATUS_TOPIC = "homeassistant/status";  // HA birth/LWT (§2.2)
 
 // ---- Cloud ----
@@ -56,7 +56,7 @@ inline constexpr size_t UPDATEDPS_WARN_SIZE = 8;
 // 0 = no limit: all DPs of a command in one CONTROL. Set 1 for devices that ignore multi-DP writes
 // (protocol doc §10 item 9).
 inline constexpr uint32_t DEFAULT_MAX_DPS_PER_WRITE = 0;
-// Spacing between two writes to one device: rapid commands reboot some devices (bridge doc §3.6).
+// Spacing between two writes to one device: rapid commands reboot some devices (docs/conventions.md §3.6).
 inline constexpr std::chrono::milliseconds DEFAULT_WRITE_PACING = 100ms;
 inline constexpr std::chrono::milliseconds MAX_WRITE_PACING = 10000ms;
 // Tuya local keys are 16 characters used as raw AES-128 key bytes (protocol doc §1).
@@ -68,7 +68,7 @@ inline constexpr int MAX_DP_ID = 255;
 // ---- Lights ----
 // Tuya colour temperature is a 0-255 (v1) or 0-1000 (v2) position between the warmest and coolest white
 // the bulb makes; the Kelvin ends are not reported. 2700-6500 K is the range of typical RGBCW bulbs
-// (bridge doc §2.6(b) discovery example) and is overridable per device.
+// (docs/conventions.md §2.6(b) discovery example) and is overridable per device.
 inline constexpr int DEFAULT_KELVIN_MIN = 2700;
 inline constexpr int DEFAULT_KELVIN_MAX = 6500;
 inline constexpr int MIN_KELVIN = 1000;

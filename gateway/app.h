@@ -1,4 +1,4 @@
-// The composition root (house-style §3): builds the loop's modules from a loaded configuration, wires
+// The composition root (docs/architecture.md): builds the loop's modules from a loaded configuration, wires
 // them (MQTT <-> bridge <-> sessions, discovery -> bridge, logs -> bridge/logging), and tears them down
 // in order. Loop thread only.
 #pragma once

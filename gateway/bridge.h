@@ -1,4 +1,4 @@
-// The router between MQTT and the devices (the only place wiring the two, house-style §3):
+// The router between MQTT and the devices (the only place wiring the two, docs/architecture.md):
 // device reports become retained state, link changes become availability, /set and /get become
 // session commands with an answer on set/result, and bridge/request/<path> is answered on
 // bridge/response/<path> with the transaction echoed. Loop thread only.

@@ -25,7 +25,7 @@
 
 namespace t2m::gw {
 
-// Timings default to what works in the field (tuya-local-protocol.md §6.3, §10).
+// Timings default to what works in the field (docs/protocol.md §6.3, §10).
 struct SessionOptions {
   std::string device_id;
   Bytes local_key;  // 16 raw bytes

@@ -1,4 +1,4 @@
-// Home Assistant discovery on the loop (bridge-conventions.md §2.2, §6): publishes the retained
+// Home Assistant discovery on the loop (docs/conventions.md §2.2, §6): publishes the retained
 // device-based discovery configs (mqtt/ha_discovery.h) through the Publisher (so they are republished after
 // every reconnect and cleared with their owner), clears them when a device is removed, republishes them
 // when a device is renamed or its entities change, removes stale configs a previous run left for devices

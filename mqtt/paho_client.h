@@ -1,6 +1,6 @@
 // PahoClient: the real Client, on Paho MQTT C++'s async_client (MQTT 3.1.1).
 //
-// Threads (house-style §3): every Paho callback copies its data and LoopExecutor::post()s it; no Paho
+// Threads (docs/architecture.md): every Paho callback copies its data and LoopExecutor::post()s it; no Paho
 // callback touches our members or blocks, and loop-side calls never wait on a token. All handlers run
 // on the loop thread. mqtt::exception never leaves this adapter.
 //

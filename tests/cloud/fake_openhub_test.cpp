@@ -1,4 +1,4 @@
-// The fake open-hub (reference §6.b, §7): the fake OpenAPI answers the access-config call only to
+// The fake open-hub (docs/cloud.md §6.b, §7): the fake OpenAPI answers the access-config call only to
 // signed, well-formed requests, and the fake broker accepts the credentials it hands out and carries
 // envelopes that decrypt with password[8..24) in both message versions.
 #include "tests/fakecloud/fake_openhub.h"

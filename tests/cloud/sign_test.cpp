@@ -1,4 +1,4 @@
-// Every signing vector of reference §1.4.
+// Every signing vector of docs/cloud.md §1.4.
 #include "cloud/sign.h"
 
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// A fake Tuya OpenAPI (reference §7): verifies every request's signature, issues expiring tokens with
+// A fake Tuya OpenAPI (docs/cloud.md §7): verifies every request's signature, issues expiring tokens with
 // single-use refresh tokens, paginates device lists, serves specifications, firmware (scripted state
 // machine) and report logs, and injects failures on demand. The core is transport-free (`handle`);
 // `InProcessHttpClient` routes a cloud::HttpClient straight into it on injected timers, and
@@ -72,7 +72,7 @@ struct Failure {
   int times = 1;
 };
 
-// What the open-hub access-config call hands out (reference §6.b, §7.9): normally a FakeOpenhub's
+// What the open-hub access-config call hands out (docs/cloud.md §6.b, §7.9): normally a FakeOpenhub's
 // access(), i.e. a loopback mosquitto and credentials it accepts.
 struct OpenhubAccess {
   std::string url;  // tcp://127.0.0.1:<port>

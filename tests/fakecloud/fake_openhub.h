@@ -1,4 +1,4 @@
-// A stand-in for Tuya's open-hub MQTT broker (reference §6.b, §7 "MQTT"): a real mosquitto on a free
+// A stand-in for Tuya's open-hub MQTT broker (docs/cloud.md §6.b, §7 "MQTT"): a real mosquitto on a free
 // loopback port that refuses anonymous clients and knows two users, the one the fake OpenAPI hands out
 // (access(), for FakeCloud::set_openhub) and the fake's own publisher. publish() encrypts a business
 // payload the way Tuya does (key = password[8..24); "1.0" AES-128-ECB, "2.0" AES-128-GCM with the

@@ -1,4 +1,4 @@
-// A fake of Tuya's Pulsar WebSocket message service (reference §7): a libwebsockets server on 127.0.0.1
+// A fake of Tuya's Pulsar WebSocket message service (docs/cloud.md §7): a libwebsockets server on 127.0.0.1
 // (free port), on the caller's libuv loop, that checks the consumer path and the username/password
 // headers, sends encrypted frames (ECB or GCM per message, announced in properties.em), expects
 // {"messageId"} acks, redelivers unacked frames after ack_timeout_ms with redeliveryCount + 1 (and to a

@@ -28,7 +28,7 @@ constexpr size_t IV_SIZE = 12;
 constexpr uint32_t RETCODE_ERROR = 1;
 // Curtain position updates while the motor runs.
 constexpr uint32_t MOTION_STEP_MS = 500;
-// A header declaring 1 MiB: far over any bound a client should accept (tuya-local-protocol.md §2.3).
+// A header declaring 1 MiB: far over any bound a client should accept (docs/protocol.md §2.3).
 constexpr uint32_t OVERSIZE_LENGTH = 1024 * 1024;
 constexpr size_t OVERSIZE_TAIL = 256;
 constexpr const char* DEVICE22_ERROR = "json obj data unvalid";
