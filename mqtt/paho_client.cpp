@@ -1,9 +1,6 @@
 #include "mqtt/paho_client.h"
 
 #include <mqtt/async_client.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,30 +12,11 @@
 
 #include "common/log.h"
 #include "common/uv_handle.h"
+#include "mqtt/tcp_nodelay.h"
 #include "mqtt/tls_probe.h"
 
 namespace t2m::mqtt {
 namespace {
-
-// Paho C never sets TCP_NODELAY and offers no way to reach its socket. Without it a state message and
-// the set/result that follows it wait for the broker's delayed ACK (Nagle): ~5 ms more per command round
-// trip, measured by bench/. After each connect, every TCP socket of the process without it gets it;
-// device sockets already have it, so the only one that changes is the broker connection.
-void set_nodelay_on_tcp_sockets() {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
-  const int max_fd = static_cast<int>(std::min<rlim_t>(lim.rlim_cur, 1 << 20));
-  for (int fd = 3; fd < max_fd; ++fd) {
-    int type = 0;
-    socklen_t len = sizeof type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) continue;
-    int nodelay = 0;
-    len = sizeof nodelay;
-    if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) != 0 || nodelay) continue;
-    nodelay = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
-  }
-}
 
 constexpr const char* TAG = "mqtt.paho";
 constexpr int MQTT_VERSION = MQTTVERSION_3_1_1;
