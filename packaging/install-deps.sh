@@ -9,7 +9,7 @@ PACKAGES=(
   libuv1-dev doctest-dev libwebsockets-dev
   mosquitto mosquitto-clients openssl
   clang libclang-rt-14-dev
-  dpkg-dev file
+  dpkg-dev file ccache
 )
 if [[ "${T2M_DEPS_EXTRA:-}" != "" ]]; then
   read -r -a extra <<<"$T2M_DEPS_EXTRA"
