@@ -6,9 +6,12 @@ namespace t2m {
 
 std::string_view to_string(JsonInputError e) {
   switch (e) {
-    case JsonInputError::too_large: return "too_large";
-    case JsonInputError::too_deep: return "too_deep";
-    case JsonInputError::invalid: return "invalid";
+    case JsonInputError::too_large:
+      return "too_large";
+    case JsonInputError::too_deep:
+      return "too_deep";
+    case JsonInputError::invalid:
+      return "invalid";
   }
   return "invalid";
 }
@@ -30,7 +33,9 @@ unsigned json_depth(std::string_view text, unsigned stop) {
       continue;
     }
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '[':
       case '{':
         if (++depth > deepest) {
@@ -42,7 +47,8 @@ unsigned json_depth(std::string_view text, unsigned stop) {
       case '}':
         if (depth > 0) --depth;
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return deepest;
@@ -50,9 +56,9 @@ unsigned json_depth(std::string_view text, unsigned stop) {
 
 Result<nlohmann::json, JsonInputFailure> parse_json(std::string_view text, const JsonLimits& limits) {
   if (text.size() > limits.max_bytes) {
-    return fail(JsonInputFailure{JsonInputError::too_large,
-                                 strformat("JSON of %zu bytes is over the limit of %zu bytes", text.size(),
-                                           limits.max_bytes)});
+    return fail(JsonInputFailure{
+        JsonInputError::too_large,
+        strformat("JSON of %zu bytes is over the limit of %zu bytes", text.size(), limits.max_bytes)});
   }
   if (json_depth(text, limits.max_depth + 1) > limits.max_depth) {
     return fail(JsonInputFailure{JsonInputError::too_deep,

@@ -1,4 +1,5 @@
-// The only door from a foreign thread (Paho, curl resolver, signal) into the loop thread (CONTRIBUTING.md, rule 1).
+// The only door from a foreign thread (Paho, curl resolver, signal) into the loop thread (CONTRIBUTING.md,
+// rule 1).
 #pragma once
 
 #include <uv.h>

@@ -1,5 +1,5 @@
-// Injected time (CONTRIBUTING.md, rule 10): production code asks a Timers object for the time and for callbacks;
-// tests use FakeTimers and advance time by hand, so nothing depends on the machine's speed.
+// Injected time (CONTRIBUTING.md, rule 10): production code asks a Timers object for the time and for
+// callbacks; tests use FakeTimers and advance time by hand, so nothing depends on the machine's speed.
 #pragma once
 
 #include <uv.h>

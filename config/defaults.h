@@ -20,7 +20,8 @@ inline constexpr std::chrono::seconds DEFAULT_MQTT_KEEPALIVE = 60s;
 inline constexpr std::chrono::seconds MAX_MQTT_KEEPALIVE = 65535s;
 
 // ---- Home Assistant ----
-inline constexpr std::string_view DEFAULT_DISCOVERY_PREFIX = "homeassistant";  // HA default (docs/conventions.md §2.1)
+inline constexpr std::string_view DEFAULT_DISCOVERY_PREFIX =
+    "homeassistant";  // HA default (docs/conventions.md §2.1)
 inline constexpr std::string_view DEFAULT_HA_STATUS_TOPIC = "homeassistant/status";  // HA birth/LWT (§2.2)
 
 // ---- Cloud ----

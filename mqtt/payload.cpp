@@ -52,10 +52,8 @@ Status check_size(std::string_view payload, size_t limit) {
 Result<json> parse_json(std::string_view text) {
   auto r = t2m::parse_json(text);
   if (r.ok()) return std::move(r).value();
-  if (r.error().code == JsonInputError::too_deep)
-    return fail("mqtt_payload_too_deep", r.error().message);
-  if (r.error().code == JsonInputError::too_large)
-    return fail("mqtt_payload_too_large", r.error().message);
+  if (r.error().code == JsonInputError::too_deep) return fail("mqtt_payload_too_deep", r.error().message);
+  if (r.error().code == JsonInputError::too_large) return fail("mqtt_payload_too_large", r.error().message);
   return fail("mqtt_payload_invalid_json", r.error().message);
 }
 

@@ -3,6 +3,7 @@
 #include <limits>
 #include <string>
 
+#include "common/json_input.h"
 #include "protocol/message.h"
 
 namespace t2m::proto {
@@ -33,29 +34,7 @@ std::string time_string(int64_t unix_s) {
 }
 
 bool depth_within_limit(std::string_view text) {
-  size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > MAX_JSON_DEPTH) return false;
-    } else if ((c == '}' || c == ']') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
+  return json_depth(text, MAX_JSON_DEPTH + 1) <= MAX_JSON_DEPTH;
 }
 
 std::optional<std::string> string_field(const nlohmann::json& obj, const char* name) {
