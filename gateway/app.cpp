@@ -13,6 +13,7 @@
 #include "gateway/cli_args.h"
 #include "gateway/cloud_link.h"
 #include "gateway/discovery_listener.h"
+#include "gateway/error_code.h"
 #include "gateway/ha_publisher.h"
 #include "gateway/transport.h"
 #include "mqtt/paho_client.h"
@@ -86,7 +87,7 @@ Status App::start() {
   hooks.save_config = [path](const config::Config& c) { return config::save_config(c, path); };
   if (!cfg.discovery.broadcast_target.empty()) {
     hooks.send_discovery_request = [&m]() -> Status {
-      if (!m.discovery) return fail("discovery_off", "UDP discovery is disabled in the configuration");
+      if (!m.discovery) return fail(ErrorCode::DISCOVERY_OFF, "UDP discovery is disabled in the configuration");
       Bytes iv(12);
       system_random()(iv.data(), iv.size());
       // Devices answer to the address in the request; with a loopback target that is loopback too.

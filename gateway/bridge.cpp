@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include "common/log.h"
+#include "gateway/error_code.h"
 #include "mqtt/payload.h"
 
 namespace t2m::gw {
@@ -212,8 +213,8 @@ void Bridge::on_report_(Device& d, const nlohmann::json& dps, const std::optiona
   try {
     handle_report_(d, dps, cid);
   } catch (const std::exception& e) {
-    ++d.errors["internal_error"];
-    count_error_("internal_error");
+    ++d.errors[std::string(to_string(ErrorCode::INTERNAL_ERROR))];
+    count_error_(ErrorCode::INTERNAL_ERROR);
     T2M_LOGE(TAG, "%s: report could not be handled: %s", d.name().c_str(), e.what());
   }
 }
@@ -275,8 +276,9 @@ void Bridge::on_link_(Device& d, bool online, const std::string& reason) {
 void Bridge::on_error_(Device& d, const Error& e) {
   ++d.errors[e.code];
   count_error_(e.code);
-  if (e.code == "wrong_key" && hooks_.on_wrong_key) hooks_.on_wrong_key(d.cfg.id);
-  if (e.code == "wrong_key" || e.code == "no_answer" || e.code == "wrong_version") {
+  const bool wrong_key = is(e, ErrorCode::WRONG_KEY);
+  if (wrong_key && hooks_.on_wrong_key) hooks_.on_wrong_key(d.cfg.id);
+  if (wrong_key || is(e, ErrorCode::NO_ANSWER) || is(e, ErrorCode::WRONG_VERSION)) {
     publish_event_(
         "device_error",
         {{"id", d.cfg.id}, {"friendly_name", d.name()}, {"error", e.code}, {"message", e.message}});
@@ -406,6 +408,10 @@ void Bridge::count_error_(const std::string& code) {
   ++stats_.errors[code];
 }
 
+void Bridge::count_error_(ErrorCode code) {
+  ++stats_.errors[std::string(to_string(code))];
+}
+
 void Bridge::on_announcement(const proto::Announcement& a, const std::string& sender_ip) {
   const std::string ip = a.ip.empty() ? sender_ip : a.ip;
   nlohmann::json seen{{"id", a.gw_id},
@@ -448,11 +454,11 @@ void Bridge::on_mqtt_message(const mqtt::Message& m) {
     handle_mqtt_message_(m);
   } catch (const std::exception& e) {
     ++stats_.bad_mqtt_messages;
-    count_error_("internal_error");
+    count_error_(ErrorCode::INTERNAL_ERROR);
     T2M_LOGE(TAG, "message on %s could not be handled: %s", m.topic.c_str(), e.what());
     auto parsed = topics_.parse(m.topic);
     if (parsed && (parsed->kind == mqtt::TopicKind::SET || parsed->kind == mqtt::TopicKind::SET_ATTR))
-      answer_set_(parsed->name, fail("bad_payload", "the command could not be read"), std::nullopt, nullptr);
+      answer_set_(parsed->name, fail(ErrorCode::BAD_PAYLOAD, "the command could not be read"), std::nullopt, nullptr);
   }
 }
 
@@ -525,8 +531,8 @@ void Bridge::handle_set_(const std::string& name, nlohmann::json command) {
   }
   Device* d = find_(name);
   if (!d) {
-    count_error_("unknown_device");
-    answer_set_(name, fail("unknown_device", "no device is called '" + name + "'"), transaction, nullptr);
+    count_error_(ErrorCode::UNKNOWN_DEVICE);
+    answer_set_(name, fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + name + "'"), transaction, nullptr);
     return;
   }
   auto dps = d->model.to_dps(command, d->dps);
@@ -550,8 +556,8 @@ void Bridge::handle_set_(const std::string& name, nlohmann::json command) {
     return;
   }
   if (!s) {
-    count_error_("offline");
-    answer_set_(name, fail("offline", d->name() + " is offline: " + d->reason), transaction, nullptr);
+    count_error_(ErrorCode::OFFLINE);
+    answer_set_(name, fail(ErrorCode::OFFLINE, d->name() + " is offline: " + d->reason), transaction, nullptr);
     return;
   }
   std::optional<std::string> cid;
@@ -567,13 +573,13 @@ void Bridge::handle_set_(const std::string& name, nlohmann::json command) {
 void Bridge::handle_get_(const std::string& name, const std::vector<std::string>&) {
   Device* d = find_(name);
   if (!d) {
-    count_error_("unknown_device");
-    answer_set_(name, fail("unknown_device", "no device is called '" + name + "'"), std::nullopt, nullptr);
+    count_error_(ErrorCode::UNKNOWN_DEVICE);
+    answer_set_(name, fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + name + "'"), std::nullopt, nullptr);
     return;
   }
   DeviceSession* s = session_for_(*d);
   if (!s) {
-    answer_set_(name, fail("offline", d->name() + " is offline: " + d->reason), std::nullopt, nullptr);
+    answer_set_(name, fail(ErrorCode::OFFLINE, d->name() + " is offline: " + d->reason), std::nullopt, nullptr);
     return;
   }
   std::optional<std::string> cid;
@@ -606,7 +612,7 @@ void Bridge::handle_request_(const std::string& path, const std::string& payload
   const nlohmann::json& data = req->data;
   if (path.rfind("device/ota_update/", 0) == 0) {
     if (!hooks_.async_request) {
-      respond(fail("cloud_off", "firmware updates need the cloud: configure the \"cloud\" section"),
+      respond(fail(ErrorCode::CLOUD_OFF, "firmware updates need the cloud: configure the \"cloud\" section"),
               req->transaction);
       return;
     }
@@ -623,7 +629,7 @@ void Bridge::handle_request_(const std::string& path, const std::string& payload
     return;
   }
   Result<nlohmann::json> result =
-      fail("unknown_request", "unknown request '" + path +
+      fail(ErrorCode::UNKNOWN_REQUEST, "unknown request '" + path +
                                   "'; supported: device/rename, device/add, device/remove, "
                                   "device/options, scan, health_check, info");
   if (path == "device/rename")
@@ -670,13 +676,13 @@ std::string join_issues(const config::ConfigIssues& issues) {
 Result<nlohmann::json> Bridge::request_rename_(const nlohmann::json& data) {
   auto ref = device_ref(data, "from");
   if (!ref || !data.is_object() || !data.contains("to") || !data["to"].is_string())
-    return fail("bad_request", R"(rename needs {"from": "<name or id>", "to": "<new name>"})");
+    return fail(ErrorCode::BAD_REQUEST, R"(rename needs {"from": "<name or id>", "to": "<new name>"})");
   Device* d = find_(*ref);
-  if (!d) return fail("unknown_device", "no device is called '" + *ref + "'");
+  if (!d) return fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + *ref + "'");
   const std::string to = data["to"].get<std::string>();
   if (auto v = mqtt::validate_friendly_name(to); !v.ok()) return Unexpected<Error>{v.error()};
   if (Device* other = find_(to); other && other != d)
-    return fail("name_taken", "'" + to + "' is already used");
+    return fail(ErrorCode::NAME_TAKEN, "'" + to + "' is already used");
   const std::string old = d->name();
   if (old == to) return nlohmann::json{{"from", old}, {"to", to}};
   // Clear the old name's retained state, availability and plain topics; discovery (by id) stays.
@@ -696,9 +702,9 @@ Result<nlohmann::json> Bridge::request_rename_(const nlohmann::json& data) {
 Result<nlohmann::json> Bridge::request_add_(const nlohmann::json& data) {
   if (data.is_object() && data.contains("id") && data["id"].is_string() &&
       find_(data["id"].get<std::string>()))
-    return fail("exists", "a device with id " + data["id"].get<std::string>() + " already exists");
+    return fail(ErrorCode::EXISTS, "a device with id " + data["id"].get<std::string>() + " already exists");
   auto added = config::add_device(config_, data);
-  if (!added) return fail("invalid_device", join_issues(added.error()));
+  if (!added) return fail(ErrorCode::INVALID_DEVICE, join_issues(added.error()));
   const config::DeviceConfig cfg = added.value();
   if (!cfg.local_key.empty()) log_register_secret(cfg.local_key);
   add_device_(cfg);
@@ -728,9 +734,9 @@ void Bridge::remove_device_(const std::string& id) {
 
 Result<nlohmann::json> Bridge::request_remove_(const nlohmann::json& data) {
   auto ref = device_ref(data);
-  if (!ref) return fail("bad_request", R"(remove needs {"id": "<name or id>"})");
+  if (!ref) return fail(ErrorCode::BAD_REQUEST, R"(remove needs {"id": "<name or id>"})");
   Device* d = find_(*ref);
-  if (!d) return fail("unknown_device", "no device is called '" + *ref + "'");
+  if (!d) return fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + *ref + "'");
   const std::string id = d->cfg.id;
   const std::string name = d->name();
   for (Device* c : d->children) c->parent = nullptr;
@@ -746,16 +752,16 @@ Result<nlohmann::json> Bridge::request_remove_(const nlohmann::json& data) {
 Result<nlohmann::json> Bridge::request_options_(const nlohmann::json& data) {
   auto ref = device_ref(data);
   if (!ref || !data.contains("options") || !data["options"].is_object())
-    return fail("bad_request", R"(options needs {"id": "<name or id>", "options": {...}})");
+    return fail(ErrorCode::BAD_REQUEST, R"(options needs {"id": "<name or id>", "options": {...}})");
   Device* d = find_(*ref);
-  if (!d) return fail("unknown_device", "no device is called '" + *ref + "'");
-  if (data["options"].contains("id")) return fail("bad_request", "the id of a device cannot change");
+  if (!d) return fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + *ref + "'");
+  if (data["options"].contains("id")) return fail(ErrorCode::BAD_REQUEST, "the id of a device cannot change");
   const std::string id = d->cfg.id;
   const std::string old_name = d->name();
   // update_device keeps only what the user wrote (a listed device's key stays in the list) and
   // validates the whole configuration before changing anything.
   auto updated = config::update_device(config_, id, data["options"]);
-  if (!updated) return fail("invalid_options", join_issues(updated.error()));
+  if (!updated) return fail(ErrorCode::INVALID_OPTIONS, join_issues(updated.error()));
   const config::DeviceConfig cfg = updated.value();
   nlohmann::json keep_dps = d->dps;
   nlohmann::json keep_update = d->update;
@@ -858,7 +864,7 @@ void Bridge::apply_cloud_report(const std::string& dev_id, const std::vector<Clo
       if (const auto* desc = d->model.model().find_property(item.code)) id = desc->id;
     }
     if (!id) {
-      count_error_("cloud_unknown_code");
+      count_error_(ErrorCode::CLOUD_UNKNOWN_CODE);
       continue;
     }
     dps[std::to_string(*id)] = item.value;

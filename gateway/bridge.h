@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "gateway/device_model.h"
 #include "gateway/device_session.h"
+#include "gateway/error_code.h"
 #include "mqtt/client.h"
 #include "mqtt/publisher.h"
 #include "mqtt/topics.h"
@@ -169,6 +170,7 @@ class Bridge {
   Result<nlohmann::json> request_options_(const nlohmann::json& data);
   Result<nlohmann::json> request_scan_(const nlohmann::json& data);
   void count_error_(const std::string& code);
+  void count_error_(ErrorCode code);
   nlohmann::json device_entry_(const Device& d) const;  // bridge/devices entry without "dps"
   void persist_();
 
