@@ -1,5 +1,4 @@
 // Every default and limit of the gateway's configuration, with where it comes from (CONTRIBUTING.md rule 5).
-// Protocol doc = docs/protocol.md; bridge doc = docs/conventions.md (both in this repository).
 #pragma once
 
 #include <chrono>
@@ -27,42 +26,42 @@ inline constexpr std::string_view DEFAULT_HA_STATUS_TOPIC = "homeassistant/statu
 // ---- Cloud ----
 inline constexpr std::string_view DEFAULT_CLOUD_REGION = "eu";
 
-// ---- LAN discovery (protocol doc §1, §7) ----
+// ---- LAN discovery (docs/protocol.md §1, §7) ----
 inline constexpr uint16_t DISCOVERY_PORT_V31 = 6666;  // plaintext 3.1 broadcasts
 inline constexpr uint16_t DISCOVERY_PORT_V33 = 6667;  // encrypted 3.2-3.5 broadcasts
 inline constexpr uint16_t DISCOVERY_PORT_APP = 7000;  // 3.5 solicitation replies
 inline constexpr std::string_view DEFAULT_DISCOVERY_BIND = "0.0.0.0";
-// tinytuya repeats its 3.5 solicitation every 6 s while scanning (protocol doc §7).
+// tinytuya repeats its 3.5 solicitation every 6 s while scanning (docs/protocol.md §7).
 inline constexpr std::chrono::seconds DEFAULT_DISCOVERY_REQUEST_INTERVAL = 6s;
 
 // ---- Devices ----
-inline constexpr uint16_t DEFAULT_DEVICE_PORT = 6668;  // TCP command channel (protocol doc §1)
+inline constexpr uint16_t DEFAULT_DEVICE_PORT = 6668;  // TCP command channel (docs/protocol.md §1)
 // Heartbeat after 10 s of send-idle: tuyapi and localtuya use 10 s, devices drop idle sockets after ~30 s
-// (protocol doc §6.3, §10 item 2).
+// (docs/protocol.md §6.3, §10 item 2).
 inline constexpr std::chrono::seconds DEFAULT_HEARTBEAT_INTERVAL = 10s;
 inline constexpr std::chrono::seconds MIN_HEARTBEAT_INTERVAL = 1s;
-// Above this the device has usually closed the socket already (~30 s idle, protocol doc §6.3).
+// Above this the device has usually closed the socket already (~30 s idle, docs/protocol.md §6.3).
 inline constexpr std::chrono::seconds MAX_HEARTBEAT_INTERVAL = 25s;
 // Full DP_QUERY resync. Devices push every change, so polling is a safety net; "poll >= 5-10 s, prefer
-// pushes" (protocol doc §6.3, §10 last line). 0 in the config disables polling.
+// pushes" (docs/protocol.md §6.3, §10 last line). 0 in the config disables polling.
 inline constexpr std::chrono::seconds DEFAULT_POLL_INTERVAL = 60s;
-// "Don't poll faster than ~1/s" (protocol doc §6.3).
+// "Don't poll faster than ~1/s" (docs/protocol.md §6.3).
 inline constexpr std::chrono::seconds MIN_POLL_INTERVAL = 1s;
-// Metering plugs: refresh energy DPs every 30 s when an UPDATEDPS list is set (protocol doc §8, §10 item 8;
-// 5-10 s is the fastest seen in the field, slower is kinder to the device).
+// Metering plugs: refresh energy DPs every 30 s when an UPDATEDPS list is set (docs/protocol.md §8, §10 item
+// 8; 5-10 s is the fastest seen in the field, slower is kinder to the device).
 inline constexpr std::chrono::seconds DEFAULT_UPDATEDPS_INTERVAL = 30s;
 inline constexpr std::chrono::seconds MIN_UPDATEDPS_INTERVAL = 5s;
 // Large dpId lists crashed plugs (localtuya#549): warn above this many ids.
 inline constexpr size_t UPDATEDPS_WARN_SIZE = 8;
 // 0 = no limit: all DPs of a command in one CONTROL. Set 1 for devices that ignore multi-DP writes
-// (protocol doc §10 item 9).
+// (docs/protocol.md §10 item 9).
 inline constexpr uint32_t DEFAULT_MAX_DPS_PER_WRITE = 0;
 // Spacing between two writes to one device: rapid commands reboot some devices (docs/conventions.md §3.6).
 inline constexpr std::chrono::milliseconds DEFAULT_WRITE_PACING = 100ms;
 inline constexpr std::chrono::milliseconds MAX_WRITE_PACING = 10000ms;
-// Tuya local keys are 16 characters used as raw AES-128 key bytes (protocol doc §1).
+// Tuya local keys are 16 characters used as raw AES-128 key bytes (docs/protocol.md §1).
 inline constexpr size_t LOCAL_KEY_LENGTH = 16;
-// DP ids seen in the wild reach the 200s (IR/vendor DPs, protocol doc §8); they are one byte in the SDK.
+// DP ids seen in the wild reach the 200s (IR/vendor DPs, docs/protocol.md §8); they are one byte in the SDK.
 inline constexpr int MIN_DP_ID = 1;
 inline constexpr int MAX_DP_ID = 255;
 

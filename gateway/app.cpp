@@ -87,7 +87,8 @@ Status App::start() {
   hooks.save_config = [path](const config::Config& c) { return config::save_config(c, path); };
   if (!cfg.discovery.broadcast_target.empty()) {
     hooks.send_discovery_request = [&m]() -> Status {
-      if (!m.discovery) return fail(ErrorCode::DISCOVERY_OFF, "UDP discovery is disabled in the configuration");
+      if (!m.discovery)
+        return fail(ErrorCode::DISCOVERY_OFF, "UDP discovery is disabled in the configuration");
       Bytes iv(12);
       system_random()(iv.data(), iv.size());
       // Devices answer to the address in the request; with a loopback target that is loopback too.

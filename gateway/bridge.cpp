@@ -458,7 +458,8 @@ void Bridge::on_mqtt_message(const mqtt::Message& m) {
     T2M_LOGE(TAG, "message on %s could not be handled: %s", m.topic.c_str(), e.what());
     auto parsed = topics_.parse(m.topic);
     if (parsed && (parsed->kind == mqtt::TopicKind::SET || parsed->kind == mqtt::TopicKind::SET_ATTR))
-      answer_set_(parsed->name, fail(ErrorCode::BAD_PAYLOAD, "the command could not be read"), std::nullopt, nullptr);
+      answer_set_(parsed->name, fail(ErrorCode::BAD_PAYLOAD, "the command could not be read"), std::nullopt,
+                  nullptr);
   }
 }
 
@@ -532,7 +533,8 @@ void Bridge::handle_set_(const std::string& name, nlohmann::json command) {
   Device* d = find_(name);
   if (!d) {
     count_error_(ErrorCode::UNKNOWN_DEVICE);
-    answer_set_(name, fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + name + "'"), transaction, nullptr);
+    answer_set_(name, fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + name + "'"), transaction,
+                nullptr);
     return;
   }
   auto dps = d->model.to_dps(command, d->dps);
@@ -557,7 +559,8 @@ void Bridge::handle_set_(const std::string& name, nlohmann::json command) {
   }
   if (!s) {
     count_error_(ErrorCode::OFFLINE);
-    answer_set_(name, fail(ErrorCode::OFFLINE, d->name() + " is offline: " + d->reason), transaction, nullptr);
+    answer_set_(name, fail(ErrorCode::OFFLINE, d->name() + " is offline: " + d->reason), transaction,
+                nullptr);
     return;
   }
   std::optional<std::string> cid;
@@ -574,12 +577,14 @@ void Bridge::handle_get_(const std::string& name, const std::vector<std::string>
   Device* d = find_(name);
   if (!d) {
     count_error_(ErrorCode::UNKNOWN_DEVICE);
-    answer_set_(name, fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + name + "'"), std::nullopt, nullptr);
+    answer_set_(name, fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + name + "'"), std::nullopt,
+                nullptr);
     return;
   }
   DeviceSession* s = session_for_(*d);
   if (!s) {
-    answer_set_(name, fail(ErrorCode::OFFLINE, d->name() + " is offline: " + d->reason), std::nullopt, nullptr);
+    answer_set_(name, fail(ErrorCode::OFFLINE, d->name() + " is offline: " + d->reason), std::nullopt,
+                nullptr);
     return;
   }
   std::optional<std::string> cid;
@@ -630,8 +635,8 @@ void Bridge::handle_request_(const std::string& path, const std::string& payload
   }
   Result<nlohmann::json> result =
       fail(ErrorCode::UNKNOWN_REQUEST, "unknown request '" + path +
-                                  "'; supported: device/rename, device/add, device/remove, "
-                                  "device/options, scan, health_check, info");
+                                           "'; supported: device/rename, device/add, device/remove, "
+                                           "device/options, scan, health_check, info");
   if (path == "device/rename")
     result = request_rename_(data);
   else if (path == "device/add")
