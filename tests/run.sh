@@ -14,7 +14,9 @@ packaging/install-deps.sh
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 
-phase() { printf '\n=== %s ===\n' "$*"; }
+# Each phase prints the seconds since the suite started, so a slow phase shows in the CI log.
+SUITE_START=$SECONDS
+phase() { printf '\n=== [%4ds] %s ===\n' "$((SECONDS - SUITE_START))" "$*"; }
 
 # ccache: the four builds are most of the suite's time; a later run on the same machine recompiles only
 # what changed. Paths are made relative to the checkout, so another clone of the same tree hits too.
@@ -67,7 +69,8 @@ if [[ -f fuzz/CMakeLists.txt ]]; then
 fi
 if [[ $(id -u) -eq 0 ]]; then
   phase "Debian package: build, install, check, remove"
-  packaging/test-deb.sh
+  # Same compile flags as the release build (-Werror included), so ccache serves the package's objects.
+  T2M_DEB_CMAKE_ARGS="-DT2M_WERROR=ON" packaging/test-deb.sh
 else
   echo "(the .deb install test needs root: skipped)"
 fi
