@@ -9,13 +9,13 @@
 #include "common/log.h"
 #include "common/loop_executor.h"
 #include "common/timers.h"
-#include "gateway/bridge.h"
 #include "gateway/cli_args.h"
 #include "gateway/cloud_link.h"
 #include "gateway/discovery_listener.h"
-#include "gateway/error_code.h"
-#include "gateway/ha_publisher.h"
+#include "gateway/file_store.h"
+#include "gateway/gateway.h"
 #include "gateway/transport.h"
+#include "gateway/version.h"
 #include "mqtt/paho_client.h"
 #include "mqtt/payload.h"
 #include "mqtt/publisher.h"
@@ -40,22 +40,23 @@ std::string paho_uri(const std::string& server) {
 struct App::Impl {
   uv_loop_t* loop;
   config::LoadedConfig loaded;
+  FileStore store;
   LoopExecutor executor;
   UvTimers timers;
   UvTcpTransportFactory transports;
   mqtt::PahoClient client;
   mqtt::Publisher publisher;
   std::unique_ptr<CloudLink> cloud;
-  std::unique_ptr<Bridge> bridge;
-  std::unique_ptr<HaPublisher> ha;
   std::unique_ptr<DiscoveryListener> discovery;
+  std::unique_ptr<Gateway> gateway;
   Scheduler sched;
   int log_sink = 0;
   bool stopping = false;
 
-  Impl(uv_loop_t* l, config::LoadedConfig c)
+  Impl(uv_loop_t* l, config::LoadedConfig c, const std::string& state_dir)
       : loop(l),
         loaded(std::move(c)),
+        store(loaded.path, state_directory(loaded.path, state_dir)),
         executor(l),
         timers(l),
         transports(l),
@@ -64,15 +65,15 @@ struct App::Impl {
         sched(timers) {}
 };
 
-App::App(uv_loop_t* loop, config::LoadedConfig loaded)
-    : impl_(std::make_unique<Impl>(loop, std::move(loaded))) {}
+App::App(uv_loop_t* loop, config::LoadedConfig loaded, std::string state_dir)
+    : impl_(std::make_unique<Impl>(loop, std::move(loaded), state_dir)) {}
 
 App::~App() {
   if (impl_ && impl_->log_sink) log_remove_sink(impl_->log_sink);
 }
 
-Bridge& App::bridge() {
-  return *impl_->bridge;
+Gateway& App::gateway() {
+  return *impl_->gateway;
 }
 
 Status App::start() {
@@ -82,57 +83,6 @@ Status App::start() {
   if (cfg.mqtt.tls && !cfg.mqtt.tls->key_password.empty()) log_register_secret(cfg.mqtt.tls->key_password);
   if (cfg.cloud && !cfg.cloud->access_secret.empty()) log_register_secret(cfg.cloud->access_secret);
 
-  Bridge::Hooks hooks;
-  const std::string path = m.loaded.path;
-  hooks.save_config = [path](const config::Config& c) { return config::save_config(c, path); };
-  if (!cfg.discovery.broadcast_target.empty()) {
-    hooks.send_discovery_request = [&m]() -> Status {
-      if (!m.discovery)
-        return fail(ErrorCode::DISCOVERY_OFF, "UDP discovery is disabled in the configuration");
-      Bytes iv(12);
-      system_random()(iv.data(), iv.size());
-      // Devices answer to the address in the request; with a loopback target that is loopback too.
-      const auto& target = m.bridge->config().discovery.broadcast_target;
-      return m.discovery->send_request(target, proto::PORT_UDP_APP,
-                                       target.rfind("127.", 0) == 0 ? target : "0.0.0.0", iv);
-    };
-  }
-  // Probed versions and device22 modes survive restarts in a small file next to the configuration.
-  const std::string learned_path = path + ".learned";
-  nlohmann::json learned = nlohmann::json::object();
-  if (FILE* f = std::fopen(learned_path.c_str(), "r")) {
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-    std::fclose(f);
-    learned = nlohmann::json::parse(text, nullptr, false);
-    if (!learned.is_object()) {
-      T2M_LOGW(TAG, "ignoring %s: not a JSON object", learned_path.c_str());
-      learned = nlohmann::json::object();
-    }
-  }
-  hooks.save_learned = [learned_path](const nlohmann::json& j) {
-    const std::string tmp = learned_path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "w");
-    if (!f) {
-      T2M_LOGD(TAG, "cannot write %s: learned versions are kept in memory only", tmp.c_str());
-      return;
-    }
-    const std::string text = j.dump(2);
-    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    std::fclose(f);
-    if (ok) std::rename(tmp.c_str(), learned_path.c_str());
-  };
-  hooks.on_device_changed = [&m](const std::string& id) {
-    if (m.ha) m.ha->publish_device(id);
-  };
-  hooks.on_device_removed = [&m](const std::string& id, const std::string& old_name) {
-    if (m.ha) m.ha->remove_device(id, old_name);
-  };
-  hooks.on_report = [&m](const std::string& id, const nlohmann::json& dps) {
-    if (m.ha) m.ha->publish_actions(id, dps);
-  };
   if (cfg.cloud) {
     // Tests point the push consumer at a local fake: cloud.push_url (not part of the documented schema).
     std::string push_url;
@@ -140,46 +90,42 @@ Status App::start() {
       if (auto u = c->find("push_url"); u != c->end() && u->is_string()) push_url = u->get<std::string>();
     }
     m.cloud = std::make_unique<CloudLink>(m.loop, m.timers, m.executor, *cfg.cloud, push_url);
-    m.cloud->install_hooks(hooks);
   }
-  m.bridge =
-      std::make_unique<Bridge>(Bridge::Deps{m.timers, m.transports, system_random(), m.client, m.publisher},
-                               std::move(m.loaded.config), std::move(hooks), std::move(learned));
-  // The bridge owns the configuration from here on: one copy, not two (about 2.5 KB per device).
-  const config::Config& live = m.bridge->config();
-  HaPublisher::Sources hs;
-  hs.device_ids = [&m] { return m.bridge->device_ids(); };
-  hs.device = [&m](const std::string& id) -> std::optional<HaPublisher::DeviceView> {
-    const DeviceModel* md = m.bridge->model_of(id);
-    const config::DeviceConfig* c = m.bridge->config().find_device(id);
-    if (!md || !c) return std::nullopt;
-    HaPublisher::DeviceView v;
-    v.config = c;
-    v.model = &md->model();
-    const nlohmann::json fw = m.bridge->firmware_of(id);
-    if (fw.is_object()) {
-      v.firmware_update = true;
-      if (auto it = fw.find("installed_version"); it != fw.end() && it->is_string())
-        v.firmware_version = it->get<std::string>();
-    }
-    return v;
-  };
-  hs.republish_state = [&m](const std::string& id) { m.bridge->republish_state(id); };
-  HaPublisher::Options ho;
-  ho.version = std::string(GATEWAY_VERSION);
-  m.ha = std::make_unique<HaPublisher>(m.publisher, m.client, m.bridge->topics(), live.homeassistant,
-                                       m.timers, std::move(hs), ho);
+  if (cfg.discovery.enabled) {
+    DiscoveryOptions dopt;
+    dopt.bind_address = cfg.discovery.bind_address;
+    dopt.ports = cfg.discovery.ports;
+    dopt.broadcast_target = cfg.discovery.broadcast_target;
+    // Announcements reach the gateway once it exists (below); none can arrive before the loop runs.
+    m.discovery = std::make_unique<DiscoveryListener>(
+        m.loop, dopt,
+        [&m](const proto::Announcement& a, const std::string& ip) {
+          if (m.gateway) m.gateway->on_announcement(a, ip);
+        },
+        nullptr);
+  }
+
+  Gateway::Deps deps{m.timers, m.transports, system_random(), m.client, m.publisher};
+  deps.store = &m.store;
+  deps.cloud = m.cloud.get();
+  deps.keys = m.cloud.get();
+  if (m.discovery && !cfg.discovery.broadcast_target.empty()) deps.scanner = m.discovery.get();
+  deps.ha.version = std::string(GATEWAY_VERSION);
+  nlohmann::json learned = m.store.load_learned();
+  // The gateway owns the configuration from here on: one copy, not two (about 2.5 KB per device).
+  m.gateway = std::make_unique<Gateway>(deps, std::move(m.loaded.config), std::move(learned));
+  const config::Config& live = m.gateway->config();
   if (m.cloud) {
-    if (auto st = m.cloud->start(*m.bridge); !st.ok()) {
+    if (auto st = m.cloud->start(m.gateway->registry(), m.gateway->state()); !st.ok()) {
       // The LAN side works without the cloud: report and carry on.
       T2M_LOGE(TAG, "cloud: %s (firmware, key refresh and push messages are off)",
                st.error().message.c_str());
-      m.cloud.reset();
+      m.cloud->stop();
     }
   }
 
   // Log lines of warning level and above also go to <base>/bridge/logging, as zigbee2mqtt does.
-  const std::string logging_topic = m.bridge->topics().bridge_logging();
+  const std::string logging_topic = m.gateway->topics().bridge_logging();
   m.log_sink = log_add_sink([exec = &m.executor, pub = &m.publisher, logging_topic](
                                 LogLevel level, std::string_view tag, std::string_view message) {
     if (level > LogLevel::WARN) return;
@@ -206,48 +152,29 @@ Status App::start() {
     t.verify_hostname = live.mqtt.tls->verify_hostname;
     co.tls = t;
   }
-  co.will = mqtt::Message{m.bridge->topics().bridge_state(), R"({"state":"offline"})",
+  co.will = mqtt::Message{m.gateway->topics().bridge_state(), R"({"state":"offline"})",
                           mqtt::Qos::AT_LEAST_ONCE, true};
   mqtt::ClientHandlers h;
   h.on_connected = [&m](bool) {
     T2M_LOGI(TAG, "connected to the MQTT broker");
-    m.bridge->on_mqtt_connected();
-    m.ha->on_mqtt_connected();
+    m.gateway->on_mqtt_connected();
   };
   h.on_connection_lost = [](const std::string& cause) {
     T2M_LOGW(TAG, "lost the MQTT broker (%s); reconnecting, state is kept and republished", cause.c_str());
   };
-  // Home Assistant's status topic is outside the base topic: HA first.
-  h.on_message = [&m](mqtt::Message msg) {
-    if (!m.ha->on_message(msg)) m.bridge->on_mqtt_message(msg);
-  };
+  h.on_message = [&m](mqtt::Message msg) { m.gateway->on_mqtt_message(msg); };
   h.on_error = [](const Error& e) { T2M_LOGE(TAG, "MQTT: %s", e.message.c_str()); };
   auto st = m.client.connect(co, std::move(h));
   if (!st.ok()) return st;
 
-  if (live.discovery.enabled) {
-    DiscoveryOptions dopt;
-    dopt.bind_address = live.discovery.bind_address;
-    dopt.ports = live.discovery.ports;
-    m.discovery = std::make_unique<DiscoveryListener>(
-        m.loop, dopt,
-        [&m](const proto::Announcement& a, const std::string& ip) { m.bridge->on_announcement(a, ip); },
-        nullptr);
+  if (m.discovery) {
     (void)m.discovery->start();  // a port in use is reported; the gateway still runs on configured addresses
-    if (!live.discovery.broadcast_target.empty()) {
-      const uint64_t every = static_cast<uint64_t>(live.discovery.request_interval.count()) * MS_PER_S;
-      if (every > 0) {
-        m.sched.set_interval("discovery-request", every, [&m] {
-          Bytes iv(12);
-          system_random()(iv.data(), iv.size());
-          const auto& target = m.bridge->config().discovery.broadcast_target;
-          (void)m.discovery->send_request(target, proto::PORT_UDP_APP, target, iv);
-        });
-      }
+    const uint64_t every = static_cast<uint64_t>(live.discovery.request_interval.count()) * MS_PER_S;
+    if (!live.discovery.broadcast_target.empty() && every > 0) {
+      m.sched.set_interval("discovery-request", every, [&m] { (void)m.discovery->request_announcements(); });
     }
   }
-  m.bridge->start();
-  m.ha->start();
+  m.gateway->start();
   T2M_LOGI(TAG, "tuya2mqtt %s running with %zu devices, base topic '%s'",
            std::string(GATEWAY_VERSION).c_str(), live.devices.size(), live.mqtt.base_topic.c_str());
   return {};
@@ -276,17 +203,19 @@ void App::stop(std::function<void()> done) {
   else
     one_done();
   if (m.discovery) m.discovery->stop();
-  if (m.bridge) m.bridge->stop();  // offline for every device and the bridge, queued to the broker
+  if (m.gateway) m.gateway->stop();  // offline for every device and the bridge, queued to the broker
   m.client.disconnect(one_done);
 }
 
 namespace {
 
-const char* RUN_HELP = R"(usage: tuya2mqtt run -c <config.json> [--log-level LEVEL]
+const char* RUN_HELP = R"(usage: tuya2mqtt run -c <config.json> [--log-level LEVEL] [--state-dir DIR]
 
 Keeps every configured Tuya device connected and mirrors it on MQTT (see README).
   -c, --config FILE     configuration file (JSON)
   --log-level LEVEL     error | warning | info | debug | verbose (overrides the config)
+  --state-dir DIR       where learned protocol versions are kept (default: $STATE_DIRECTORY, which
+                        systemd sets, else the configuration's directory)
   --check               validate the configuration, print every problem, and exit
   -h, --help            this text
 Stops cleanly on SIGINT / SIGTERM (devices and bridge published offline).
@@ -301,7 +230,9 @@ struct SignalSet {
 
 int run_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  ArgSpec spec{{"--config", "--log-level"}, {"--help", "--check"}, {{"-c", "--config"}, {"-h", "--help"}}};
+  ArgSpec spec{{"--config", "--log-level", "--state-dir"},
+               {"--help", "--check"},
+               {{"-c", "--config"}, {"-h", "--help"}}};
   auto parsed = parse_args(args, spec);
   if (!parsed) {
     std::fprintf(stderr, "tuya2mqtt run: %s\n", parsed.error().message.c_str());
@@ -345,7 +276,7 @@ int run_main(int argc, char** argv) {
   uv_loop_init(&loop);
   int rc = 0;
   {
-    App app(&loop, std::move(loaded.value()));
+    App app(&loop, std::move(loaded.value()), parsed->get("--state-dir").value_or(""));
     auto st = app.start();
     if (!st.ok()) {
       T2M_LOGE(TAG, "cannot start: %s", st.error().message.c_str());

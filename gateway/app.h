@@ -1,6 +1,6 @@
 // The composition root (docs/architecture.md): builds the loop's modules from a loaded configuration, wires
-// them (MQTT <-> bridge <-> sessions, discovery -> bridge, logs -> bridge/logging), and tears them down
-// in order. Loop thread only.
+// them (the broker client and the discovery listener feed the Gateway; the cloud link serves it; logs go to
+// bridge/logging), and tears them down in order. Loop thread only.
 #pragma once
 
 #include <uv.h>
@@ -14,11 +14,12 @@
 
 namespace t2m::gw {
 
-class Bridge;
+class Gateway;
 
 class App {
  public:
-  App(uv_loop_t* loop, config::LoadedConfig loaded);
+  // `state_dir`: --state-dir, or "" for the default (gateway/file_store.h).
+  App(uv_loop_t* loop, config::LoadedConfig loaded, std::string state_dir = {});
   ~App();
   App(const App&) = delete;
   App& operator=(const App&) = delete;
@@ -27,7 +28,7 @@ class App {
   // Publishes every device and the bridge offline, disconnects from the broker, closes every handle;
   // `done` runs on the loop when nothing of the App is left running.
   void stop(std::function<void()> done);
-  Bridge& bridge();
+  Gateway& gateway();
 
  private:
   struct Impl;

@@ -13,11 +13,11 @@
 #include "config/config.h"
 #include "config/convert.h"
 #include "gateway/app.h"
-#include "gateway/bridge.h"
 #include "gateway/cli_args.h"
 #include "gateway/device_model.h"
 #include "gateway/device_session.h"
 #include "gateway/discovery_listener.h"
+#include "gateway/version.h"
 #include "mqtt/payload.h"
 
 namespace t2m::gw {

@@ -70,32 +70,24 @@ CloudLink::CloudLink(uv_loop_t* loop, Timers& timers, LoopExecutor& executor, co
 
 CloudLink::~CloudLink() {
   *alive_ = false;
-  bridge_ = nullptr;  // the bridge may be gone already; a consumer's last "disconnected" goes nowhere
+  // The gateway may be gone already; a consumer's last "disconnected" goes nowhere.
+  registry_ = nullptr;
+  state_ = nullptr;
   stop();
 }
 
-void CloudLink::install_hooks(Bridge::Hooks& hooks) {
-  hooks.async_request = [this](const std::string& path, const nlohmann::json& data,
-                               std::function<void(Result<nlohmann::json>)> respond) {
-    ota_request_(path, data, std::move(respond));
-  };
-  hooks.on_wrong_key = [this](const std::string& id) { refresh_key_(id); };
-  hooks.cloud_health = [this] {
-    return nlohmann::json{{"push", push_status()},
-                          {"push_events", stats_.push_events},
-                          {"push_unknown", stats_.push_unknown},
-                          {"key_refreshes", stats_.key_refreshes},
-                          {"cloud_commands", stats_.cloud_commands},
-                          {"ota_started", stats_.ota_started}};
-  };
-  hooks.cloud_command = [this](const std::string& id, const nlohmann::json& dps,
-                               std::function<void(const Status&)> done) {
-    return cloud_command_(id, dps, std::move(done));
-  };
+nlohmann::json CloudLink::health() const {
+  return nlohmann::json{{"push", push_status()},
+                        {"push_events", stats_.push_events},
+                        {"push_unknown", stats_.push_unknown},
+                        {"key_refreshes", stats_.key_refreshes},
+                        {"cloud_commands", stats_.cloud_commands},
+                        {"ota_started", stats_.ota_started}};
 }
 
-Status CloudLink::start(Bridge& bridge) {
-  bridge_ = &bridge;
+Status CloudLink::start(DeviceRegistry& registry, StatePublisher& state) {
+  registry_ = &registry;
+  state_ = &state;
   if (auto v = api_->validate(); !v.ok()) return v;
   if (!cloud::CurlHttpClient::async_dns_available())
     T2M_LOGW(TAG, "libcurl resolves names synchronously here: a slow DNS server would stall the loop");
@@ -196,29 +188,30 @@ void CloudLink::request_openhub_config_(const std::string& uid, size_t attempt,
 // ---- push messages ----------------------------------------------------------------------------
 
 void CloudLink::on_push(const cloud::push::PushMessage& message) {
-  if (!bridge_) return;
+  if (!state_) return;
   ++stats_.push_events;
-  Bridge& b = *bridge_;
+  StatePublisher& st = *state_;
   namespace p = cloud::push;
   std::visit(
       [&](const auto& ev) {
         using T = std::decay_t<decltype(ev)>;
         if constexpr (std::is_same_v<T, p::StatusReport>) {
-          std::vector<Bridge::CloudItem> items;
-          for (const auto& i : ev.items) items.push_back(Bridge::CloudItem{i.dp_id, i.code, i.value});
-          b.apply_cloud_report(ev.dev_id, items);
+          std::vector<CloudItem> items;
+          for (const auto& i : ev.items) items.push_back(CloudItem{i.dp_id, i.code, i.value});
+          st.cloud_report(ev.dev_id, items);
         } else if constexpr (std::is_same_v<T, p::Online>) {
-          b.apply_cloud_online(ev.dev_id, true);
+          st.cloud_online(ev.dev_id, true);
         } else if constexpr (std::is_same_v<T, p::Offline>) {
-          b.apply_cloud_online(ev.dev_id, false);
+          st.cloud_online(ev.dev_id, false);
         } else if constexpr (std::is_same_v<T, p::NameUpdate>) {
-          b.apply_cloud_name(ev.dev_id, ev.name);
+          st.cloud_name(ev.dev_id, ev.name);
         } else if constexpr (std::is_same_v<T, p::DpNameUpdate>) {
-          b.apply_cloud_dp_name(ev.dev_id, ev.dp_id, ev.name);
+          st.cloud_dp_name(ev.dev_id, ev.dp_id, ev.name);
         } else if constexpr (std::is_same_v<T, p::BindUser>) {
           bind_device_(ev.dev_id);
         } else if constexpr (std::is_same_v<T, p::Delete>) {
-          b.apply_cloud_removed(ev.dev_id);
+          if (auto r = registry_->remove(ev.dev_id); r.ok())
+            st.device_removed(r.value(), "deleted from the Tuya account");
         } else if constexpr (std::is_same_v<T, p::UpgradeStatus>) {
           std::string state = ev.status == static_cast<int>(cloud::UpgradeStatus::UPGRADING) ||
                                       ev.status == static_cast<int>(cloud::UpgradeStatus::QUEUED) ||
@@ -234,15 +227,14 @@ void CloudLink::on_push(const cloud::push::PushMessage& message) {
             else
               u["latest_version"] = ev.version;
           }
-          b.apply_firmware(ev.dev_id, u);
+          st.firmware(ev.dev_id, u);
         } else if constexpr (std::is_same_v<T, p::SceneRun>) {
           nlohmann::json actions = nlohmann::json::array();
           for (const auto& a : ev.actions) {
             actions.push_back({{"entity_id", a.entity_id}, {"action", a.id}});
-            if (b.has_device(a.entity_id))
-              b.publish_device_event(a.entity_id, "scene", {{"scene_id", ev.scene_id}, {"scene", ev.name}});
+            st.device_event(a.entity_id, "scene", {{"scene_id", ev.scene_id}, {"scene", ev.name}});
           }
-          b.publish_event("scene_run", {{"scene_id", ev.scene_id}, {"name", ev.name}, {"actions", actions}});
+          st.event("scene_run", {{"scene_id", ev.scene_id}, {"name", ev.name}, {"actions", actions}});
         } else {
           ++stats_.push_unknown;
           T2M_LOGD(TAG, "push message of protocol %d (%s) ignored", ev.protocol, ev.biz_code.c_str());
@@ -254,8 +246,7 @@ void CloudLink::on_push(const cloud::push::PushMessage& message) {
 void CloudLink::on_push_channel(std::string_view channel, bool connected) {
   T2M_LOGI(TAG, "push channel %.*s %s", static_cast<int>(channel.size()), channel.data(),
            connected ? "connected" : "disconnected");
-  if (bridge_)
-    bridge_->publish_event("cloud_push", {{"channel", std::string(channel)}, {"connected", connected}});
+  if (state_) state_->event("cloud_push", {{"channel", std::string(channel)}, {"connected", connected}});
 }
 
 void CloudLink::on_push_error(std::string_view channel, const Error& error) {
@@ -267,7 +258,7 @@ void CloudLink::bind_device_(const std::string& id) {
   auto alive = alive_;
   sched_.set_timeout("bind:" + id, BIND_FETCH_DELAY_MS, [this, alive, id] {
     api_->get_device(id, [this, alive, id](Result<cloud::DeviceInfo> info) {
-      if (!*alive || !bridge_) return;
+      if (!*alive || !registry_) return;
       if (!info.ok()) {
         T2M_LOGW(TAG, "new device %s: cannot fetch its details: %s", id.c_str(),
                  info.error().message.c_str());
@@ -285,16 +276,19 @@ void CloudLink::bind_device_(const std::string& id) {
         cfg.local_key.clear();  // sub-devices use their gateway's session and key
       }
       // The app's name becomes the MQTT name when it is a valid one; otherwise the id is used.
-      if (mqtt::validate_friendly_name(info->name).ok() && !bridge_->has_device(info->name))
+      if (mqtt::validate_friendly_name(info->name).ok() && !registry_->find(info->name))
         cfg.name = info->name;
       api_->get_specification(cfg.id, [this, alive, cfg](Result<cloud::Specification> spec) mutable {
-        if (!*alive || !bridge_) return;
+        if (!*alive || !registry_) return;
         if (spec.ok()) cfg.mapping = cloud::mapping_from_spec(spec.value());
-        auto st = bridge_->add_device(cfg);
-        if (!st.ok())
-          T2M_LOGW(TAG, "new device %s not added: %s", cfg.id.c_str(), st.error().message.c_str());
-        else
-          T2M_LOGI(TAG, "added newly bound device %s as '%s'", cfg.id.c_str(), cfg.display_name().c_str());
+        auto d = registry_->add(config::device_to_json(cfg));
+        if (!d) {
+          T2M_LOGW(TAG, "new device %s not added: %s", cfg.id.c_str(), d.error().message.c_str());
+          return;
+        }
+        T2M_LOGI(TAG, "added newly bound device %s as '%s'", cfg.id.c_str(), d.value()->name().c_str());
+        state_->device_added(*d.value());
+        state_->event("device_joined", {{"id", cfg.id}, {"friendly_name", d.value()->name()}});
       });
     });
   });
@@ -302,7 +296,7 @@ void CloudLink::bind_device_(const std::string& id) {
 
 // ---- keys and commands -------------------------------------------------------------------------
 
-void CloudLink::refresh_key_(const std::string& id) {
+void CloudLink::request_key(const std::string& id) {
   const uint64_t now = timers_.now_ms();
   auto it = last_key_refresh_ms_.find(id);
   if (it != last_key_refresh_ms_.end() && now - it->second < KEY_REFRESH_MIN_INTERVAL_MS) return;
@@ -310,14 +304,15 @@ void CloudLink::refresh_key_(const std::string& id) {
   ++stats_.key_refreshes;
   auto alive = alive_;
   api_->get_device(id, [this, alive, id](Result<cloud::DeviceInfo> info) {
-    if (!*alive || !bridge_) return;
+    if (!*alive || !registry_) return;
     if (!info.ok()) {
       T2M_LOGW(TAG, "%s: cannot fetch a fresh local key: %s", id.c_str(), info.error().message.c_str());
       return;
     }
     if (info->local_key.empty()) return;
     log_register_secret(info->local_key);
-    if (bridge_->update_local_key(id, info->local_key)) {
+    if (registry_->update_local_key(id, info->local_key)) {
+      if (const Device* d = registry_->find(id)) state_->device_key_updated(*d);
       T2M_LOGI(TAG, "%s: the device was re-paired; its new local key came from the cloud", id.c_str());
     } else {
       T2M_LOGW(TAG, "%s: the cloud has the same key: check the device's address and protocol version",
@@ -326,11 +321,11 @@ void CloudLink::refresh_key_(const std::string& id) {
   });
 }
 
-bool CloudLink::cloud_command_(const std::string& id, const nlohmann::json& wire_dps,
-                               std::function<void(const Status&)> done) {
-  if (!config_.allow_cloud_commands || !bridge_) return false;
-  const DeviceModel* model = bridge_->model_of(id);
-  if (!model) return false;
+bool CloudLink::send_command(const std::string& id, const nlohmann::json& wire_dps, Done done) {
+  if (!config_.allow_cloud_commands || !registry_) return false;
+  const Device* dev = registry_->find(id);
+  if (!dev) return false;
+  const DeviceModel* model = &dev->model;
   // The cloud speaks DP codes; values stay in their wire form (the standard instruction set uses the
   // same raw integers as the LAN).
   nlohmann::json code_values = nlohmann::json::object();
@@ -367,18 +362,18 @@ nlohmann::json CloudLink::update_object_(const cloud::FirmwareInfo& fw) {
   return u;
 }
 
-void CloudLink::ota_request_(const std::string& path, const nlohmann::json& data,
-                             std::function<void(Result<nlohmann::json>)> respond) {
+void CloudLink::firmware_request(const std::string& path, const nlohmann::json& data, Respond respond) {
   std::string ref;
   if (data.is_string())
     ref = data.get<std::string>();
   else if (data.is_object() && data.contains("id") && data["id"].is_string())
     ref = data["id"].get<std::string>();
-  if (ref.empty() || !bridge_) {
+  if (ref.empty() || !registry_) {
     respond(fail("bad_request", R"(firmware requests need {"id": "<device name or id>"})"));
     return;
   }
-  const std::string id = bridge_->id_of(ref);
+  const Device* target = registry_->find(ref);
+  const std::string id = target ? target->cfg.id : std::string();
   if (id.empty()) {
     respond(fail("unknown_device", "no device is called '" + ref + "'"));
     return;
@@ -395,7 +390,7 @@ void CloudLink::ota_request_(const std::string& path, const nlohmann::json& data
   }
   auto alive = alive_;
   ota_->check(id, [this, alive, id, ref, start, respond](Result<std::vector<cloud::FirmwareInfo>> r) {
-    if (!*alive || !bridge_) return;
+    if (!*alive || !state_) return;
     if (!r.ok()) {
       respond(Unexpected<Error>{r.error()});
       return;
@@ -410,7 +405,7 @@ void CloudLink::ota_request_(const std::string& path, const nlohmann::json& data
       if (fw.can_upgrade && fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE))
         pick = &fw;
     nlohmann::json update = update_object_(*pick);
-    bridge_->apply_firmware(id, update);
+    state_->firmware(id, update);
     nlohmann::json answer{{"id", ref},
                           {"update_available", update["state"] == "available"},
                           {"installed_version", pick->current_version},
@@ -431,22 +426,22 @@ void CloudLink::ota_request_(const std::string& path, const nlohmann::json& data
     auto st = ota_->start(
         id, pick->channel,
         [this, alive, id, from, to](const cloud::OtaProgress& p) {
-          if (!*alive || !bridge_) return;
-          bridge_->apply_firmware(id, {{"state", "updating"},
-                                       {"installed_version", from},
-                                       {"latest_version", to},
-                                       {"progress", p.progress},
-                                       {"status", cloud::upgrade_status_name(p.status)}});
+          if (!*alive || !state_) return;
+          state_->firmware(id, {{"state", "updating"},
+                                {"installed_version", from},
+                                {"latest_version", to},
+                                {"progress", p.progress},
+                                {"status", cloud::upgrade_status_name(p.status)}});
         },
         [this, alive, id, ref, from, to, respond](Result<cloud::OtaProgress> done) {
-          if (!*alive || !bridge_) return;
+          if (!*alive || !state_) return;
           if (!done.ok()) {
-            bridge_->apply_firmware(
-                id, {{"state", "available"}, {"installed_version", from}, {"latest_version", to}});
+            state_->firmware(id,
+                             {{"state", "available"}, {"installed_version", from}, {"latest_version", to}});
             respond(Unexpected<Error>{done.error()});
             return;
           }
-          bridge_->apply_firmware(id, {{"state", "idle"}, {"installed_version", to}, {"latest_version", to}});
+          state_->firmware(id, {{"state", "idle"}, {"installed_version", to}, {"latest_version", to}});
           respond(nlohmann::json{{"id", ref}, {"from", from}, {"to", to}});
         });
     if (!st.ok()) respond(Unexpected<Error>{st.error()});

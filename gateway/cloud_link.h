@@ -1,7 +1,8 @@
 // The gateway's cloud side: the OpenAPI client (firmware upgrades, fresh local keys, details of newly
 // bound devices, commands when the LAN is down and the user allows it) and the push consumer, whose
 // events become device state, availability, names, removals, firmware state and scene events through
-// the bridge. The push consumer is the one `cloud.push` names: Pulsar (§6.a) or the MQTT open-hub (§6.b,
+// the state publisher; devices bound or deleted in the app are added to or removed from the registry.
+// The push consumer is the one `cloud.push` names: Pulsar (§6.a) or the MQTT open-hub (§6.b,
 // its broker config fetched through the OpenAPI, its client a PahoClient on the loop's executor); both
 // feed this link as their PushSink and announce their channel on bridge/event ("cloud_push"). Loop
 // thread only.
@@ -23,7 +24,9 @@
 #include "common/loop_executor.h"
 #include "common/timers.h"
 #include "config/config.h"
-#include "gateway/bridge.h"
+#include "gateway/cloud_port.h"
+#include "gateway/device_registry.h"
+#include "gateway/state_publisher.h"
 
 namespace t2m::gw {
 
@@ -35,7 +38,7 @@ struct CloudLinkStats {
   uint64_t ota_started = 0;
 };
 
-class CloudLink final : public cloud::push::PushSink {
+class CloudLink final : public cloud::push::PushSink, public CloudPort, public KeySource {
  public:
   // `push_url` overrides the region's Pulsar URL (tests: ws://127.0.0.1:port/). `executor` carries the
   // open-hub MQTT client's callbacks to the loop; it must outlive this link.
@@ -45,10 +48,9 @@ class CloudLink final : public cloud::push::PushSink {
   CloudLink(const CloudLink&) = delete;
   CloudLink& operator=(const CloudLink&) = delete;
 
-  // Fills the bridge hooks this link serves (ota requests, wrong keys, cloud commands).
-  void install_hooks(Bridge::Hooks& hooks);
-  // Starts the push consumer if enabled; the bridge must exist from now on.
-  Status start(Bridge& bridge);
+  // Starts the push consumer if enabled; push messages go to `registry` and `state` from now on, and
+  // both must outlive this link's start..stop.
+  Status start(DeviceRegistry& registry, StatePublisher& state);
   // Stops the push consumer and pending work; `done` (optional) runs once the open-hub client has
   // disconnected (at once otherwise).
   void stop(std::function<void()> done = {});
@@ -59,17 +61,19 @@ class CloudLink final : public cloud::push::PushSink {
   //  "duplicates", "by_reason": {...}} of the push consumer (state "off" when none runs).
   nlohmann::json push_status() const;
 
+  // CloudPort
+  bool send_command(const std::string& id, const nlohmann::json& wire_dps, Done done) override;
+  void firmware_request(const std::string& path, const nlohmann::json& data, Respond respond) override;
+  nlohmann::json health() const override;
+  // KeySource: fetches a fresh local key (a device re-paired in the app), at most every 10 minutes.
+  void request_key(const std::string& id) override;
+
   // PushSink
   void on_push(const cloud::push::PushMessage& message) override;
   void on_push_channel(std::string_view channel, bool connected) override;
   void on_push_error(std::string_view channel, const Error& error) override;
 
  private:
-  void ota_request_(const std::string& path, const nlohmann::json& data,
-                    std::function<void(Result<nlohmann::json>)> respond);
-  void refresh_key_(const std::string& id);
-  bool cloud_command_(const std::string& id, const nlohmann::json& wire_dps,
-                      std::function<void(const Status&)> done);
   void bind_device_(const std::string& id);
   static nlohmann::json update_object_(const cloud::FirmwareInfo& fw);
   void start_openhub_();
@@ -89,7 +93,8 @@ class CloudLink final : public cloud::push::PushSink {
   std::unique_ptr<cloud::OpenhubClient> openhub_;
   std::string openhub_link_id_;  // unique per gateway instance (§6.b link_id)
   size_t openhub_path_ = 0;      // index into the config paths of the one that answered last
-  Bridge* bridge_ = nullptr;
+  DeviceRegistry* registry_ = nullptr;
+  StatePublisher* state_ = nullptr;
   std::map<std::string, uint64_t> last_key_refresh_ms_;
   CloudLinkStats stats_;
   std::shared_ptr<bool> alive_;

@@ -3,6 +3,9 @@
 #include <array>
 
 #include "common/log.h"
+#include "gateway/device_session.h"
+#include "gateway/error_code.h"
+#include "protocol/crypto.h"
 
 namespace t2m::gw {
 namespace {
@@ -132,6 +135,15 @@ Status DiscoveryListener::send_request(const std::string& target_ip, uint16_t po
   if (rc < 0)
     return fail("send_failed", "cannot send the discovery request to " + target_ip + ": " + uv_strerror(rc));
   return {};
+}
+
+Status DiscoveryListener::request_announcements() {
+  if (options_.broadcast_target.empty())
+    return fail(ErrorCode::DISCOVERY_OFF, "no discovery.broadcast_target is configured");
+  Bytes iv(proto::crypto::GCM_IV_SIZE);
+  system_random()(iv.data(), iv.size());
+  const std::string& target = options_.broadcast_target;
+  return send_request(target, proto::PORT_UDP_APP, target.rfind("127.", 0) == 0 ? target : "0.0.0.0", iv);
 }
 
 }  // namespace t2m::gw

@@ -18,6 +18,7 @@ namespace t2m::gw {
 
 struct DiscoveryOptions {
   std::string bind_address = "0.0.0.0";
+  std::string broadcast_target;  // where request_announcements() sends the 3.5 request; "" = nowhere
   std::vector<uint16_t> ports = {proto::PORT_UDP_PLAIN, proto::PORT_UDP_ENCRYPTED, proto::PORT_UDP_APP};
 };
 
@@ -28,7 +29,14 @@ struct DiscoveryStats {
   uint64_t ignored = 0;  // other apps' requests
 };
 
-class DiscoveryListener {
+// Asks devices to announce themselves now (bridge/request/scan); DiscoveryListener implements it.
+class AnnouncementRequester {
+ public:
+  virtual ~AnnouncementRequester() = default;
+  virtual Status request_announcements() = 0;
+};
+
+class DiscoveryListener final : public AnnouncementRequester {
  public:
   // `sender_ip` is where the datagram came from; the announcement's own `ip` field is preferred.
   using OnAnnouncement = std::function<void(const proto::Announcement&, const std::string& sender_ip)>;
@@ -36,7 +44,7 @@ class DiscoveryListener {
 
   DiscoveryListener(uv_loop_t* loop, DiscoveryOptions options, OnAnnouncement on_announcement,
                     OnError on_error);
-  ~DiscoveryListener();
+  ~DiscoveryListener() override;
   DiscoveryListener(const DiscoveryListener&) = delete;
   DiscoveryListener& operator=(const DiscoveryListener&) = delete;
 
@@ -46,6 +54,9 @@ class DiscoveryListener {
   // Sends the 3.5 REQ_DEVINFO request from the 7000 socket to `target_ip:port` (a broadcast address in
   // production; loopback in tests). `client_ip` is the address devices should answer to.
   Status send_request(const std::string& target_ip, uint16_t port, const std::string& client_ip, ByteView iv);
+  // send_request() to the configured broadcast target with a fresh IV; devices answer to the target when
+  // it is a loopback address (tests), else to whatever address they see the request come from.
+  Status request_announcements() override;
   const DiscoveryStats& stats() const { return stats_; }
   // The ports actually bound (port 0 in the options binds an ephemeral one, for tests).
   std::vector<uint16_t> bound_ports() const;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <set>
 
 #include "common/log.h"
 #include "mqtt/payload.h"
@@ -11,7 +10,6 @@ namespace t2m::gw {
 namespace {
 
 constexpr std::string_view TAG = "gateway.ha";
-constexpr std::string_view BIRTH_TIMER = "ha-birth";
 constexpr std::string_view CLEANUP_TIMER = "ha-cleanup";
 constexpr std::string_view HA_ONLINE = "online";
 constexpr std::string_view HA_OFFLINE = "offline";
@@ -32,13 +30,12 @@ std::string trim(std::string_view s) {
 }  // namespace
 
 HaPublisher::HaPublisher(mqtt::Publisher& publisher, mqtt::Client& client, const mqtt::Topics& topics,
-                         config::HomeAssistantConfig config, Timers& timers, Sources sources, Options options)
+                         config::HomeAssistantConfig config, Timers& timers, Options options)
     : publisher_(publisher),
       client_(client),
       topics_(topics),
       config_(std::move(config)),
       sched_(timers),
-      sources_(std::move(sources)),
       opts_(std::move(options)) {
   options_.prefix = config_.discovery_prefix;
   options_.base_topic = topics_.base();
@@ -46,11 +43,10 @@ HaPublisher::HaPublisher(mqtt::Publisher& publisher, mqtt::Client& client, const
   options_.support_url = opts_.support_url;
 }
 
-void HaPublisher::start() {
+void HaPublisher::start(const std::vector<DeviceView>& devices) {
   if (!enabled()) return;
   publish_bridge_();
-  if (!sources_.device_ids) return;
-  for (const auto& id : sources_.device_ids()) publish_device(id);
+  for (const auto& d : devices) publish_device(d);
 }
 
 void HaPublisher::publish_bridge_() {
@@ -64,10 +60,10 @@ void HaPublisher::set_scenes(std::vector<std::string> scenes) {
   if (enabled()) publish_bridge_();
 }
 
-void HaPublisher::publish_device(const std::string& id) {
-  if (!enabled() || !sources_.device) return;
-  auto view = sources_.device(id);
-  if (!view || !view->config || !view->model) return;
+void HaPublisher::publish_device(const DeviceView& device) {
+  const DeviceView* view = &device;
+  if (!enabled() || !view->config || !view->model) return;
+  const std::string& id = view->config->id;
   if (!view->config->enabled) {
     remove_device(id, view->config->display_name());
     return;
@@ -142,36 +138,33 @@ void HaPublisher::end_cleanup_() {
   (void)client_.unsubscribe(discovery_filter_());
 }
 
-bool HaPublisher::on_message(const mqtt::Message& m) {
-  if (!enabled()) return false;
+HaPublisher::Inbound HaPublisher::on_message(const mqtt::Message& m) {
+  if (!enabled()) return Inbound::NOT_HA;
   if (m.topic == config_.status_topic) {
     const std::string p = trim(m.payload);
     if (p == HA_ONLINE) {
       ++stats_.births;
-      T2M_LOGI(TAG, "Home Assistant is online: states follow in %llu ms",
-               static_cast<unsigned long long>(opts_.birth_delay_ms));
-      sched_.set_timeout(std::string(BIRTH_TIMER), opts_.birth_delay_ms, [this] { republish_states_(); });
-    } else if (p == HA_OFFLINE) {
-      sched_.cancel(std::string(BIRTH_TIMER));
+      return Inbound::HA_ONLINE;
     }
-    return true;
+    return p == HA_OFFLINE ? Inbound::HA_OFFLINE : Inbound::HANDLED;
   }
   const std::string head = options_.prefix + "/device/";
   const std::string tail = "/config";
   if (m.topic.size() <= head.size() + tail.size() || m.topic.compare(0, head.size(), head) != 0 ||
       m.topic.compare(m.topic.size() - tail.size(), tail.size(), tail) != 0) {
-    return false;
+    return Inbound::NOT_HA;
   }
   // A retained discovery config: stale if it is ours (our origin and our bridge's availability topic) and
   // no configured device owns it.
-  if (!cleanup_open_ || m.payload.empty()) return true;
-  if (m.topic == mqtt::ha::bridge_discovery_topic(options_)) return true;
+  if (!cleanup_open_ || m.payload.empty()) return Inbound::HANDLED;
+  if (m.topic == mqtt::ha::bridge_discovery_topic(options_)) return Inbound::HANDLED;
   for (const auto& [id, p] : published_) {
-    if (p.topic == m.topic) return true;
+    if (p.topic == m.topic) return Inbound::HANDLED;
   }
   const auto j = nlohmann::json::parse(m.payload, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return true;
-  if (!j.contains("origin") || string_at(j["origin"], "name") != mqtt::ha::ORIGIN_NAME) return true;
+  if (j.is_discarded() || !j.is_object()) return Inbound::HANDLED;
+  if (!j.contains("origin") || string_at(j["origin"], "name") != mqtt::ha::ORIGIN_NAME)
+    return Inbound::HANDLED;
   bool ours = false;
   if (j.contains("components") && j["components"].is_object()) {
     for (const auto& [k, c] : j["components"].items()) {
@@ -181,34 +174,16 @@ bool HaPublisher::on_message(const mqtt::Message& m) {
       }
     }
   }
-  if (!ours) return true;  // another instance's (other base topic)
-  std::set<std::string> live;
-  if (sources_.device_ids && sources_.device) {
-    for (const auto& id : sources_.device_ids()) {
-      if (auto v = sources_.device(id); v && v->config && v->config->enabled) {
-        live.insert(mqtt::ha::discovery_topic(options_, *v->config));
-      }
-    }
-  }
-  if (live.count(m.topic)) return true;
+  if (!ours) return Inbound::HANDLED;  // another instance's (other base topic)
   T2M_LOGI(TAG, "clearing stale Home Assistant discovery %s", m.topic.c_str());
   publisher_.clear_retained(m.topic);
   ++stats_.stale_cleared;
-  return true;
+  return Inbound::HANDLED;
 }
 
-void HaPublisher::republish_states_() {
-  if (!sources_.republish_state || !sources_.device_ids) return;
-  for (const auto& id : sources_.device_ids()) {
-    sources_.republish_state(id);
-    ++stats_.states_republished;
-  }
-}
-
-void HaPublisher::publish_actions(const std::string& id, const nlohmann::json& dps) {
-  if (!sources_.device) return;
-  auto view = sources_.device(id);
-  if (!view || !view->config || !view->model) return;
+void HaPublisher::publish_actions(const DeviceView& device, const nlohmann::json& dps) {
+  const DeviceView* view = &device;
+  if (!view->config || !view->model) return;
   for (const auto& ev : mqtt::ha::events_from_report(*view->model, dps)) {
     (void)publisher_.publish(mqtt::Message{mqtt::ha::action_topic(options_, view->config->display_name()),
                                            mqtt::dump_json(ev), mqtt::Qos::AT_LEAST_ONCE, false});

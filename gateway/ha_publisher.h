@@ -2,18 +2,9 @@
 // device-based discovery configs (mqtt/ha_discovery.h) through the Publisher (so they are republished after
 // every reconnect and cleared with their owner), clears them when a device is removed, republishes them
 // when a device is renamed or its entities change, removes stale configs a previous run left for devices
-// no longer configured, and republishes every device's state when Home Assistant's birth message
-// ("online" on homeassistant/status) arrives, after a delay, as zigbee2mqtt does. Loop thread only.
-//
-// Wiring (composition root / bridge), in this order:
-//   HaPublisher ha(publisher, client, bridge.topics(), config.homeassistant, timers, sources, options);
-//     (options: version = GATEWAY_VERSION; the delays have defaults)
-//   Bridge::Hooks: on_device_changed = [&](id) { ha.publish_device(id); }
-//                  on_device_removed = [&](id, old_name) { ha.remove_device(id, old_name); }
-//   after bridge.start():                     ha.start();
-//   ClientHandlers::on_connected:             bridge.on_mqtt_connected(); ha.on_mqtt_connected();
-//   ClientHandlers::on_message:               if (!ha.on_message(m)) bridge.on_mqtt_message(m);
-//   Bridge::on_report_ (the DPs of one report): ha.publish_actions(id, dps);
+// no longer configured, and tells its caller when Home Assistant's status topic says HA came back (the
+// state publisher then republishes every state after a delay, as zigbee2mqtt does). It is given the
+// devices to describe (StatePublisher calls it); it asks nobody for anything. Loop thread only.
 #pragma once
 
 #include <cstdint>
@@ -52,17 +43,9 @@ class HaPublisher {
     bool firmware_update = false;  // the cloud reports firmware for it: add the update entity
     std::vector<mqtt::ha::EventEntity> events;
   };
-  struct Sources {
-    std::function<std::vector<std::string>()> device_ids;
-    std::function<std::optional<DeviceView>(const std::string& id)> device;
-    // Publishes the device's current state again (the bridge knows its retain setting). Called for every
-    // device after HA's birth message.
-    std::function<void(const std::string& id)> republish_state;
-  };
   struct Options {
     std::string version;      // origin / bridge sw_version
     std::string support_url;  // origin support_url, optional
-    uint64_t birth_delay_ms = DEFAULT_HA_BIRTH_DELAY_MS;
     uint64_t cleanup_window_ms = DEFAULT_HA_CLEANUP_WINDOW_MS;
   };
   struct Stats {
@@ -70,20 +53,19 @@ class HaPublisher {
     uint64_t discovery_cleared = 0;
     uint64_t stale_cleared = 0;
     uint64_t births = 0;
-    uint64_t states_republished = 0;
     uint64_t actions = 0;
   };
 
   HaPublisher(mqtt::Publisher& publisher, mqtt::Client& client, const mqtt::Topics& topics,
-              config::HomeAssistantConfig config, Timers& timers, Sources sources, Options options);
+              config::HomeAssistantConfig config, Timers& timers, Options options);
   HaPublisher(const HaPublisher&) = delete;
   HaPublisher& operator=(const HaPublisher&) = delete;
 
   bool enabled() const { return config_.enabled; }
   // Publishes the bridge device and every device's discovery (no-op when disabled).
-  void start();
+  void start(const std::vector<DeviceView>& devices);
   // (Re)publishes one device's discovery: after add, rename, options or a model change.
-  void publish_device(const std::string& id);
+  void publish_device(const DeviceView& device);
   // Clears a removed device's discovery. `old_name` is only used for the log.
   void remove_device(const std::string& id, const std::string& old_name);
   // Cloud scene names for the bridge's scene event entity; republishes the bridge device.
@@ -92,13 +74,19 @@ class HaPublisher {
   // From ClientHandlers::on_connected (after the bridge's): subscribes to HA's status topic and, for a
   // short window, to the discovery configs to collect stale ones.
   void on_mqtt_connected();
-  // From ClientHandlers::on_message, before the bridge: true if the message was HA's (status topic or a
-  // discovery config) and is handled here.
-  bool on_message(const mqtt::Message& message);
+  // What a message meant to Home Assistant's side.
+  enum class Inbound {
+    NOT_HA,      // not HA's: the gateway's own topics handle it
+    HANDLED,     // a discovery config (stale ones are cleared) or an unknown status
+    HA_ONLINE,   // HA's birth message: states should follow after a delay
+    HA_OFFLINE,  // HA's will: a pending republish is pointless
+  };
+  // From ClientHandlers::on_message, before the gateway's own topics.
+  Inbound on_message(const mqtt::Message& message);
 
   // Scene-switch presses in one report (wire DPs) -> <base>/<name>/action {"event_type","source"}, not
   // retained. Published whether or not discovery is enabled (Node-RED users want them too).
-  void publish_actions(const std::string& id, const nlohmann::json& dps);
+  void publish_actions(const DeviceView& device, const nlohmann::json& dps);
 
   const mqtt::ha::Options& discovery_options() const { return options_; }
   std::optional<std::string> discovery_topic_of(const std::string& id) const;
@@ -110,7 +98,6 @@ class HaPublisher {
     std::vector<std::pair<std::string, std::string>> components;  // key -> platform
   };
   void publish_bridge_();
-  void republish_states_();
   void end_cleanup_();
   std::string discovery_filter_() const;
 
@@ -119,7 +106,6 @@ class HaPublisher {
   const mqtt::Topics& topics_;
   config::HomeAssistantConfig config_;
   Scheduler sched_;
-  Sources sources_;
   Options opts_;
   mqtt::ha::Options options_;
   std::vector<std::string> scenes_;

@@ -23,7 +23,7 @@
 #include "common/uv_handle.h"
 #include "config/config.h"
 #include "gateway/app.h"
-#include "gateway/bridge.h"
+#include "gateway/gateway.h"
 #include "mqtt/paho_client.h"
 #include "tests/sim/src/simulator.h"
 #include "tests/support/mosquitto.h"

@@ -11,7 +11,7 @@ using namespace t2m::gw;
 using nlohmann::json;
 using t2m::gw::testing::cmd_of;
 using t2m::gw::testing::DEV;
-using t2m::gw::testing::Device;
+using t2m::gw::testing::FakeDevice;
 using t2m::gw::testing::FakeTransport;
 using t2m::gw::testing::FakeTransportFactory;
 using t2m::gw::testing::KEY;
@@ -60,7 +60,7 @@ SessionOptions options(std::optional<proto::Version> v) {
 }
 
 // Connects and answers the resync query so the session is online.
-void bring_online(Harness& h, Device& d, const json& dps = json{{"1", true}}) {
+void bring_online(Harness& h, FakeDevice& d, const json& dps = json{{"1", true}}) {
   h.session->start();
   auto& t = h.factory.last();
   CHECK(t.host() == "127.0.1.1");
@@ -79,7 +79,7 @@ void bring_online(Harness& h, Device& d, const json& dps = json{{"1", true}}) {
 
 TEST_CASE("3.3: resync query on connect, reports, a write is acknowledged and echoed") {
   Harness h(options(proto::Version::V3_3));
-  Device d(proto::Version::V3_3);
+  FakeDevice d(proto::Version::V3_3);
   bring_online(h, d, json{{"1", false}, {"2", 0}});
   REQUIRE(h.reports.size() == 1);
   CHECK(h.reports[0] == json{{"1", false}, {"2", 0}});
@@ -104,7 +104,7 @@ TEST_CASE("3.3: resync query on connect, reports, a write is acknowledged and ec
 
 TEST_CASE("heartbeat after idle; a missing answer drops the link and it comes back") {
   Harness h(options(proto::Version::V3_3));
-  Device d(proto::Version::V3_3);
+  FakeDevice d(proto::Version::V3_3);
   bring_online(h, d);
   auto* t = &h.factory.last();
   h.timers.advance(10000);
@@ -122,7 +122,7 @@ TEST_CASE("heartbeat after idle; a missing answer drops the link and it comes ba
   const size_t before = h.factory.created.size();
   h.timers.advance(2000);  // back-off is 1 s +-25%
   REQUIRE(h.factory.created.size() == before + 1);
-  Device d2(proto::Version::V3_3);
+  FakeDevice d2(proto::Version::V3_3);
   auto& t2 = h.factory.last();
   t2.accept();
   d2.read(t2);
@@ -139,7 +139,7 @@ TEST_CASE("version auto: 3.3 unanswered, 3.4 negotiates and is remembered") {
   t->drop(0);                     // a 3.4 device closes on a frame it cannot read
   h.timers.advance(500);
   REQUIRE(h.factory.created.size() == 2);
-  Device d(proto::Version::V3_4);
+  FakeDevice d(proto::Version::V3_4);
   t = &h.factory.last();
   t->accept();
   d.read(*t);  // START -> RESP
@@ -156,7 +156,7 @@ TEST_CASE("version auto: 3.3 unanswered, 3.4 negotiates and is remembered") {
 
 TEST_CASE("3.5 session: negotiation, CONTROL_NEW write") {
   Harness h(options(proto::Version::V3_5));
-  Device d(proto::Version::V3_5);
+  FakeDevice d(proto::Version::V3_5);
   bring_online(h, d);
   std::optional<Status> result;
   h.session->set_dps(json{{"1", false}}, std::nullopt, [&](const Status& s) { result = s; });
@@ -191,7 +191,7 @@ TEST_CASE("3.4 wrong key is reported as such, not as a wrong version") {
 
 TEST_CASE("device22: a 'data unvalid' answer switches to CONTROL_NEW queries with null DPs") {
   Harness h(options(proto::Version::V3_3));
-  Device d(proto::Version::V3_3);
+  FakeDevice d(proto::Version::V3_3);
   h.session->start();
   auto& t = h.factory.last();
   t.accept();
@@ -215,7 +215,7 @@ TEST_CASE("max_dps_per_write splits a write and reports once") {
   auto o = options(proto::Version::V3_3);
   o.max_dps_per_write = 1;
   Harness h(o);
-  Device d(proto::Version::V3_3);
+  FakeDevice d(proto::Version::V3_3);
   bring_online(h, d);
   int calls = 0;
   h.session->set_dps(json{{"1", true}, {"9", 60}}, std::nullopt, [&](const Status& s) {
@@ -255,7 +255,7 @@ TEST_CASE("a write to an offline device fails with a clear error after the offli
 
 TEST_CASE("an unanswered write is retried, then fails with a timeout") {
   Harness h(options(proto::Version::V3_3));
-  Device d(proto::Version::V3_3);
+  FakeDevice d(proto::Version::V3_3);
   bring_online(h, d);
   std::optional<Status> result;
   h.session->set_dps(json{{"1", true}}, std::nullopt, [&](const Status& s) { result = s; });
@@ -271,7 +271,7 @@ TEST_CASE("an unanswered write is retried, then fails with a timeout") {
 
 TEST_CASE("garbage from a device resets its link") {
   Harness h(options(proto::Version::V3_3));
-  Device d(proto::Version::V3_3);
+  FakeDevice d(proto::Version::V3_3);
   bring_online(h, d);
   // A frame that claims an absurd length: rejected without allocating, then the link is reset.
   Bytes bad = hex_literal("000055aa0000000100000008ffffff00");
@@ -296,7 +296,7 @@ TEST_CASE("version auto with a learned preference probes that version first") {
   auto o = options(std::nullopt);
   o.preferred_version = proto::Version::V3_5;
   Harness h(o);
-  Device d(proto::Version::V3_5);
+  FakeDevice d(proto::Version::V3_5);
   bring_online(h, d);
   CHECK(h.factory.created.size() == 1);  // no 3.3 / 3.4 attempts before
   CHECK(h.session->version() == proto::Version::V3_5);

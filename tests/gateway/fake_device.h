@@ -22,7 +22,7 @@ inline uint32_t cmd_of(proto::Command c) {
   return static_cast<uint32_t>(c);
 }
 
-struct Device {
+struct FakeDevice {
   std::string id = DEV;
   proto::Version version;
   std::string key = KEY;
@@ -32,8 +32,8 @@ struct Device {
   std::vector<proto::Message> received;
   uint32_t seq = 100;
 
-  explicit Device(proto::Version v, bool d22 = false, std::string device_id = DEV,
-                  std::string local_key = KEY)
+  explicit FakeDevice(proto::Version v, bool d22 = false, std::string device_id = DEV,
+                      std::string local_key = KEY)
       : id(std::move(device_id)),
         version(v),
         key(std::move(local_key)),

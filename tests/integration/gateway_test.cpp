@@ -12,7 +12,7 @@
 #include "common/loop_executor.h"
 #include "config/config.h"
 #include "gateway/app.h"
-#include "gateway/bridge.h"
+#include "gateway/gateway.h"
 #include "mqtt/paho_client.h"
 #include "tests/sim/src/simulator.h"
 #include "tests/support/mosquitto.h"
@@ -315,7 +315,7 @@ TEST_CASE("device reboot, silence and garbage: reported, isolated, recovered") {
     f.kind = sim::FaultKind::GARBAGE;
     REQUIRE(w.simulator->inject("bfit34bulb0000000004", f).ok());
     REQUIRE(w.wait([&] { return w.online("bulb34"); }, 10000));
-    auto health = w.app->bridge().health();
+    auto health = w.app->gateway().requests().health();
     CHECK(health["bridge"]["errors"].contains("bad_frame"));
   }
 }

@@ -1,4 +1,4 @@
-// Home Assistant discovery end to end: a real mosquitto, the device simulator, and the bridge with the
+// Home Assistant discovery end to end: a real mosquitto, the device simulator, and the gateway core with the
 // HaPublisher wired the way the composition root wires it. Discovery configs land retained on the broker;
 // the commands HA would send on each entity's command topic reach the simulated devices as the right DP
 // and value; HA's birth message makes the states come again; a removed device's config is cleared.
@@ -14,7 +14,7 @@
 #include "common/loop_executor.h"
 #include "common/timers.h"
 #include "config/config.h"
-#include "gateway/bridge.h"
+#include "gateway/gateway.h"
 #include "gateway/ha_publisher.h"
 #include "gateway/transport.h"
 #include "mqtt/paho_client.h"
@@ -62,13 +62,12 @@ struct World {
   std::vector<mqtt::Message> seen;
   bool observer_up = false;
 
-  // The gateway, composed as gateway/app.cpp does plus the HA wiring.
+  // The gateway core, composed as gateway/app.cpp does (a short HA birth delay).
   std::unique_ptr<UvTimers> timers;
   std::unique_ptr<gw::UvTcpTransportFactory> transports;
   std::unique_ptr<mqtt::PahoClient> client;
   std::unique_ptr<mqtt::Publisher> publisher;
-  std::unique_ptr<gw::Bridge> bridge;
-  std::unique_ptr<gw::HaPublisher> ha;
+  std::unique_ptr<gw::Gateway> gateway;
 
   World() {
     log_set_level(LogLevel::WARN);
@@ -126,57 +125,21 @@ struct World {
     transports = std::make_unique<gw::UvTcpTransportFactory>(&loop);
     client = std::make_unique<mqtt::PahoClient>(*executor);
     publisher = std::make_unique<mqtt::Publisher>(*client);
-    gw::Bridge::Hooks hooks;
-    hooks.on_device_changed = [this](const std::string& id) {
-      if (ha) ha->publish_device(id);
-    };
-    hooks.on_device_removed = [this](const std::string& id, const std::string& old_name) {
-      if (ha) ha->remove_device(id, old_name);
-    };
-    bridge = std::make_unique<gw::Bridge>(
-        gw::Bridge::Deps{*timers, *transports, gw::system_random(), *client, *publisher}, cfg,
-        std::move(hooks));
-
-    gw::HaPublisher::Sources s;
-    s.device_ids = [this] { return bridge->device_ids(); };
-    s.device = [this](const std::string& id) -> std::optional<gw::HaPublisher::DeviceView> {
-      const auto* m = bridge->model_of(id);
-      const auto* c = bridge->config().find_device(id);
-      if (!m || !c) return std::nullopt;
-      gw::HaPublisher::DeviceView v;
-      v.config = c;
-      v.model = &m->model();
-      return v;
-    };
-    s.republish_state = [this](const std::string& id) {
-      json st = bridge->state_of(id);
-      const auto* c = bridge->config().find_device(id);
-      if (st.is_null() || !c) return;
-      (void)publisher->publish(mqtt::Message{bridge->topics().state(c->display_name()), mqtt::dump_json(st),
-                                             mqtt::Qos::AT_LEAST_ONCE, false});
-    };
-    gw::HaPublisher::Options o;
-    o.version = std::string(gw::GATEWAY_VERSION);
-    o.birth_delay_ms = TEST_BIRTH_DELAY_MS;
-    ha = std::make_unique<gw::HaPublisher>(*publisher, *client, bridge->topics(), cfg.homeassistant, *timers,
-                                           s, o);
+    gw::Gateway::Deps deps{*timers, *transports, gw::system_random(), *client, *publisher};
+    deps.ha.version = std::string(gw::GATEWAY_VERSION);
+    deps.ha_birth_delay_ms = TEST_BIRTH_DELAY_MS;
+    gateway = std::make_unique<gw::Gateway>(deps, cfg);
 
     mqtt::ConnectOptions co;
     co.server_uri = broker.uri();
     co.client_id = "t2m-ha-gateway";
-    co.will = mqtt::Message{bridge->topics().bridge_state(), R"({"state":"offline"})",
+    co.will = mqtt::Message{gateway->topics().bridge_state(), R"({"state":"offline"})",
                             mqtt::Qos::AT_LEAST_ONCE, true};
     mqtt::ClientHandlers h;
-    h.on_connected = [this](bool) {
-      bridge->on_mqtt_connected();
-      ha->on_mqtt_connected();
-    };
-    h.on_message = [this](mqtt::Message m) {
-      if (!ha->on_message(m)) bridge->on_mqtt_message(m);
-    };
+    h.on_connected = [this](bool) { gateway->on_mqtt_connected(); };
+    h.on_message = [this](mqtt::Message m) { gateway->on_mqtt_message(m); };
     REQUIRE(client->connect(co, std::move(h)).ok());
-    bridge->start();
-    ha->start();
+    gateway->start();
   }
 
   bool wait(const std::function<bool()>& pred, int ms = WAIT_MS) {
@@ -208,14 +171,13 @@ struct World {
   }
 
   ~World() {
-    if (bridge) bridge->stop();
+    if (gateway) gateway->stop();
     if (client) {
       bool done = false;
       client->disconnect([&] { done = true; });
       wait([&] { return done; }, 5000);
     }
-    ha.reset();
-    bridge.reset();
+    gateway.reset();
     publisher.reset();
     client.reset();
     transports.reset();
@@ -315,13 +277,13 @@ TEST_CASE("HA birth republishes states; a removed device's discovery is cleared"
   }));
   size_t mark = w.seen.size();
   w.publish("homeassistant/status", "online");
-  REQUIRE(w.wait([&] { return w.ha->stats().states_republished == 3; }));
-  CHECK(w.ha->stats().births == 1);
-  // ... and they reached the broker.
+  REQUIRE(w.wait([&] { return w.gateway->ha().stats().births == 1; }));
+  // After the delay every device's state reaches the broker again.
   CHECK(w.wait([&] {
-    for (size_t i = mark; i < w.seen.size(); ++i)
-      if (w.seen[i].topic == "tuya2mqtt/ha_curtain") return true;
-    return false;
+    std::set<std::string> states;
+    for (size_t i = mark; i < w.seen.size(); ++i) states.insert(w.seen[i].topic);
+    return states.count("tuya2mqtt/ha_curtain") && states.count("tuya2mqtt/ha_plug") &&
+           states.count("tuya2mqtt/ha/bulb");
   }));
 
   w.publish("tuya2mqtt/bridge/request/device/remove", R"({"id":"ha_curtain","transaction":1})");

@@ -1,0 +1,124 @@
+// StatePublisher through the gateway core: device reports become retained state in real units, links
+// become availability (sub-devices follow their gateway), bridge/devices, stop, cloud reports, firmware
+// state, and Home Assistant's birth → states republished after the delay.
+#include "gateway/state_publisher.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "tests/gateway/gateway_harness.h"
+
+using namespace t2m;
+using namespace t2m::gw;
+using namespace t2m::gw::testing;
+using nlohmann::json;
+
+TEST_CASE("start: bridge state, availability, subscriptions; a report becomes retained state in real units") {
+  Harness h;
+  CHECK(h.client.retained.at("t2m/bridge/state") == R"({"state":"online"})");
+  CHECK(h.client.retained.at("t2m/plug/availability") == R"({"state":"offline"})");
+  CHECK(h.client.subscriptions.count("t2m/bridge/request/#") == 1);
+  h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}, {"20", 2301}});
+  CHECK(h.client.retained.at("t2m/plug/availability") == R"({"state":"online"})");
+  auto state = json::parse(h.client.retained.at("t2m/plug"));
+  CHECK(state["switch_1"] == true);
+  CHECK(state["cur_voltage"] == doctest::Approx(230.1));
+  CHECK(state["dps"]["20"] == 2301);
+  CHECK(h.registry().find("plug")->effective_online());
+  CHECK(h.events_of("device_online") == 1);
+}
+
+TEST_CASE("sub-devices: reports by cid land on the sub-device, commands carry its cid") {
+  Harness h;
+  FakeDevice gw = h.online("127.0.9.2", GW, GW_KEY, json{{"1", true}});
+  CHECK(h.client.retained.at("t2m/sub/availability") == R"({"state":"online"})");
+  FakeTransport* t = h.transport_to("127.0.9.2");
+  gw.read(*t);  // the refresh for the sub-device, answered like a query
+  REQUIRE(gw.received.back().cmd == cmd_of(proto::Command::DP_QUERY));
+  gw.send(*t, proto::Command::DP_QUERY, gw.report(json{{"1", false}}, std::string("cid03")));
+  auto sub = json::parse(h.client.retained.at("t2m/sub"));
+  CHECK(sub["switch_1"] == false);
+  h.client.inject("t2m/sub/set", R"({"switch_1": true})");
+  gw.read(*t);
+  auto ctl = proto::parse_control(gw.received.back().payload);
+  REQUIRE(ctl.ok());
+  CHECK(ctl->cid == std::optional<std::string>("cid03"));
+  CHECK(ctl->dps == json{{"1", true}});
+  // An unknown cid is announced once as an event, not crash or count as state.
+  gw.send(*t, proto::Command::STATUS, gw.report(json{{"1", true}}, std::string("stranger")));
+  gw.send(*t, proto::Command::STATUS, gw.report(json{{"1", true}}, std::string("stranger")));
+  CHECK(h.events_of("unknown_sub_device") == 1);
+}
+
+TEST_CASE("bridge/devices text is the devices document, also for devices sharing a model") {
+  Harness h;
+  const json doc = h.state().devices_json();
+  REQUIRE(doc.size() == 4);
+  const json text = json::parse(h.state().devices_payload());
+  CHECK(text == doc);
+  // The two plugs share a model and so the same "dps" description.
+  const auto plug =
+      std::find_if(text.begin(), text.end(), [](const json& d) { return d["friendly_name"] == "plug"; });
+  const auto roamer =
+      std::find_if(text.begin(), text.end(), [](const json& d) { return d["friendly_name"] == "roamer"; });
+  REQUIRE(plug != text.end());
+  REQUIRE(roamer != text.end());
+  CHECK((*plug)["dps"] == (*roamer)["dps"]);
+  CHECK_FALSE((*plug)["dps"]["dps"].empty());
+  // The retained bridge/devices is that text.
+  CHECK(json::parse(h.client.retained.at("t2m/bridge/devices")) == doc);
+}
+
+TEST_CASE("stop publishes every device and the bridge offline") {
+  Harness h;
+  h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}});
+  h.gateway->stop();
+  CHECK(h.client.retained.at("t2m/plug/availability") == R"({"state":"offline"})");
+  CHECK(h.client.retained.at("t2m/bridge/state") == R"({"state":"offline"})");
+}
+
+TEST_CASE(
+    "cloud reports by code join the state; unknown codes are counted; cloud online drives availability") {
+  Harness h;
+  h.state().cloud_report(PLUG,
+                         {CloudItem{std::nullopt, "switch_1", true}, CloudItem{std::nullopt, "nonsense", 1}});
+  CHECK(json::parse(h.client.retained.at("t2m/plug"))["switch_1"] == true);
+  CHECK(h.registry().stats().errors.at("cloud_unknown_code") == 1);
+  // A sub-device behind no session is as online as the cloud says.
+  CHECK(h.client.retained.at("t2m/roamer/availability") == R"({"state":"offline"})");
+  h.state().cloud_online("bfauto00000000000004", true);
+  CHECK(h.client.retained.at("t2m/roamer/availability") == R"({"state":"online"})");
+  h.state().cloud_report("nobody", {CloudItem{1, "", true}});  // unknown devices are ignored
+}
+
+TEST_CASE("firmware state joins the device state and, the first time, its discovery") {
+  Harness h;
+  h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}});
+  const auto discovery = "homeassistant/device/tuya_" + PLUG + "/config";
+  const bool ha = h.client.has_retained(discovery);
+  h.state().firmware(PLUG, {{"state", "available"}, {"installed_version", "1.0"}, {"latest_version", "1.1"}});
+  auto state = json::parse(h.client.retained.at("t2m/plug"));
+  CHECK(state["update"]["state"] == "available");
+  if (ha) CHECK(json::parse(h.client.retained.at(discovery))["components"].contains("firmware"));
+  const size_t before = h.client.published_to("t2m/plug").size();
+  h.state().firmware(PLUG, {{"state", "available"}, {"installed_version", "1.0"}, {"latest_version", "1.1"}});
+  CHECK(h.client.published_to("t2m/plug").size() == before);  // unchanged: not published again
+}
+
+TEST_CASE("Home Assistant's birth republishes every state after the delay; its will cancels that") {
+  Harness h;
+  h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}});
+  const size_t before = h.client.published_to("t2m/plug").size();
+  h.client.retained.erase("t2m/plug");  // HA (or the broker) lost it
+  h.client.inject("homeassistant/status", "online");
+  h.timers.advance(DEFAULT_HA_BIRTH_DELAY_MS - 1);
+  CHECK(h.client.published_to("t2m/plug").size() == before);
+  h.timers.advance(1);
+  CHECK(h.client.published_to("t2m/plug").size() == before + 1);
+  h.client.inject("homeassistant/status", "online");
+  h.client.inject("homeassistant/status", "offline");
+  h.timers.advance(2 * DEFAULT_HA_BIRTH_DELAY_MS);
+  CHECK(h.client.published_to("t2m/plug").size() == before + 1);
+  CHECK(h.gateway->ha().stats().births == 2);
+}
