@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
-#include "config/models.h"
 #include "fuzz/fuzz_check.h"
+#include "model/derived_model.h"
 
 using namespace t2m;
 using nlohmann::json;
@@ -33,14 +33,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < cfg->devices.size(); ++i) {
       T2M_FUZZ_CHECK(again->devices[i].id == cfg->devices[i].id);
       T2M_FUZZ_CHECK(again->devices[i].local_key == cfg->devices[i].local_key);
-      (void)config::derive_model(cfg->devices[i]);
+      (void)model::derive_model(cfg->devices[i]);
     }
   }
   // The same text as a tinytuya devices.json beside a minimal config.
   const json minimal = json::parse(R"({"mqtt":{"server":"mqtt://127.0.0.1:1883"}})");
   auto listed = config::parse_config(minimal, doc);
   if (listed.ok()) {
-    for (const auto& d : listed->devices) (void)config::derive_model(d);
+    for (const auto& d : listed->devices) (void)model::derive_model(d);
   }
   if (doc.is_object()) (void)config::parse_device(doc);
   return 0;

@@ -1,5 +1,5 @@
 // MQTT commands as the gateway receives them: topic (mqtt/topics.h) and payload (mqtt/payload.h), then
-// config::command_to_dps on a few device models (plug, RGB+CCT bulb, curtain, thermostat, sub-device
+// model::command_to_dps on a few device models (plug, RGB+CCT bulb, curtain, thermostat, sub-device
 // switch). Input: "<topic>\n<payload>". Properties: no crash/UB/leak/exception; every refused command
 // has an error code; a converted command only writes DPs the model knows; responses always serialise.
 #include <cstddef>
@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
-#include "config/convert.h"
-#include "config/models.h"
 #include "fuzz/fuzz_check.h"
+#include "model/convert.h"
+#include "model/derived_model.h"
 #include "mqtt/payload.h"
 #include "mqtt/topics.h"
 
@@ -31,16 +31,16 @@ config::DeviceConfig device(const char* category) {
 }
 
 struct Models {
-  std::vector<config::DeviceModel> models;
+  std::vector<model::DerivedModel> models;
   std::vector<json> current;
   Models() {
     for (const char* cat : {"cz", "dj", "cl", "wk", "kg", "fs"}) {
-      models.push_back(config::derive_model(device(cat)));
+      models.push_back(model::derive_model(device(cat)));
       current.push_back(nullptr);
     }
     // The bulb again with a reported state (colour format detection, colour-mode brightness).
     const json bulb = json::parse(R"({"20":true,"21":"colour","22":500,"23":300,"24":"00f003e803e8"})");
-    models.push_back(config::derive_model(device("dj"), bulb));
+    models.push_back(model::derive_model(device("dj"), bulb));
     current.push_back(bulb);
   }
 };
@@ -50,7 +50,7 @@ const Models& models() {
   return m;
 }
 
-void check_converted(const config::DeviceModel& model, const Result<json>& r) {
+void check_converted(const model::DerivedModel& model, const Result<json>& r) {
   if (!r.ok()) {
     T2M_FUZZ_CHECK(!r.error().code.empty());
     (void)mqtt::make_error_response(r.error().message, 1);
@@ -102,17 +102,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (payload.size() > mqtt::MAX_REQUEST_PAYLOAD_BYTES) T2M_FUZZ_CHECK(!req.ok());
   if (payload.size() > mqtt::MAX_COMMAND_PAYLOAD_BYTES) T2M_FUZZ_CHECK(!set.ok());
 
-  // Non-UTF-8 text reaches the value converters as it is: they must refuse it, never throw.
-  const json legacy = config::parse_set_payload(payload);
+  // The raw payload as a state value: non-UTF-8 text reaches the value converters as it is and they must
+  // refuse it, never throw.
+  const json as_state = {{"state", std::string(payload)}};
   const auto& m = models();
   for (size_t i = 0; i < m.models.size(); ++i) {
     const auto& model = m.models[i];
-    if (set.ok()) check_converted(model, config::command_to_dps(model, *set, m.current[i]));
-    check_converted(model, config::command_to_dps(model, legacy, m.current[i]));
+    if (set.ok()) check_converted(model, model::command_to_dps(model, *set, m.current[i]));
+    check_converted(model, model::command_to_dps(model, as_state, m.current[i]));
     if (bare.ok()) {
       const std::string attr = parsed.ok() && !parsed->attribute.empty() ? parsed->attribute : "switch_1";
-      check_converted(model, config::command_to_dps(model, attr, *bare, m.current[i]));
-      check_converted(model, config::command_to_dps(model, "state", *bare, m.current[i]));
+      check_converted(model, model::command_to_dps(model, attr, *bare, m.current[i]));
+      check_converted(model, model::command_to_dps(model, "state", *bare, m.current[i]));
     }
   }
   return 0;

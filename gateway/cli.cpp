@@ -11,13 +11,13 @@
 #include "common/log.h"
 #include "common/timers.h"
 #include "config/config.h"
-#include "config/convert.h"
 #include "gateway/app.h"
 #include "gateway/cli_args.h"
-#include "gateway/device_model.h"
 #include "gateway/device_session.h"
 #include "gateway/discovery_listener.h"
 #include "gateway/version.h"
+#include "model/convert.h"
+#include "model/device_model.h"
 #include "mqtt/payload.h"
 
 namespace t2m::gw {
@@ -259,7 +259,7 @@ int oneshot(int argc, char** argv, bool is_set) {
   }
   log_register_secret(target.device.local_key);
   log_set_level(LogLevel::WARN);
-  DeviceModel model = DeviceModel::build(target.device);
+  const model::DeviceModel dev_model = model::DeviceModel::build(target.device);
   nlohmann::json write;
   if (is_set) {
     auto v = mqtt::parse_bare_value(a->positional[2]);
@@ -267,7 +267,7 @@ int oneshot(int argc, char** argv, bool is_set) {
       std::fprintf(stderr, "tuya2mqtt: %s\n", v.error().message.c_str());
       return EXIT_USAGE;
     }
-    auto dps = config::command_to_dps(model.model(), a->positional[1], v.value(), nullptr);
+    auto dps = model::command_to_dps(dev_model.model(), a->positional[1], v.value(), nullptr);
     if (!dps) {
       std::fprintf(stderr, "tuya2mqtt: %s\n", dps.error().message.c_str());
       return EXIT_USAGE;
@@ -338,7 +338,7 @@ int oneshot(int argc, char** argv, bool is_set) {
     std::fprintf(stderr, "tuya2mqtt: %s\n", error.empty() ? "failed" : error.c_str());
     return rc;
   }
-  std::printf("%s\n", model.to_state(dps).dump(2).c_str());
+  std::printf("%s\n", dev_model.to_state(dps).dump(2).c_str());
   return 0;
 }
 

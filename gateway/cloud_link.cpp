@@ -6,7 +6,7 @@
 
 #include "cloud/wizard.h"
 #include "common/log.h"
-#include "config/models.h"
+#include "model/derived_model.h"
 #include "mqtt/paho_client.h"
 #include "mqtt/topics.h"
 
@@ -325,7 +325,7 @@ bool CloudLink::send_command(const std::string& id, const nlohmann::json& wire_d
   if (!config_.allow_cloud_commands || !registry_) return false;
   const Device* dev = registry_->find(id);
   if (!dev) return false;
-  const DeviceModel* model = &dev->model;
+  const model::DeviceModel* model = &dev->model;
   // The cloud speaks DP codes; values stay in their wire form (the standard instruction set uses the
   // same raw integers as the LAN).
   nlohmann::json code_values = nlohmann::json::object();

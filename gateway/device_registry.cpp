@@ -72,7 +72,7 @@ Device& DeviceRegistry::insert_(const config::DeviceConfig& cfg) {
   // The entry as written is only needed to save the configuration, and config_ keeps it: about 1 kB a
   // device that would otherwise be held twice.
   d->cfg.extra = nlohmann::json();
-  d->model = DeviceModel::build(cfg, nullptr, &models_);
+  d->model = model::DeviceModel::build(cfg, nullptr, &models_);
   if (cfg.version != "auto") d->version = proto::parse_version(cfg.version);
   Device& ref = *d;
   devices_[cfg.id] = std::move(d);

@@ -19,9 +19,9 @@
 #include "common/result.h"
 #include "common/timers.h"
 #include "config/config.h"
-#include "gateway/device_model.h"
 #include "gateway/device_session.h"
 #include "gateway/error_code.h"
+#include "model/device_model.h"
 #include "protocol/discovery.h"
 
 namespace t2m::gw {
@@ -40,7 +40,7 @@ struct GatewayStats {
 
 struct Device {
   config::DeviceConfig cfg;
-  DeviceModel model;
+  model::DeviceModel model;
   std::unique_ptr<DeviceSession> session;  // gateways and plain devices; null for sub-devices
   Device* parent = nullptr;                // sub-devices: their gateway
   std::vector<Device*> children;
@@ -177,7 +177,7 @@ class DeviceRegistry {
 
   Deps deps_;
   config::Config config_;
-  ModelCache models_;                                         // shared by devices of one product
+  model::ModelCache models_;                                  // shared by devices of one product
   DeviceMap devices_;                                         // by id
   mutable std::unordered_map<std::string, Device*> by_name_;  // rebuilt when names_dirty_
   mutable bool names_dirty_ = true;

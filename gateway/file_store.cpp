@@ -72,13 +72,20 @@ void FileStore::save_learned(const nlohmann::json& learned) {
   const std::string tmp = learned_path_ + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "w");
   if (!f) {
-    T2M_LOGD(TAG, "cannot write %s: learned versions are kept in memory only", tmp.c_str());
+    // Once: a read-only state directory must not fill the log at every learned mode.
+    if (!warned_unwritable_)
+      T2M_LOGW(TAG, "cannot write %s: learned versions are kept in memory only (set --state-dir)",
+               tmp.c_str());
+    warned_unwritable_ = true;
     return;
   }
   const std::string text = learned.dump(2);
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   const bool closed = std::fclose(f) == 0;
-  if (ok && closed) std::rename(tmp.c_str(), learned_path_.c_str());
+  if (!(ok && closed && std::rename(tmp.c_str(), learned_path_.c_str()) == 0)) {
+    std::remove(tmp.c_str());
+    T2M_LOGW(TAG, "could not write %s", learned_path_.c_str());
+  }
 }
 
 }  // namespace t2m::gw

@@ -33,6 +33,7 @@ class FileStore final : public DeviceStore {
  private:
   std::string config_path_;
   std::string learned_path_;
+  bool warned_unwritable_ = false;
 };
 
 }  // namespace t2m::gw

@@ -18,7 +18,7 @@
 
 #include "common/timers.h"
 #include "config/config.h"
-#include "config/models.h"
+#include "model/derived_model.h"
 #include "mqtt/client.h"
 #include "mqtt/ha_discovery.h"
 #include "mqtt/publisher.h"
@@ -38,7 +38,7 @@ class HaPublisher {
   // What discovery needs to know about one device; pointers must stay valid during the call only.
   struct DeviceView {
     const config::DeviceConfig* config = nullptr;
-    const config::DeviceModel* model = nullptr;
+    const model::DerivedModel* model = nullptr;
     std::string firmware_version;  // "" = unknown
     bool firmware_update = false;  // the cloud reports firmware for it: add the update entity
     std::vector<mqtt::ha::EventEntity> events;

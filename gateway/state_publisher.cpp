@@ -377,7 +377,7 @@ std::string StatePublisher::devices_payload() const {
   // five times its text (10 MB at 1,000 devices), and that peak stayed in the heap as fragmentation. Devices
   // that share a model share its description's text too.
   std::string out = "[";
-  std::unordered_map<const config::DeviceModel*, std::string> described;
+  std::unordered_map<const model::DerivedModel*, std::string> described;
   for (const auto& [id, d] : deps_.registry.devices()) {
     std::string entry = to_string(device_entry_(*d));
     auto [it, fresh] = described.try_emplace(&d->model.model());

@@ -4,16 +4,16 @@
 #include <cctype>
 #include <cmath>
 
-#include "config/convert.h"
+#include "model/convert.h"
 #include "mqtt/topics.h"
 
 namespace t2m::mqtt::ha {
 namespace {
 
-using config::Component;
-using config::Entity;
+using model::Component;
+using model::Entity;
 using nlohmann::json;
-namespace role = config::role;
+namespace role = model::role;
 
 constexpr int HA_BRIGHTNESS_SCALE = 255;
 constexpr int POSITION_OPEN = 100;
@@ -102,7 +102,7 @@ std::optional<int> role_dp(const Entity& e, std::string_view r) {
   return it->second;
 }
 
-std::vector<std::string> dp_range(const config::DeviceModel& m, std::optional<int> id) {
+std::vector<std::string> dp_range(const model::DerivedModel& m, std::optional<int> id) {
   if (!id) return {};
   const auto* d = m.find_dp(*id);
   return d ? d->spec.range : std::vector<std::string>{};
@@ -162,7 +162,7 @@ class Builder {
   }
 
  private:
-  static std::string entity_key_of(const config::DpDescription& d) {
+  static std::string entity_key_of(const model::DpDescription& d) {
     std::string out;
     for (char c : d.property()) {
       const auto u = static_cast<unsigned char>(c);
@@ -217,7 +217,7 @@ class Builder {
 
   json entity(const Entity& e) const {
     const std::string name = e.main ? std::string() : (e.name.empty() ? humanize(e.key) : e.name);
-    json c = base(config::to_string(e.component), e.key, name);
+    json c = base(model::to_string(e.component), e.key, name);
     if (!e.entity_category.empty()) c["entity_category"] = e.entity_category;
     const std::string st = topics_.state(name_);
     const std::string set = topics_.set(name_);
@@ -316,13 +316,13 @@ class Builder {
       if (v != "white" && v != "colour" && v != "color") out.push_back(v);
     }
     if (out.empty()) return out;
-    auto probe = config::command_to_dps(model_, json{{"effect", out.front()}});
+    auto probe = model::command_to_dps(model_, json{{"effect", out.front()}});
     if (!probe.ok() || probe.value().empty()) return {};
     return out;
   }
 
   json json_light(const Entity& e, json c) const {
-    const config::LightInfo& li = e.light;
+    const model::LightInfo& li = e.light;
     c["schema"] = "json";
     c["state_topic"] = topics_.state(name_);
     c["command_topic"] = topics_.set(name_);
@@ -346,7 +346,7 @@ class Builder {
   // express, so they use the template schema (colour temperature in mireds there, which the gateway
   // accepts as such; colour is commanded as hue/saturation, its state is not read back).
   json template_light(const Entity& e, json c) const {
-    const config::LightInfo& li = e.light;
+    const model::LightInfo& li = e.light;
     const std::string ks = state_key(e, role::STATE);
     const std::string kb = state_key(e, role::BRIGHTNESS);
     const std::string kc = state_key(e, role::COLOR);
@@ -571,7 +571,7 @@ class Builder {
 
   const DeviceInfo& info_;
   const config::DeviceConfig& cfg_;
-  const config::DeviceModel& model_;
+  const model::DerivedModel& model_;
   const Options& o_;
   Topics topics_;
   std::string name_;
@@ -689,7 +689,7 @@ std::vector<std::pair<std::string, std::string>> components_of(const json& paylo
   return out;
 }
 
-bool is_action_dp(const config::DpDescription& dp) {
+bool is_action_dp(const model::DpDescription& dp) {
   if (dp.spec.type != proto::DpType::ENUM || dp.writable || dp.code.empty()) return false;
   const std::string_view c = dp.code;
   auto between = [&](std::string_view head, std::string_view tail) {
@@ -701,7 +701,7 @@ bool is_action_dp(const config::DpDescription& dp) {
          between("scene_", "");
 }
 
-std::vector<json> events_from_report(const config::DeviceModel& model, const json& dps) {
+std::vector<json> events_from_report(const model::DerivedModel& model, const json& dps) {
   std::vector<json> out;
   if (!dps.is_object()) return out;
   for (const auto& [k, v] : dps.items()) {

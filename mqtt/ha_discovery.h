@@ -8,12 +8,12 @@
 //
 // Every component carries its own state topic and availability (bridge/state AND <name>/availability,
 // availability_mode all), so a component never depends on root-level defaults. Templates read the state
-// JSON the gateway publishes (config/convert.h: state_from_dps) with value_json['key'] (bracket form:
+// JSON the gateway publishes (model/convert.h: state_from_dps) with value_json['key'] (bracket form:
 // value_json.update would be the dict method, not the key) and commands are written so that the gateway
 // accepts them: JSON objects on <base>/<name>/set keyed by the entity's command key, or bare values on
 // <base>/<name>/set/<property>.
 //
-// Entities beyond config::DeviceModel::entities:
+// Entities beyond model::DerivedModel::entities:
 //   button  "Refresh": <base>/<name>/get (every device)
 //   update  firmware (only when DeviceInfo::firmware_update): reads the state's "update" object
 //           {"state":"idle|available|updating","installed_version","latest_version","progress",
@@ -33,7 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
-#include "config/models.h"
+#include "model/derived_model.h"
 
 namespace t2m::mqtt::ha {
 
@@ -68,7 +68,7 @@ struct EventEntity {
 
 struct DeviceInfo {
   const config::DeviceConfig* config = nullptr;  // id, cid, parent, name, product, category
-  const config::DeviceModel* model = nullptr;
+  const model::DerivedModel* model = nullptr;
   std::string firmware_version;  // device block sw_version ("" = unknown)
   bool firmware_update = false;  // add the firmware update entity (the cloud knows its firmware)
   std::vector<EventEntity> events;
@@ -99,10 +99,10 @@ std::vector<std::pair<std::string, std::string>> components_of(const nlohmann::j
 
 // True for DPs whose reports are button presses rather than state (scene switches): read-only enum DPs
 // coded switch<N>_value, switch_type_<N>, switch_mode<N> or scene_<N>.
-bool is_action_dp(const config::DpDescription& dp);
+bool is_action_dp(const model::DpDescription& dp);
 // The action topic payloads for a report (the DPs that changed): one {"event_type","source"} per action
 // DP in `dps` (wire form). Empty when the report has none.
-std::vector<nlohmann::json> events_from_report(const config::DeviceModel& model, const nlohmann::json& dps);
+std::vector<nlohmann::json> events_from_report(const model::DerivedModel& model, const nlohmann::json& dps);
 
 // Jinja string literal for HA templates: 'text' with \ and ' escaped.
 std::string jinja_string(std::string_view s);

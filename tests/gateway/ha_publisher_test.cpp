@@ -17,7 +17,7 @@ namespace {
 
 struct Dev {
   config::DeviceConfig cfg;
-  config::DeviceModel model;
+  model::DerivedModel model;
   std::string firmware;
 };
 
@@ -47,7 +47,7 @@ struct World {
     d.cfg.id = id;
     d.cfg.name = name;
     d.cfg.category = category;
-    d.model = config::derive_model(d.cfg, reported);
+    d.model = model::derive_model(d.cfg, reported);
     devices[id] = std::move(d);
   }
 
@@ -150,7 +150,7 @@ TEST_SUITE("ha_publisher") {
     REQUIRE(w.retained(PLUG_TOPIC)["components"].contains("countdown_1"));
     // The plug reported only DPs 1 and 19: the template's other DPs are dropped from the model.
     w.devices["bf0123456789abcdef01"].model =
-        config::derive_model(w.devices["bf0123456789abcdef01"].cfg, json{{"1", true}, {"19", 12}});
+        model::derive_model(w.devices["bf0123456789abcdef01"].cfg, json{{"1", true}, {"19", 12}});
     w.publish("bf0123456789abcdef01");
     auto plug = w.retained(PLUG_TOPIC);
     CHECK(plug["components"]["countdown_1"] == json{{"platform", "number"}});
@@ -266,7 +266,7 @@ TEST_SUITE("ha_publisher") {
     auto& d = w.devices["bfscene0000000000001"];
     d.cfg.mapping = json::parse(
         R"({"1": {"code": "switch1_value", "type": "Enum", "mode": "ro", "values": {"range": ["single_click", "long_press"]}}})");
-    d.model = config::derive_model(d.cfg);
+    d.model = model::derive_model(d.cfg);
     w.connect();
     w.pub->publish_actions(w.view("bfscene0000000000001"), json{{"1", "long_press"}});
     auto m = w.client.last_published("tuya2mqtt/scene_sw/action");

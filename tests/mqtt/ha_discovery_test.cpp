@@ -9,7 +9,7 @@
 #include <regex>
 #include <set>
 
-#include "config/convert.h"
+#include "model/convert.h"
 #include "mqtt/payload.h"
 #include "mqtt/topics.h"
 
@@ -184,7 +184,7 @@ config::DeviceConfig device(const std::string& id, const std::string& name, cons
 }
 
 // A plausible full report for a model: every known DP with a value of its type.
-json sample_dps(const config::DeviceModel& m) {
+json sample_dps(const model::DerivedModel& m) {
   json dps = json::object();
   for (const auto& [id, d] : m.dps) {
     const std::string k = std::to_string(id);
@@ -217,7 +217,7 @@ json sample_dps(const config::DeviceModel& m) {
 
 struct Case {
   config::DeviceConfig cfg;
-  config::DeviceModel model;
+  model::DerivedModel model;
   json payload;
   json state;
 };
@@ -225,7 +225,7 @@ struct Case {
 Case make(config::DeviceConfig cfg, bool firmware = true, std::vector<ha::EventEntity> events = {}) {
   Case c;
   c.cfg = std::move(cfg);
-  c.model = config::derive_model(c.cfg);
+  c.model = model::derive_model(c.cfg);
   ha::DeviceInfo info;
   info.config = &c.cfg;
   info.model = &c.model;
@@ -233,7 +233,7 @@ Case make(config::DeviceConfig cfg, bool firmware = true, std::vector<ha::EventE
   info.firmware_update = firmware;
   info.events = std::move(events);
   c.payload = ha::device_discovery(info, OPTS);
-  c.state = config::state_from_dps(c.model, sample_dps(c.model));
+  c.state = model::state_from_dps(c.model, sample_dps(c.model));
   return c;
 }
 
@@ -488,12 +488,12 @@ json gateway_dps(const Case& c, const std::string& topic, const std::string& pay
   if (parsed->kind == TopicKind::SET) {
     auto cmd = parse_set_payload(payload);
     REQUIRE_MESSAGE(cmd.ok(), payload);
-    dps = config::command_to_dps(c.model, cmd.value(), sample_dps(c.model));
+    dps = model::command_to_dps(c.model, cmd.value(), sample_dps(c.model));
   } else {
     REQUIRE(parsed->kind == TopicKind::SET_ATTR);
     auto v = parse_bare_value(payload);
     REQUIRE(v.ok());
-    dps = config::command_to_dps(c.model, json{{parsed->attribute, v.value()}}, sample_dps(c.model));
+    dps = model::command_to_dps(c.model, json{{parsed->attribute, v.value()}}, sample_dps(c.model));
   }
   REQUIRE_MESSAGE(dps.ok(), payload << ": " << (dps.ok() ? "" : dps.error().message));
   return dps.value();
@@ -698,7 +698,7 @@ TEST_SUITE("ha_discovery") {
     CHECK(l["min_kelvin"] == 2700);
     CHECK(l["max_kelvin"] == 6500);
     // Effects are advertised only when the gateway maps "effect" to DPs (it does not yet).
-    const bool effect_supported = !config::command_to_dps(c.model, json{{"effect", "scene"}})->empty();
+    const bool effect_supported = !model::command_to_dps(c.model, json{{"effect", "scene"}})->empty();
     CHECK(l.contains("effect_list") == effect_supported);
     const std::string set = l["command_topic"];
     CHECK(gateway_dps(c, set, R"({"state":"ON"})") == json{{"20", true}});
@@ -967,7 +967,7 @@ TEST_SUITE("ha_discovery") {
   TEST_CASE("prefix and base topic are honoured; the bridge device") {
     ha::Options o{"ha_disc", "t2m/home", "0.1.0", ""};
     auto cfg = device("bf0123456789abcdef01", "plug", "cz");
-    auto model = config::derive_model(cfg);
+    auto model = model::derive_model(cfg);
     ha::DeviceInfo info{&cfg, &model, "", false, {}};
     json p = ha::device_discovery(info, o);
     CHECK(ha::discovery_topic(o, cfg) == "ha_disc/device/tuya_bf0123456789abcdef01/config");

@@ -1,9 +1,9 @@
-#include "config/colour.h"
+#include "model/colour.h"
 
 #include <doctest/doctest.h>
 
 using nlohmann::json;
-using namespace t2m::config;
+using namespace t2m::model;
 
 TEST_SUITE("colour") {
   TEST_CASE("v2 12-hex-char colour both ways") {

@@ -1,8 +1,8 @@
-#include "gateway/device_model.h"
+#include "model/device_model.h"
 
-#include "config/convert.h"
+#include "model/convert.h"
 
-namespace t2m::gw {
+namespace t2m::model {
 
 namespace {
 
@@ -15,7 +15,7 @@ size_t mix(size_t h, size_t v) {
   return h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
 }
 
-size_t shape_hash(const config::DeviceModel& m) {
+size_t shape_hash(const DerivedModel& m) {
   std::hash<std::string> hs;
   size_t h = mix(hs(m.category), hs(m.template_name));
   h = mix(h, m.dps.size());
@@ -31,7 +31,7 @@ size_t shape_hash(const config::DeviceModel& m) {
 
 }  // namespace
 
-std::shared_ptr<const config::DeviceModel> ModelCache::intern(config::DeviceModel model) {
+std::shared_ptr<const DerivedModel> ModelCache::intern(DerivedModel model) {
   if (++interned_since_sweep_ >= SWEEP_EVERY) {
     interned_since_sweep_ = 0;
     for (auto it = by_hash_.begin(); it != by_hash_.end();)
@@ -42,7 +42,7 @@ std::shared_ptr<const config::DeviceModel> ModelCache::intern(config::DeviceMode
   for (auto it = first; it != last; ++it) {
     if (auto live = it->second.lock(); live && *live == model) return live;
   }
-  auto shared = std::make_shared<const config::DeviceModel>(std::move(model));
+  auto shared = std::make_shared<const DerivedModel>(std::move(model));
   by_hash_.emplace(h, shared);
   return shared;
 }
@@ -53,20 +53,20 @@ size_t ModelCache::size() const {
   return n;
 }
 
-const std::shared_ptr<const config::DeviceModel>& DeviceModel::empty_() {
-  static const auto empty = std::make_shared<const config::DeviceModel>();
+const std::shared_ptr<const DerivedModel>& DeviceModel::empty_() {
+  static const auto empty = std::make_shared<const DerivedModel>();
   return empty;
 }
 
-std::shared_ptr<const config::DeviceModel> DeviceModel::keep_(config::DeviceModel m, ModelCache* cache) {
+std::shared_ptr<const DerivedModel> DeviceModel::keep_(DerivedModel m, ModelCache* cache) {
   if (cache) return cache->intern(std::move(m));
-  return std::make_shared<const config::DeviceModel>(std::move(m));
+  return std::make_shared<const DerivedModel>(std::move(m));
 }
 
 DeviceModel DeviceModel::build(const config::DeviceConfig& cfg, const nlohmann::json& reported_dps,
                                ModelCache* cache) {
   DeviceModel m;
-  m.model_ = keep_(config::derive_model(cfg, reported_dps), cache);
+  m.model_ = keep_(derive_model(cfg, reported_dps), cache);
   return m;
 }
 
@@ -80,7 +80,7 @@ bool DeviceModel::refine(const config::DeviceConfig& cfg, const nlohmann::json& 
     unknown = d == nullptr || !d->known;
   }
   if (!unknown) return false;
-  config::DeviceModel next = config::derive_model(cfg, merged_dps);
+  DerivedModel next = derive_model(cfg, merged_dps);
   const bool changed = next.template_name != model_->template_name || next.dps.size() != model_->dps.size() ||
                        next.entities.size() != model_->entities.size();
   model_ = keep_(std::move(next), cache);
@@ -88,12 +88,12 @@ bool DeviceModel::refine(const config::DeviceConfig& cfg, const nlohmann::json& 
 }
 
 nlohmann::json DeviceModel::to_state(const nlohmann::json& dps, std::vector<Error>* problems) const {
-  return config::state_from_dps(*model_, dps, problems);
+  return state_from_dps(*model_, dps, problems);
 }
 
 Result<nlohmann::json> DeviceModel::to_dps(const nlohmann::json& command,
                                            const nlohmann::json& current_dps) const {
-  return config::command_to_dps(*model_, command, current_dps);
+  return command_to_dps(*model_, command, current_dps);
 }
 
 nlohmann::json DeviceModel::describe() const {
@@ -102,7 +102,7 @@ nlohmann::json DeviceModel::describe() const {
     nlohmann::json j{{"dp", id},
                      {"property", d.property()},
                      {"access", d.writable ? "rw" : "ro"},
-                     {"source", std::string(config::to_string(d.source))}};
+                     {"source", std::string(to_string(d.source))}};
     if (d.known) {
       j["type"] = std::string(proto::to_string(d.spec.type));
       j["values"] = proto::spec_values_to_json(d.spec);
@@ -111,7 +111,7 @@ nlohmann::json DeviceModel::describe() const {
   }
   nlohmann::json entities = nlohmann::json::array();
   for (const auto& e : model_->entities) {
-    nlohmann::json j{{"component", std::string(config::to_string(e.component))}, {"key", e.key}};
+    nlohmann::json j{{"component", std::string(to_string(e.component))}, {"key", e.key}};
     if (!e.device_class.empty()) j["device_class"] = e.device_class;
     if (!e.unit.empty()) j["unit"] = e.unit;
     entities.push_back(std::move(j));
@@ -129,4 +129,4 @@ std::vector<std::string> DeviceModel::dp_ids() const {
   return out;
 }
 
-}  // namespace t2m::gw
+}  // namespace t2m::model

@@ -1,4 +1,4 @@
-#include "config/convert.h"
+#include "model/convert.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <set>
 
-namespace t2m::config {
+namespace t2m::model {
 namespace {
 
 using nlohmann::json;
@@ -36,7 +36,7 @@ std::string upper(std::string_view s) {
 std::optional<int> dp_id(std::string_view key) {
   int id = 0;
   auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
-  if (ec != std::errc() || p != key.data() + key.size() || id < MIN_DP_ID || id > MAX_DP_ID)
+  if (ec != std::errc() || p != key.data() + key.size() || id < config::MIN_DP_ID || id > config::MAX_DP_ID)
     return std::nullopt;
   return id;
 }
@@ -182,7 +182,7 @@ void power_state(const Entity& e, std::string_view r, const json& dps, json& out
 
 class CommandBuilder {
  public:
-  CommandBuilder(const DeviceModel& m, const json& current) : m_(m), current_(current) {}
+  CommandBuilder(const DerivedModel& m, const json& current) : m_(m), current_(current) {}
 
   Result<json> run(const json& command) {
     if (!command.is_object()) {
@@ -576,7 +576,7 @@ class CommandBuilder {
     out_[id] = *r;
   }
 
-  const DeviceModel& m_;
+  const DerivedModel& m_;
   const json& current_;
   json out_ = json::object();
   Errors errors_;
@@ -585,7 +585,7 @@ class CommandBuilder {
 
 }  // namespace
 
-json state_from_dps(const DeviceModel& model, const json& dps, std::vector<Error>* problems) {
+json state_from_dps(const DerivedModel& model, const json& dps, std::vector<Error>* problems) {
   json out = json::object();
   if (!dps.is_object()) {
     if (problems) problems->push_back(Error{std::string(CMD_ERR_PAYLOAD), "dps is not an object"});
@@ -630,25 +630,15 @@ json state_from_dps(const DeviceModel& model, const json& dps, std::vector<Error
   return out;
 }
 
-Result<json> command_to_dps(const DeviceModel& model, const json& command, const json& current_dps) {
+Result<json> command_to_dps(const DerivedModel& model, const json& command, const json& current_dps) {
   return CommandBuilder(model, current_dps).run(command);
 }
 
-Result<json> command_to_dps(const DeviceModel& model, std::string_view property, const json& value,
+Result<json> command_to_dps(const DerivedModel& model, std::string_view property, const json& value,
                             const json& current_dps) {
   json command = json::object();
   command[std::string(property)] = value;
   return CommandBuilder(model, current_dps).run(command);
 }
 
-json parse_set_payload(std::string_view payload) {
-  json parsed = json::parse(payload, nullptr, false);
-  if (!parsed.is_discarded() && parsed.is_object()) return parsed;
-  if (!parsed.is_discarded() && !parsed.is_null() && !parsed.is_array()) return json{{"state", parsed}};
-  std::string s(payload);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
-  return json{{"state", s}};
-}
-
-}  // namespace t2m::config
+}  // namespace t2m::model

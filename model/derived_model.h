@@ -56,11 +56,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config/colour.h"
 #include "config/config.h"
+#include "model/colour.h"
 #include "protocol/dps.h"
 
-namespace t2m::config {
+namespace t2m::model {
 
 enum class DpSource { OVERRIDE, CLOUD, TEMPLATE, UNKNOWN };
 std::string_view to_string(DpSource source);
@@ -107,8 +107,8 @@ struct LightInfo {
   int brightness_min = 0;                            // raw range of the brightness DP
   int brightness_max = 0;
   int temp_max = 0;  // raw maximum of the colour-temperature DP (255 v1, 1000 v2)
-  int kelvin_min = DEFAULT_KELVIN_MIN;
-  int kelvin_max = DEFAULT_KELVIN_MAX;
+  int kelvin_min = config::DEFAULT_KELVIN_MIN;
+  int kelvin_max = config::DEFAULT_KELVIN_MAX;
   // HA supported_color_modes: {"hs","color_temp"}, {"hs"}, {"color_temp"}, {"brightness"} or {"onoff"}.
   std::vector<std::string> color_modes;
   bool operator==(const LightInfo&) const = default;
@@ -143,11 +143,11 @@ struct Entity {
   nlohmann::json payload_on;
   nlohmann::json payload_off;
   LightInfo light;      // LIGHT only
-  bool invert = false;  // COVER: device reports 0 = open (DeviceConfig::invert_position)
+  bool invert = false;  // COVER: device reports 0 = open (config::DeviceConfig::invert_position)
   bool operator==(const Entity&) const = default;
 };
 
-struct DeviceModel {
+struct DerivedModel {
   std::string category;
   std::string template_name;  // template used, "" if none
   std::map<int, DpDescription> dps;
@@ -157,16 +157,16 @@ struct DeviceModel {
   // By property name: code, or DP id as a string.
   const DpDescription* find_property(std::string_view property) const;
   const Entity* main_entity() const;
-  bool operator==(const DeviceModel&) const = default;
+  bool operator==(const DerivedModel&) const = default;
 };
 
 // Builds the model of one device from its config (overrides, cloud mapping, category) and, if known,
 // the DPs it reported (a wire `dps` object; pass the merged cache after the first DP_QUERY and rebuild if
 // new DP ids show up). Never fails: unreadable sources are skipped (config validation already reported
 // them).
-DeviceModel derive_model(const DeviceConfig& device, const nlohmann::json& reported_dps = nullptr);
+DerivedModel derive_model(const config::DeviceConfig& device, const nlohmann::json& reported_dps = nullptr);
 
 // HA unit spelling for a Tuya unit ("kwh" -> "kWh", "℃" -> "°C", "w" -> "W", ...).
 std::string ha_unit(std::string_view tuya_unit);
 
-}  // namespace t2m::config
+}  // namespace t2m::model

@@ -1,9 +1,9 @@
-#include "gateway/device_model.h"
+#include "model/device_model.h"
 
 #include <doctest/doctest.h>
 
-using t2m::gw::DeviceModel;
-using t2m::gw::ModelCache;
+using t2m::model::DeviceModel;
+using t2m::model::ModelCache;
 
 namespace {
 

@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
-#include "config/models.h"
+#include "model/derived_model.h"
 
-namespace t2m::config {
+namespace t2m::model {
 
 // Error codes (Error::code) of command conversion, besides proto::DP_ERR_* from value checks.
 inline constexpr std::string_view CMD_ERR_UNKNOWN = "unknown_property";  // no such property on the device
@@ -23,7 +23,7 @@ inline constexpr std::string_view CMD_ERR_STATE = "state_unknown";  // TOGGLE et
 // carry only what changed) -> the MQTT state object: every DP by its property name in real units, the
 // entity keys (light/cover/main switch), and "dps": the raw object. Values that cannot be read are kept
 // raw and described in `problems` (if given) for counting/logging; state is never refused.
-nlohmann::json state_from_dps(const DeviceModel& model, const nlohmann::json& dps,
+nlohmann::json state_from_dps(const DerivedModel& model, const nlohmann::json& dps,
                               std::vector<Error>* problems = nullptr);
 
 // An MQTT set object -> the wire `dps` object to write ({"1": true, "22": 500}).
@@ -36,16 +36,12 @@ nlohmann::json state_from_dps(const DeviceModel& model, const nlohmann::json& dp
 // Light commands follow HA's JSON schema: {"state":"ON","brightness":0-255,"color":{"h":..,"s":..} or
 // {"r","g","b"},"color_temp":kelvin (a value < 1000 is taken as mireds)}; "transition", "effect" and
 // "color_mode" are ignored. Cover: {"state":"OPEN"|"CLOSE"|"STOP"} or {"position":0-100}.
-Result<nlohmann::json> command_to_dps(const DeviceModel& model, const nlohmann::json& command,
+Result<nlohmann::json> command_to_dps(const DerivedModel& model, const nlohmann::json& command,
                                       const nlohmann::json& current_dps = nullptr);
 
 // One property with a bare value (the <base>/<device>/set/<property> topic). `value` is what the MQTT
 // payload parsed to (a JSON scalar; a payload that is not JSON should be passed as a string).
-Result<nlohmann::json> command_to_dps(const DeviceModel& model, std::string_view property,
+Result<nlohmann::json> command_to_dps(const DerivedModel& model, std::string_view property,
                                       const nlohmann::json& value, const nlohmann::json& current_dps);
 
-// Reads a raw MQTT /set payload: a JSON object is used as is; anything else (ON, OFF, TOGGLE, OPEN,
-// CLOSE, STOP, "ON" in quotes) becomes {"state": <payload>} as zigbee2mqtt does.
-nlohmann::json parse_set_payload(std::string_view payload);
-
-}  // namespace t2m::config
+}  // namespace t2m::model

@@ -1,4 +1,4 @@
-// The bridge's view of a device's DPs: a config::DeviceModel (user overrides > cloud specification >
+// The bridge's view of a device's DPs: a DerivedModel (user overrides > cloud specification >
 // built-in category template) plus the two conversions done on every message.
 #pragma once
 
@@ -14,9 +14,9 @@
 
 #include "common/result.h"
 #include "config/config.h"
-#include "config/models.h"
+#include "model/derived_model.h"
 
-namespace t2m::gw {
+namespace t2m::model {
 
 // Hands out one shared copy of each distinct model. A fleet is mostly a few products repeated (a
 // thousand plugs of one kind), and a derived model with its entities is several kB: sharing is what keeps
@@ -24,12 +24,12 @@ namespace t2m::gw {
 // weakly, so a model no device uses any more goes away. Loop thread only.
 class ModelCache {
  public:
-  std::shared_ptr<const config::DeviceModel> intern(config::DeviceModel model);
+  std::shared_ptr<const DerivedModel> intern(DerivedModel model);
   // Distinct models alive (tests, bridge/health).
   size_t size() const;
 
  private:
-  std::unordered_multimap<size_t, std::weak_ptr<const config::DeviceModel>> by_hash_;
+  std::unordered_multimap<size_t, std::weak_ptr<const DerivedModel>> by_hash_;
   size_t interned_since_sweep_ = 0;
 };
 
@@ -52,16 +52,16 @@ class DeviceModel {
   // For bridge/devices: every known DP with its description, and the entities.
   nlohmann::json describe() const;
   std::vector<std::string> dp_ids() const;
-  const config::DeviceModel& model() const { return *model_; }
+  const DerivedModel& model() const { return *model_; }
   // True when both share one interned model object.
   bool shares_with(const DeviceModel& other) const { return model_ == other.model_; }
 
  private:
-  static std::shared_ptr<const config::DeviceModel> keep_(config::DeviceModel m, ModelCache* cache);
+  static std::shared_ptr<const DerivedModel> keep_(DerivedModel m, ModelCache* cache);
 
-  std::shared_ptr<const config::DeviceModel> model_ = empty_();
+  std::shared_ptr<const DerivedModel> model_ = empty_();
   // One empty model shared by every DeviceModel not built yet (a Device is created, then given its model).
-  static const std::shared_ptr<const config::DeviceModel>& empty_();
+  static const std::shared_ptr<const DerivedModel>& empty_();
 };
 
-}  // namespace t2m::gw
+}  // namespace t2m::model

@@ -1,4 +1,4 @@
-#include "config/templates.h"
+#include "model/templates.h"
 
 #include <set>
 
@@ -7,7 +7,7 @@
 #include "protocol/dps.h"
 
 using nlohmann::json;
-using namespace t2m::config;
+using namespace t2m::model;
 
 TEST_SUITE("templates") {
   TEST_CASE("the required categories exist and every spec parses") {

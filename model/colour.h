@@ -8,8 +8,8 @@
 //  - JSON (v2 through the cloud, some LAN firmwares): {"h":0-360,"s":0-1000,"v":0-1000}.
 // Home Assistant uses hs colour (h 0-360, s 0-100) plus brightness 0-255, and colour temperature in
 // Kelvin. Tuya's colour temperature is a position 0..max (255 on v1, 1000 on v2) from the warmest to the
-// coolest white; the Kelvin ends are assumed (DEFAULT_KELVIN_MIN..MAX, 2700-6500 K) and configurable per
-// device (kelvin_min / kelvin_max), since bulbs do not report them.
+// coolest white; the Kelvin ends are assumed (config::DEFAULT_KELVIN_MIN..MAX, 2700-6500 K) and configurable
+// per device (kelvin_min / kelvin_max), since bulbs do not report them.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace t2m::config {
+namespace t2m::model {
 
 enum class ColourFormat { HEX12, HEX14, JSON };
 
@@ -65,4 +65,4 @@ int kelvin_from_tuya(int raw, int raw_max, int kelvin_min, int kelvin_max);
 // Kelvin outside kelvin_min..kelvin_max is clamped by the caller's range check, not here.
 int tuya_from_kelvin(int kelvin, int raw_max, int kelvin_min, int kelvin_max);
 
-}  // namespace t2m::config
+}  // namespace t2m::model

@@ -1,4 +1,4 @@
-#include "config/models.h"
+#include "model/derived_model.h"
 
 #include <algorithm>
 #include <fstream>
@@ -8,6 +8,7 @@
 #include "config/device_list.h"
 
 using nlohmann::json;
+using namespace t2m::model;
 using namespace t2m::config;
 using t2m::proto::DpType;
 
@@ -22,13 +23,13 @@ DeviceConfig device(const char* category) {
 }
 
 // "component:key" for every entity, in model order.
-std::vector<std::string> summary(const DeviceModel& m) {
+std::vector<std::string> summary(const DerivedModel& m) {
   std::vector<std::string> out;
   for (const auto& e : m.entities) out.push_back(std::string(to_string(e.component)) + ":" + e.key);
   return out;
 }
 
-const Entity& entity(const DeviceModel& m, const std::string& key) {
+const Entity& entity(const DerivedModel& m, const std::string& key) {
   auto it = std::find_if(m.entities.begin(), m.entities.end(), [&](const Entity& e) { return e.key == key; });
   REQUIRE_MESSAGE(it != m.entities.end(), key);
   return *it;
@@ -40,7 +41,7 @@ using V = std::vector<std::string>;
 
 TEST_SUITE("models") {
   TEST_CASE("plug with metering (cz): switch, energy dashboard sensors") {
-    const DeviceModel m = derive_model(device("cz"));
+    const DerivedModel m = derive_model(device("cz"));
     CHECK(m.template_name == "cz");
     CHECK(summary(m) == V{"sensor:cur_power", "sensor:cur_voltage", "sensor:cur_current", "sensor:add_ele",
                           "switch:switch_1", "number:countdown_1"});
@@ -75,7 +76,7 @@ TEST_SUITE("models") {
                                                    "sensor:cur_current", "sensor:add_ele", "switch:switch_1",
                                                    "switch:switch_2", "switch:switch_3", "switch:switch_4",
                                                    "switch:switch_usb1"});
-    const DeviceModel kg = derive_model(device("kg"));
+    const DerivedModel kg = derive_model(device("kg"));
     CHECK(summary(kg) == V{"switch:switch_1", "switch:switch_2", "switch:switch_3", "switch:switch_4",
                            "number:countdown_1"});
     CHECK(entity(kg, "switch_2").state_keys.at("value") == "switch_2");
@@ -86,7 +87,7 @@ TEST_SUITE("models") {
   }
 
   TEST_CASE("dimmers (tgkg, tgq): one light per gang") {
-    const DeviceModel m = derive_model(device("tgkg"));
+    const DerivedModel m = derive_model(device("tgkg"));
     CHECK(summary(m) == V{"light:light", "light:light_2", "number:brightness_min_1", "select:led_type_1"});
     const Entity& l = entity(m, "light");
     CHECK(l.main);
@@ -103,7 +104,7 @@ TEST_SUITE("models") {
   }
 
   TEST_CASE("colour lights, v2 layout (DPs 20-26)") {
-    const DeviceModel m = derive_model(device("dj"));
+    const DerivedModel m = derive_model(device("dj"));
     CHECK(summary(m) == V{"light:light", "number:countdown_1"});
     const Entity& l = entity(m, "light");
     CHECK(l.dps.at("state") == 20);
@@ -125,7 +126,7 @@ TEST_SUITE("models") {
   TEST_CASE("colour lights, v1 layout (DPs 1-5) picked from the reported DPs") {
     DeviceConfig d = device("dj");
     d.kelvin_min = 2200;
-    const DeviceModel m =
+    const DerivedModel m =
         derive_model(d, json::parse(R"({"1":true,"2":"white","3":255,"4":0,"5":"ff00000000ffff"})"));
     CHECK(m.template_name == "dj_v1");
     const Entity& l = entity(m, "light");
@@ -141,7 +142,7 @@ TEST_SUITE("models") {
   TEST_CASE("curtain (cl)") {
     DeviceConfig d = device("cl");
     d.invert_position = true;
-    const DeviceModel m = derive_model(d);
+    const DerivedModel m = derive_model(d);
     CHECK(summary(m) == V{"cover:cover", "select:control_back"});
     const Entity& c = entity(m, "cover");
     CHECK(c.main);
@@ -157,7 +158,7 @@ TEST_SUITE("models") {
   }
 
   TEST_CASE("fan (fs) and thermostat (wk)") {
-    const DeviceModel fan = derive_model(device("fs"));
+    const DerivedModel fan = derive_model(device("fs"));
     CHECK(summary(fan) == V{"fan:fan"});
     const Entity& f = entity(fan, "fan");
     CHECK(f.dps.at("state") == 1);
@@ -171,7 +172,7 @@ TEST_SUITE("models") {
     CHECK(f.state_keys.at("state") == "state");
     CHECK(f.state_keys.at("percentage") == "fan_speed_percent");
 
-    const DeviceModel wk = derive_model(device("wk"));
+    const DerivedModel wk = derive_model(device("wk"));
     CHECK(summary(wk) == V{"climate:climate", "sensor:temp_current", "switch:child_lock"});
     const Entity& c = entity(wk, "climate");
     CHECK(c.dps.at("target") == 2);
@@ -187,7 +188,7 @@ TEST_SUITE("models") {
   }
 
   TEST_CASE("sensors: temperature/humidity, door, motion, smoke, leak, gas") {
-    const DeviceModel th = derive_model(device("wsdcg"));
+    const DerivedModel th = derive_model(device("wsdcg"));
     CHECK(summary(th) == V{"sensor:va_temperature", "sensor:va_humidity", "sensor:battery_percentage",
                            "sensor:battery_state", "select:temp_unit_convert"});
     CHECK(entity(th, "temp_unit_convert").entity_category == "config");
@@ -198,36 +199,36 @@ TEST_SUITE("models") {
     CHECK(entity(th, "battery_state").device_class == "enum");
     CHECK(entity(th, "battery_state").options == V{"low", "middle", "high"});
 
-    const DeviceModel door = derive_model(device("mcs"));
+    const DerivedModel door = derive_model(device("mcs"));
     CHECK(summary(door) == V{"binary_sensor:doorcontact_state", "sensor:battery_percentage"});
     CHECK(entity(door, "doorcontact_state").device_class == "door");
     CHECK(entity(door, "doorcontact_state").payload_on == true);
 
-    const DeviceModel pir = derive_model(device("pir"));
+    const DerivedModel pir = derive_model(device("pir"));
     CHECK(summary(pir) == V{"binary_sensor:pir_state", "sensor:battery_percentage"});
     CHECK(entity(pir, "pir_state").device_class == "motion");
     CHECK(entity(pir, "pir_state").payload_on == "pir");
     CHECK(entity(pir, "pir_state").payload_off == "none");
 
-    const DeviceModel smoke = derive_model(device("ywbj"));
+    const DerivedModel smoke = derive_model(device("ywbj"));
     CHECK(summary(smoke) == V{"binary_sensor:smoke_sensor_status", "sensor:battery_percentage",
                               "sensor:battery_state", "switch:muffling"});
     CHECK(entity(smoke, "smoke_sensor_status").payload_on == "alarm");
     CHECK(entity(smoke, "smoke_sensor_status").payload_off == "normal");
 
-    const DeviceModel leak = derive_model(device("sj"));
+    const DerivedModel leak = derive_model(device("sj"));
     CHECK(summary(leak) ==
           V{"binary_sensor:watersensor_state", "sensor:battery_percentage", "sensor:battery_state"});
     CHECK(entity(leak, "watersensor_state").device_class == "moisture");
 
-    const DeviceModel gas = derive_model(device("rqbj"));
+    const DerivedModel gas = derive_model(device("rqbj"));
     CHECK(summary(gas) == V{"binary_sensor:gas_sensor_status", "sensor:gas_sensor_value"});
     CHECK(entity(gas, "gas_sensor_status").device_class == "gas");
     CHECK(entity(gas, "gas_sensor_value").unit == "ppm");
   }
 
   TEST_CASE("gateways (wnykq, wg2) have no entities; their DPs stay available") {
-    const DeviceModel ir = derive_model(device("wnykq"));
+    const DerivedModel ir = derive_model(device("wnykq"));
     CHECK(ir.entities.empty());
     REQUIRE(ir.find_property("ir_send"));
     CHECK(ir.find_property("ir_send")->spec.type == DpType::JSON);
@@ -254,7 +255,7 @@ TEST_SUITE("models") {
     extra.read_only = true;
     extra.device_class = "current";
     d.dps[101] = extra;
-    const DeviceModel m =
+    const DerivedModel m =
         derive_model(d, json::parse(R"({"1":true,"19":10,"20":2301,"38":"last","101":3,"150":"x"})"));
     const DpDescription* p = m.find_dp(19);
     REQUIRE(p);
@@ -283,7 +284,7 @@ TEST_SUITE("models") {
     DpOverride force;
     force.component = "sensor";
     h.dps[9] = force;
-    const DeviceModel hm = derive_model(h);
+    const DerivedModel hm = derive_model(h);
     CHECK(std::none_of(hm.entities.begin(), hm.entities.end(),
                        [](const Entity& e) { return e.key == "cur_voltage"; }));
     CHECK(entity(hm, "countdown_1").component == Component::SENSOR);
@@ -294,14 +295,14 @@ TEST_SUITE("models") {
     const auto list = json::parse(in);
     auto r = parse_config(json::object(), list);
     REQUIRE(r.ok());
-    const DeviceModel bulb = derive_model(r->devices[1]);
+    const DerivedModel bulb = derive_model(r->devices[1]);
     const Entity& l = entity(bulb, "light");
     CHECK(l.light.color_modes == V{"hs", "color_temp"});
     CHECK(bulb.find_dp(24)->source == DpSource::CLOUD);
-    const DeviceModel plug = derive_model(r->devices[0]);
+    const DerivedModel plug = derive_model(r->devices[0]);
     CHECK(entity(plug, "add_ele").unit == "kWh");  // "kwh" in the mapping, HA spelling out
     CHECK(entity(plug, "relay_status").component == Component::SELECT);
-    const DeviceModel door = derive_model(r->devices[3]);
+    const DerivedModel door = derive_model(r->devices[3]);
     CHECK(entity(door, "doorcontact_state").component == Component::BINARY_SENSOR);
   }
 

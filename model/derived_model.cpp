@@ -1,4 +1,4 @@
-#include "config/models.h"
+#include "model/derived_model.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,9 +6,9 @@
 #include <cmath>
 #include <set>
 
-#include "config/templates.h"
+#include "model/templates.h"
 
-namespace t2m::config {
+namespace t2m::model {
 namespace {
 
 using nlohmann::json;
@@ -67,7 +67,7 @@ std::string lower(std::string_view s) {
 std::optional<int> dp_id(std::string_view key) {
   int id = 0;
   auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
-  if (ec != std::errc() || p != key.data() + key.size() || id < MIN_DP_ID || id > MAX_DP_ID)
+  if (ec != std::errc() || p != key.data() + key.size() || id < config::MIN_DP_ID || id > config::MAX_DP_ID)
     return std::nullopt;
   return id;
 }
@@ -146,7 +146,7 @@ bool config_code(std::string_view code) {
          code == "light_mode" || code == "temp_unit_convert";
 }
 
-void apply_override(DpDescription& d, const DpOverride& o) {
+void apply_override(DpDescription& d, const config::DpOverride& o) {
   if (o.code) d.code = *o.code;
   if (o.type) d.spec.type = *o.type;
   if (o.scale) d.spec.scale = *o.scale;
@@ -163,7 +163,7 @@ void apply_override(DpDescription& d, const DpOverride& o) {
 }
 
 // A type for a DP known only from an override that gives no type: guessed from the override's fields.
-DpType guess_type(const DpOverride& o, const json& reported) {
+DpType guess_type(const config::DpOverride& o, const json& reported) {
   if (o.values) return DpType::ENUM;
   if (o.scale || o.min || o.max || o.step) return DpType::INTEGER;
   if (reported.is_boolean()) return DpType::BOOL;
@@ -174,7 +174,7 @@ DpType guess_type(const DpOverride& o, const json& reported) {
 
 class Builder {
  public:
-  Builder(DeviceModel& m, const DeviceConfig& d) : m_(m), d_(d) {
+  Builder(DerivedModel& m, const config::DeviceConfig& d) : m_(m), d_(d) {
     for (const auto& [id, desc] : m_.dps) {
       if (!desc.code.empty()) by_code_.emplace(desc.code, id);
     }
@@ -591,8 +591,8 @@ class Builder {
     }
   }
 
-  DeviceModel& m_;
-  const DeviceConfig& d_;
+  DerivedModel& m_;
+  const config::DeviceConfig& d_;
   std::map<std::string, int> by_code_;
   std::set<int> claimed_;
 };
@@ -656,12 +656,12 @@ std::string ha_unit(std::string_view tuya_unit) {
   return std::string(tuya_unit);
 }
 
-const DpDescription* DeviceModel::find_dp(int id) const {
+const DpDescription* DerivedModel::find_dp(int id) const {
   auto it = dps.find(id);
   return it == dps.end() ? nullptr : &it->second;
 }
 
-const DpDescription* DeviceModel::find_property(std::string_view property) const {
+const DpDescription* DerivedModel::find_property(std::string_view property) const {
   for (const auto& [id, d] : dps) {
     if (!d.code.empty() && d.code == property) return &d;
   }
@@ -669,15 +669,15 @@ const DpDescription* DeviceModel::find_property(std::string_view property) const
   return nullptr;
 }
 
-const Entity* DeviceModel::main_entity() const {
+const Entity* DerivedModel::main_entity() const {
   for (const auto& e : entities) {
     if (e.main) return &e;
   }
   return nullptr;
 }
 
-DeviceModel derive_model(const DeviceConfig& device, const json& reported) {
-  DeviceModel m;
+DerivedModel derive_model(const config::DeviceConfig& device, const json& reported) {
+  DerivedModel m;
   m.category = device.category;
   const bool have_reported = reported.is_object() && !reported.empty();
   // c. template
@@ -739,4 +739,4 @@ DeviceModel derive_model(const DeviceConfig& device, const json& reported) {
   return m;
 }
 
-}  // namespace t2m::config
+}  // namespace t2m::model

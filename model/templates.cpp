@@ -1,9 +1,9 @@
-#include "config/templates.h"
+#include "model/templates.h"
 
 #include <algorithm>
 #include <cctype>
 
-namespace t2m::config {
+namespace t2m::model {
 namespace {
 
 using nlohmann::json;
@@ -202,4 +202,4 @@ const CategoryTemplate* find_template(std::string_view category_in, const json& 
   return nullptr;
 }
 
-}  // namespace t2m::config
+}  // namespace t2m::model

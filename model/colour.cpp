@@ -1,4 +1,4 @@
-#include "config/colour.h"
+#include "model/colour.h"
 
 #include <algorithm>
 #include <array>
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-namespace t2m::config {
+namespace t2m::model {
 namespace {
 
 constexpr int HUE_MAX = 360;
@@ -201,4 +201,4 @@ int tuya_from_kelvin(int kelvin, int raw_max, int kelvin_min, int kelvin_max) {
   return static_cast<int>(std::lround(f * raw_max));
 }
 
-}  // namespace t2m::config
+}  // namespace t2m::model

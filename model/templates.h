@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace t2m::config {
+namespace t2m::model {
 
 struct TemplateDp {
   int id = 0;
@@ -43,4 +43,4 @@ const CategoryTemplate* find_template(std::string_view category,
 // All built-in templates (for documentation and tests).
 const std::vector<CategoryTemplate>& all_templates();
 
-}  // namespace t2m::config
+}  // namespace t2m::model

@@ -1,8 +1,9 @@
-#include "config/convert.h"
+#include "model/convert.h"
 
 #include <doctest/doctest.h>
 
 using nlohmann::json;
+using namespace t2m::model;
 using namespace t2m::config;
 
 namespace {
@@ -20,13 +21,13 @@ json j(const char* text) {
 }
 
 // Runs a command that must succeed and returns the wire dps.
-json ok(const DeviceModel& m, const char* command, const json& current = nullptr) {
+json ok(const DerivedModel& m, const char* command, const json& current = nullptr) {
   auto r = command_to_dps(m, j(command), current);
   REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().message));
   return *r;
 }
 
-t2m::Error err(const DeviceModel& m, const char* command, const json& current = nullptr) {
+t2m::Error err(const DerivedModel& m, const char* command, const json& current = nullptr) {
   auto r = command_to_dps(m, j(command), current);
   REQUIRE_FALSE(r.ok());
   return r.error();
@@ -36,7 +37,7 @@ t2m::Error err(const DeviceModel& m, const char* command, const json& current = 
 
 TEST_SUITE("convert") {
   TEST_CASE("plug state: codes, real units, main state, raw dps; unknown DPs by id") {
-    const DeviceModel m = derive_model(device("cz"));
+    const DerivedModel m = derive_model(device("cz"));
     const json dps = j(R"({"1":true,"17":3215,"18":520,"19":1234,"20":2301,"101":7})");
     std::vector<t2m::Error> problems;
     const json s = state_from_dps(m, dps, &problems);
@@ -53,7 +54,7 @@ TEST_SUITE("convert") {
   }
 
   TEST_CASE("unreadable values are kept raw and reported, never refused") {
-    const DeviceModel m = derive_model(device("cz"));
+    const DerivedModel m = derive_model(device("cz"));
     std::vector<t2m::Error> problems;
     const json s = state_from_dps(m, j(R"({"19":"lots","1":true})"), &problems);
     CHECK(s["cur_power"] == "lots");
@@ -63,7 +64,7 @@ TEST_SUITE("convert") {
   }
 
   TEST_CASE("plug commands") {
-    const DeviceModel m = derive_model(device("cz"));
+    const DerivedModel m = derive_model(device("cz"));
     const json current = j(R"({"1":true,"9":0})");
     CHECK(ok(m, R"({"state":"OFF"})") == j(R"({"1":false})"));
     CHECK(ok(m, R"({"switch_1":"ON","countdown_1":60})") == j(R"({"1":true,"9":60})"));
@@ -92,7 +93,7 @@ TEST_SUITE("convert") {
   }
 
   TEST_CASE("raw escape hatch: {\"dps\":{...}}") {
-    const DeviceModel m = derive_model(device("cz"), j(R"({"1":true,"19":0,"101":1})"));
+    const DerivedModel m = derive_model(device("cz"), j(R"({"1":true,"19":0,"101":1})"));
     CHECK(ok(m, R"({"dps":{"1":false,"101":"x"}})") == j(R"({"1":false,"101":"x"})"));
     CHECK(err(m, R"({"dps":{"1":"yes"}})").code == "dp_type");
     CHECK(err(m, R"({"dps":{"19":5}})").code == "read_only");
@@ -101,17 +102,8 @@ TEST_SUITE("convert") {
     CHECK(ok(m, R"({"101":42})") == j(R"({"101":42})"));  // unknown DP by id: raw
   }
 
-  TEST_CASE("bare /set payloads") {
-    CHECK(parse_set_payload("ON") == j(R"({"state":"ON"})"));
-    CHECK(parse_set_payload(" TOGGLE \n") == j(R"({"state":"TOGGLE"})"));
-    CHECK(parse_set_payload(R"("OFF")") == j(R"({"state":"OFF"})"));
-    CHECK(parse_set_payload(R"({"state":"OFF","brightness":3})") == j(R"({"state":"OFF","brightness":3})"));
-    CHECK(parse_set_payload("50") == j(R"({"state":50})"));
-    CHECK(parse_set_payload("STOP") == j(R"({"state":"STOP"})"));
-  }
-
   TEST_CASE("v2 light state (DPs 20-24, 12-hex colour)") {
-    const DeviceModel m = derive_model(device("dj"));
+    const DerivedModel m = derive_model(device("dj"));
     json s = state_from_dps(m, j(R"({"20":true,"21":"colour","22":500,"23":500,"24":"00f003e801f4"})"));
     CHECK(s["state"] == "ON");
     CHECK(s["color_mode"] == "hs");
@@ -132,7 +124,7 @@ TEST_SUITE("convert") {
   }
 
   TEST_CASE("v2 light commands") {
-    const DeviceModel m = derive_model(device("dj"));
+    const DerivedModel m = derive_model(device("dj"));
     const json colour = j(R"({"20":true,"21":"colour","22":500,"23":500,"24":"00f003e801f4"})");
     const json white = j(R"({"20":true,"21":"white","22":500,"23":500,"24":"00f003e801f4"})");
     CHECK(ok(m, R"({"state":"ON","color":{"h":120,"s":50},"brightness":255})", colour) ==
@@ -163,7 +155,7 @@ TEST_SUITE("convert") {
 
   TEST_CASE("v1 light (DPs 1-5, 14-hex colour)") {
     const json dps = j(R"({"1":true,"2":"colour","3":255,"4":128,"5":"00ff000078ffff"})");
-    const DeviceModel m = derive_model(device("dj"), dps);
+    const DerivedModel m = derive_model(device("dj"), dps);
     json s = state_from_dps(m, dps);
     CHECK(s["state"] == "ON");
     CHECK(s["color_mode"] == "hs");
@@ -181,7 +173,7 @@ TEST_SUITE("convert") {
   }
 
   TEST_CASE("dimmer gangs use suffixed keys") {
-    const DeviceModel m = derive_model(device("tgkg"));
+    const DerivedModel m = derive_model(device("tgkg"));
     const json s = state_from_dps(m, j(R"({"1":true,"2":1000,"7":false,"8":10})"));
     CHECK(s["state"] == "ON");
     CHECK(s["brightness"] == 255);
@@ -192,7 +184,7 @@ TEST_SUITE("convert") {
   }
 
   TEST_CASE("cover state and commands") {
-    const DeviceModel m = derive_model(device("cl"));
+    const DerivedModel m = derive_model(device("cl"));
     CHECK(state_from_dps(m, j(R"({"1":"open","2":50,"3":40,"7":"opening"})"))["state"] == "opening");
     CHECK(state_from_dps(m, j(R"({"1":"open","2":50,"3":40,"7":"opening"})"))["position"] == 40);
     CHECK(state_from_dps(m, j(R"({"3":100,"7":"opening"})"))["state"] == "open");
@@ -208,7 +200,7 @@ TEST_SUITE("convert") {
     CHECK(err(m, R"({"position":101})").code == "dp_range");
     DeviceConfig inv = device("cl");
     inv.invert_position = true;
-    const DeviceModel mi = derive_model(inv);
+    const DerivedModel mi = derive_model(inv);
     CHECK(state_from_dps(mi, j(R"({"3":40})"))["position"] == 60);
     CHECK(ok(mi, R"({"position":30})") == j(R"({"2":70})"));
     // Covers whose control DP uses another vocabulary (localtuya's fz/zz/stop sets).
@@ -222,17 +214,17 @@ TEST_SUITE("convert") {
   TEST_CASE("values that are not UTF-8 (bare MQTT bytes) are refused with a message, never thrown") {
     // A bare value on <name>/set/<dp> is taken as it is; 0x8A is not UTF-8. Found by fuzz_mqtt_command.
     const std::string bad = "hello\x8a\x8a";
-    const DeviceModel cover = derive_model(device("cl"));
+    const DerivedModel cover = derive_model(device("cl"));
     auto r = command_to_dps(cover, json{{"state", bad}});
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().message.find("\xEF\xBF\xBD") != std::string::npos);  // U+FFFD in the quote
-    const DeviceModel light = derive_model(device("dj"));
+    const DerivedModel light = derive_model(device("dj"));
     CHECK_FALSE(command_to_dps(light, json{{"brightness", bad}}).ok());
     CHECK_FALSE(command_to_dps(light, json{{"color", {{"h", bad}}}}).ok());
   }
 
   TEST_CASE("thermostat: scaled target, power") {
-    const DeviceModel m = derive_model(device("wk"));
+    const DerivedModel m = derive_model(device("wk"));
     const json s = state_from_dps(m, j(R"({"1":true,"2":215,"3":198,"4":"manual"})"));
     CHECK(s["temp_set"].dump() == "21.5");
     CHECK(s["temp_current"].dump() == "19.8");
@@ -249,10 +241,10 @@ TEST_SUITE("convert") {
   }
 
   TEST_CASE("binary sensors and fans") {
-    const DeviceModel door = derive_model(device("mcs"));
+    const DerivedModel door = derive_model(device("mcs"));
     CHECK(state_from_dps(door, j(R"({"1":true,"2":80})")) ==
           j(R"({"doorcontact_state":true,"battery_percentage":80,"dps":{"1":true,"2":80}})"));
-    const DeviceModel fan = derive_model(device("fs"));
+    const DerivedModel fan = derive_model(device("fs"));
     const json s = state_from_dps(fan, j(R"({"1":true,"3":40,"2":"sleep"})"));
     CHECK(s["state"] == "ON");
     CHECK(s["fan_speed_percent"] == 40);
