@@ -54,47 +54,6 @@ void UvTimers::cancel(TimerId id) {
   entries_.erase(id);
 }
 
-TimerId FakeTimers::start(uint64_t delay_ms, uint64_t repeat_ms, std::function<void()> fn) {
-  TimerId id = next_id_++;
-  timers_[id] = Entry{now_ + delay_ms, repeat_ms, std::move(fn)};
-  return id;
-}
-
-bool FakeTimers::restart(TimerId id, uint64_t delay_ms, uint64_t repeat_ms, std::function<void()> fn) {
-  auto it = timers_.find(id);
-  if (it == timers_.end()) return false;
-  it->second = Entry{now_ + delay_ms, repeat_ms, std::move(fn)};
-  return true;
-}
-
-void FakeTimers::advance(uint64_t ms) {
-  const uint64_t target = now_ + ms;
-  for (;;) {
-    // Earliest due timer; ties go to the older id, as libuv orders by start sequence.
-    TimerId best = NO_TIMER;
-    uint64_t best_due = 0;
-    for (const auto& [id, e] : timers_) {
-      if (e.due <= target && (best == NO_TIMER || e.due < best_due)) {
-        best = id;
-        best_due = e.due;
-      }
-    }
-    if (best == NO_TIMER) break;
-    now_ = best_due;
-    auto it = timers_.find(best);
-    std::function<void()> fn;
-    if (it->second.repeat != 0) {
-      it->second.due += it->second.repeat;
-      fn = it->second.fn;
-    } else {
-      fn = std::move(it->second.fn);
-      timers_.erase(it);
-    }
-    fn();
-  }
-  now_ = target;
-}
-
 void Scheduler::set_timeout(const std::string& name, uint64_t delay_ms, std::function<void()> fn) {
   auto wrapped = [this, name, fn = std::move(fn)]() {
     named_.erase(name);

@@ -1,5 +1,6 @@
 // Injected time (CONTRIBUTING.md, rule 10): production code asks a Timers object for the time and for
-// callbacks; tests use FakeTimers and advance time by hand, so nothing depends on the machine's speed.
+// callbacks; tests use FakeTimers (tests/fakes/fake_timers.h) and advance time by hand, so nothing depends on
+// the machine's speed.
 #pragma once
 
 #include <uv.h>
@@ -55,30 +56,6 @@ class UvTimers final : public Timers {
   uv_loop_t* loop_;
   TimerId next_id_ = 1;
   std::unordered_map<TimerId, std::unique_ptr<Entry>> entries_;
-};
-
-class FakeTimers final : public Timers {
- public:
-  explicit FakeTimers(int64_t unix_origin_ms = 1700000000000) : unix_origin_ms_(unix_origin_ms) {}
-  uint64_t now_ms() const override { return now_; }
-  int64_t unix_ms() const override { return unix_origin_ms_ + static_cast<int64_t>(now_); }
-  TimerId start(uint64_t delay_ms, uint64_t repeat_ms, std::function<void()> fn) override;
-  bool restart(TimerId id, uint64_t delay_ms, uint64_t repeat_ms, std::function<void()> fn) override;
-  void cancel(TimerId id) override { timers_.erase(id); }
-  // Moves time forward, firing due timers in deadline order.
-  void advance(uint64_t ms);
-  size_t pending() const { return timers_.size(); }
-
- private:
-  struct Entry {
-    uint64_t due;
-    uint64_t repeat;
-    std::function<void()> fn;
-  };
-  uint64_t now_ = 0;
-  int64_t unix_origin_ms_;
-  TimerId next_id_ = 1;
-  std::map<TimerId, Entry> timers_;
 };
 
 // Named timers in the manner of ESPHome's set_timeout/set_interval: reusing a name replaces the

@@ -13,6 +13,7 @@
 #include "common/bytes.h"
 #include "common/timers.h"
 #include "fuzz/fuzz_check.h"
+#include "tests/fakes/fake_timers.h"
 
 using namespace t2m;
 using namespace t2m::cloud::push;

@@ -10,6 +10,7 @@
 #include "cloud/openapi.h"
 #include "common/timers.h"
 #include "tests/fakecloud/fake_cloud.h"
+#include "tests/fakes/fake_timers.h"
 
 namespace t2m::cloud::testing {
 

@@ -1,6 +1,7 @@
 // The fake cloud's own checks: its signature verifier accepts the reference's §1.4 vectors and rejects
 // tampering, missing headers and stale timestamps (docs/cloud.md §7.1).
 #include "tests/fakecloud/fake_cloud.h"
+#include "tests/fakes/fake_timers.h"
 
 #include <doctest/doctest.h>
 

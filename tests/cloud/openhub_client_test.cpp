@@ -11,6 +11,7 @@
 #include "common/uv_handle.h"
 #include "mqtt/paho_client.h"
 #include "tests/fakes/fake_mqtt_client.h"
+#include "tests/fakes/fake_timers.h"
 #include "tests/support/mosquitto.h"
 
 using namespace t2m;

@@ -9,6 +9,7 @@
 #include "common/uv_handle.h"
 #include "protocol/crypto.h"
 #include "tests/fakecloud/fake_pulsar.h"
+#include "tests/fakes/fake_timers.h"
 
 using namespace t2m;
 using namespace t2m::cloud;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "protocol/crypto.h"
+#include "tests/fakes/fake_timers.h"
 
 using namespace t2m;
 using namespace t2m::cloud::push;

@@ -1,4 +1,5 @@
 #include "common/timers.h"
+#include "tests/fakes/fake_timers.h"
 
 #include <doctest/doctest.h>
 

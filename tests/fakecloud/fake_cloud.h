@@ -17,6 +17,7 @@
 #include "cloud/http_client.h"
 #include "cloud/sign.h"
 #include "common/timers.h"
+#include "tests/fakes/fake_timers.h"
 
 namespace t2m::fakecloud {
 

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/fakes/fake_timers.h"
 #include "tests/gateway/gateway_harness.h"
 
 using namespace t2m;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "protocol/payload.h"
+#include "tests/fakes/fake_timers.h"
 #include "tests/gateway/fake_device.h"
 #include "tests/gateway/fake_transport.h"
 

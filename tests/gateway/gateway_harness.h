@@ -11,6 +11,7 @@
 
 #include "gateway/gateway.h"
 #include "tests/fakes/fake_mqtt_client.h"
+#include "tests/fakes/fake_timers.h"
 #include "tests/gateway/fake_device.h"
 #include "tests/gateway/fake_transport.h"
 

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "tests/fakes/fake_mqtt_client.h"
+#include "tests/fakes/fake_timers.h"
 
 using nlohmann::json;
 using namespace t2m;

@@ -19,6 +19,7 @@
 #include "protocol/constants.h"
 #include "protocol/errors.h"
 #include "protocol/frame.h"
+#include "tests/fakes/fake_timers.h"
 #include "tests/faults/fleet.h"
 
 using namespace t2m;
