@@ -1,17 +1,16 @@
+// PahoClient at run time: Paho callbacks posted to the loop, connect and back-off, publish, subscribe,
+// disconnect. Checking the options and building Paho's from them is paho_options.cpp.
 #include "mqtt/paho_client.h"
 
 #include <mqtt/async_client.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <optional>
 
 #include "common/log.h"
 #include "common/uv_handle.h"
+#include "mqtt/paho_options.h"
 #include "mqtt/tcp_nodelay.h"
 #include "mqtt/tls_probe.h"
 
@@ -19,10 +18,8 @@ namespace t2m::mqtt {
 namespace {
 
 constexpr const char* TAG = "mqtt.paho";
-constexpr int MQTT_VERSION = MQTTVERSION_3_1_1;
 // The guard fires only if Paho never answers the disconnect.
 constexpr int DISCONNECT_GUARD_MARGIN_MS = 1000;
-constexpr std::string_view NO_KEY_PASSWORD = "\x01no-password";
 // A non-retained QoS 1/2 message that was in flight when the connection died is failed by Paho and
 // not resent (the broker has no session for us after a restart); we queue it again, at most this
 // many times. Retained ones are not resent: an old state could overwrite a newer one, and the
@@ -30,48 +27,6 @@ constexpr std::string_view NO_KEY_PASSWORD = "\x01no-password";
 constexpr uintptr_t MAX_RESENDS = 2;
 // Floor for reconnect_min_ms: a zero delay would spin against a dead broker.
 constexpr int MIN_RECONNECT_DELAY_MS = 10;
-
-// CONNACK return codes (MQTT 3.1.1 §3.2.2.3); Paho reports them as the failed connect's return code.
-constexpr int CONNACK_BAD_PROTOCOL = 1;
-constexpr int CONNACK_ID_REJECTED = 2;
-constexpr int CONNACK_SERVER_UNAVAILABLE = 3;
-constexpr int CONNACK_BAD_CREDENTIALS = 4;
-constexpr int CONNACK_NOT_AUTHORIZED = 5;
-
-std::string normalise_uri(const std::string& uri) {
-  if (uri.rfind("mqtt://", 0) == 0) return "tcp://" + uri.substr(7);
-  if (uri.rfind("mqtts://", 0) == 0) return "ssl://" + uri.substr(8);
-  return uri;
-}
-
-bool is_tls_scheme(const std::string& scheme) {
-  return scheme == "ssl" || scheme == "wss";
-}
-
-Status check_readable(const std::string& path, const char* what) {
-  if (path.empty()) return {};
-  if (::access(path.c_str(), R_OK) != 0)
-    return fail("mqtt_tls_file",
-                std::string("cannot read ") + what + " " + path + ": " + std::strerror(errno));
-  return {};
-}
-
-std::string connack_text(int rc) {
-  switch (rc) {
-    case CONNACK_BAD_PROTOCOL:
-      return "unacceptable protocol version";
-    case CONNACK_ID_REJECTED:
-      return "client id rejected";
-    case CONNACK_SERVER_UNAVAILABLE:
-      return "server unavailable";
-    case CONNACK_BAD_CREDENTIALS:
-      return "bad user name or password";
-    case CONNACK_NOT_AUTHORIZED:
-      return "not authorized (check user name and password)";
-    default:
-      return "refused";
-  }
-}
 
 }  // namespace
 
@@ -196,34 +151,23 @@ struct PahoClient::Impl {
     if (cli) return fail("mqtt_already_started", "connect() was already called on this client");
     opts = options;
     handlers = std::move(h);
-    uri = normalise_uri(opts.server_uri);
-    std::string scheme;
-    if (!split_server_uri(uri, scheme, host, port) ||
-        (scheme != "tcp" && scheme != "ssl" && scheme != "ws" && scheme != "wss"))
-      return fail("mqtt_config_invalid", "invalid MQTT server URI '" + opts.server_uri +
-                                             "' (expected tcp://, ssl://, mqtt:// or mqtts://host:port)");
-    tls = is_tls_scheme(scheme);
-    if (opts.tls && !tls)
-      return fail("mqtt_config_invalid",
-                  "TLS options need an ssl:// or mqtts:// server URI, not '" + opts.server_uri + "'");
-    if (opts.will && (opts.will->topic.empty() || opts.will->topic.find_first_of("+#") != std::string::npos))
-      return fail("mqtt_config_invalid", "invalid last-will topic '" + opts.will->topic + "'");
+    auto endpoint = paho::check_options(opts);
+    if (!endpoint) return fail(endpoint.error());
+    uri = endpoint->uri;
+    host = endpoint->host;
+    port = endpoint->port;
+    tls = endpoint->tls;
     if (!opts.password.empty()) log_register_secret(opts.password);
     if (opts.tls && !opts.tls->key_password.empty()) log_register_secret(opts.tls->key_password);
     if (opts.tls) {
-      for (auto st : {check_readable(opts.tls->ca_file, "CA file"),
-                      check_readable(opts.tls->cert_file, "client certificate"),
-                      check_readable(opts.tls->key_file, "client key")})
-        if (!st) return st;
+      if (auto st = paho::check_tls_files(*opts.tls); !st) return st;
     }
     min_delay_ms = std::max(opts.reconnect_min_ms, MIN_RECONNECT_DELAY_MS);
     max_delay_ms = std::max(opts.reconnect_max_ms, min_delay_ms);
     delay_ms = min_delay_ms;
 
     try {
-      ::mqtt::create_options create(MQTT_VERSION, static_cast<int>(opts.max_buffered));
-      create.set_send_while_disconnected(true, true);
-      cli = std::make_unique<::mqtt::async_client>(uri, opts.client_id, create, nullptr);
+      cli = std::make_unique<::mqtt::async_client>(uri, opts.client_id, paho::create_options(opts), nullptr);
 
       LoopExecutor* exp = &ex;
       std::shared_ptr<Life> l = life;
@@ -240,35 +184,7 @@ struct PahoClient::Impl {
         });
       });
 
-      conn_opts.set_mqtt_version(MQTT_VERSION);
-      conn_opts.set_keep_alive_interval(opts.keep_alive_s);
-      conn_opts.set_clean_session(opts.clean_session);
-      conn_opts.set_connect_timeout(CONNECT_TIMEOUT_S);
-      conn_opts.set_automatic_reconnect(false);  // ours, with millisecond back-off
-      if (!opts.username.empty()) conn_opts.set_user_name(opts.username);
-      if (!opts.password.empty()) conn_opts.set_password(opts.password);
-      if (opts.will) {
-        conn_opts.set_will(::mqtt::will_options(opts.will->topic, opts.will->payload.data(),
-                                                opts.will->payload.size(), static_cast<int>(opts.will->qos),
-                                                opts.will->retained));
-      }
-      if (tls) {
-        ::mqtt::ssl_options ssl;
-        TlsOptions t = opts.tls.value_or(TlsOptions{});
-        if (!t.ca_file.empty()) ssl.set_trust_store(t.ca_file);
-        if (!t.cert_file.empty()) ssl.set_key_store(t.cert_file);
-        if (!t.key_file.empty()) ssl.set_private_key(t.key_file);
-        // Without a password OpenSSL would prompt on the terminal for an encrypted key (blocking a Paho
-        // thread); a dummy one makes it fail cleanly instead, and is ignored for a plain key.
-        if (!t.key_file.empty() || !t.cert_file.empty())
-          ssl.set_private_key_password(t.key_password.empty() ? std::string(NO_KEY_PASSWORD)
-                                                              : t.key_password);
-        ssl.set_enable_server_cert_auth(true);
-        ssl.set_verify(t.verify_hostname);
-        // No set_error_handler: Paho C++ 1.2 hands the C library a pointer to a temporary copy of
-        // ssl_options as the handler's context. Reasons come from probe_tls() instead.
-        conn_opts.set_ssl(std::move(ssl));
-      }
+      paho::fill_connect_options(opts, tls, CONNECT_TIMEOUT_S, conn_opts);
     } catch (const ::mqtt::exception& e) {
       cli.reset();
       return fail("mqtt_config_invalid", "cannot create the MQTT client for " + uri + ": " + e.get_message());
@@ -331,15 +247,16 @@ struct PahoClient::Impl {
     if (stopping) return;
     uint64_t next = static_cast<uint64_t>(delay_ms);
     schedule_retry_();
-    if (rc >= CONNACK_BAD_PROTOCOL && rc <= CONNACK_NOT_AUTHORIZED) {
-      std::string msg = "MQTT broker " + uri + " refused the connection: " + connack_text(rc);
+    if (rc >= paho::CONNACK_BAD_PROTOCOL && rc <= paho::CONNACK_NOT_AUTHORIZED) {
+      std::string msg = "MQTT broker " + uri + " refused the connection: " + paho::connack_text(rc);
       if (!opts.username.empty()) msg += " (user '" + opts.username + "')";
-      if (rc == CONNACK_SERVER_UNAVAILABLE) {
+      if (rc == paho::CONNACK_SERVER_UNAVAILABLE) {
         T2M_LOGW(TAG, "%s; retrying in %llu ms", msg.c_str(), static_cast<unsigned long long>(next));
         return;
       }
-      report_error_(rc == CONNACK_BAD_CREDENTIALS || rc == CONNACK_NOT_AUTHORIZED ? "mqtt_auth_refused"
-                                                                                  : "mqtt_connect_refused",
+      report_error_(rc == paho::CONNACK_BAD_CREDENTIALS || rc == paho::CONNACK_NOT_AUTHORIZED
+                        ? "mqtt_auth_refused"
+                        : "mqtt_connect_refused",
                     msg);
       return;
     }
