@@ -17,7 +17,7 @@
 #include <fstream>
 #include <set>
 
-#include "tests/faults/fleet.h"
+#include "tests/support/gateway_fixture.h"
 
 using namespace t2m;
 using namespace t2m::test;
@@ -38,10 +38,9 @@ size_t rss_kib() {
 }  // namespace
 
 TEST_CASE("soak") {
-  FleetOptions o;
-  o.plugs = g_devices;
-  o.host_prefix = "127.0.10.";
-  Fleet f(o);
+  FixtureOptions o;
+  o.devices = plug_fleet(g_devices, "127.0.10.");
+  GatewayFixture f(std::move(o));
   f.keep_seen = false;
   f.start_gateway();
   REQUIRE(f.wait([&] { return f.all_online(); }, 30000));
@@ -54,7 +53,7 @@ TEST_CASE("soak") {
   std::map<int, double> pending;  // transaction -> sent at
   std::vector<double> latencies;
   size_t answers_ok = 0, answers_error = 0;
-  f.on_message = [&](const mqtt::Message& m) {
+  f.on_message = [&](const MqttMessage& m) {
     if (m.topic.size() > 11 && m.topic.compare(m.topic.size() - 11, 11, "/set/result") == 0) {
       auto j = json::parse(m.payload, nullptr, false);
       if (j.is_object() && j.contains("transaction") && j["transaction"].is_number_integer()) {

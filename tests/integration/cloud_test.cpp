@@ -6,32 +6,18 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "cloud/pulsar_lws.h"
 #include "cloud/push_envelope.h"
-#include "common/log.h"
-#include "common/loop_executor.h"
-#include "common/timers.h"
-#include "config/config.h"
-#include "gateway/app.h"
-#include "mqtt/paho_client.h"
-#include "tests/fakecloud/fake_cloud.h"
-#include "tests/fakecloud/fake_cloud_server.h"
-#include "tests/fakecloud/fake_openhub.h"
-#include "tests/fakecloud/fake_pulsar.h"
-#include "tests/sim/src/simulator.h"
-#include "tests/support/mosquitto.h"
+#include "tests/support/gateway_fixture.h"
 
 using namespace t2m;
 using nlohmann::json;
+using test::GatewayFixture;
 
 namespace {
 
-constexpr int WAIT_MS = 8000;
 constexpr std::string_view ACCESS_ID = "1KAD46OrT9HafiKdsXeg";
 constexpr std::string_view ACCESS_SECRET = "4OHBOnWOqaEC1mWXOpVL3yV50s0qGSRC";
 
@@ -41,217 +27,38 @@ constexpr std::string_view PASSIVE_ID = "bfcepassive000000003";  // no LAN sessi
 constexpr std::string_view BULB_KEY = "ce34bulbKey{001}";
 constexpr std::string_view NEW_BULB_KEY = "ceNewBulbKey0001";
 
-// Devices on their own loopback block (the demo uses 127.0.1.x, gateway_test 127.0.3.x).
-json sim_devices() {
-  return json::parse(R"({"devices": [
-    {"id": "bfce34bulb0000000001", "key": "ce34bulbKey{001}", "version": "3.4", "profile": "bulb", "host": "127.0.5.1", "port": 0},
-    {"id": "bfce33plug0000000002", "key": "ce33plugKey00002", "version": "3.3", "profile": "plug", "host": "127.0.5.2", "port": 0}
-  ]})");
+// The fake cloud knows all three devices; two are simulated on their own loopback block (the demo uses
+// 127.0.1.x, gateway_test 127.0.3.x), the passive one is configured for the cloud only.
+test::FixtureOptions options() {
+  test::FixtureOptions o;
+  o.devices = {test::device(BULB_ID, BULB_KEY, "3.4", "bulb", "127.0.5.1", "bulb34", "dj"),
+               test::device(PLUG_ID, "ce33plugKey00002", "3.3", "plug", "127.0.5.2", "plug33", "cz"),
+               test::device(PASSIVE_ID, "cePassiveKey0003", "3.3", "plug", "auto", "passive", "cz")};
+  o.devices.back().simulated = false;
+  o.devices.back().options = {{"passive", true}};
+  o.subscriptions = {"tuya2mqtt/#"};
+  test::CloudSpec c;
+  c.access_id = std::string(ACCESS_ID);
+  c.access_secret = std::string(ACCESS_SECRET);
+  auto add = [&](std::string_view id, std::string_view key, std::string name, std::string category) {
+    fakecloud::FakeDevice d;
+    d.id = std::string(id);
+    d.local_key = std::string(key);
+    d.name = std::move(name);
+    d.category = std::move(category);
+    c.devices.push_back(std::move(d));
+  };
+  add(BULB_ID, BULB_KEY, "Bulb", "dj");
+  add(PLUG_ID, "ce33plugKey00002", "Plug", "cz");
+  add(PASSIVE_ID, "cePassiveKey0003", "Passive plug", "cz");
+  o.cloud = std::move(c);
+  return o;
 }
-
-struct World {
-  test::TempDir dir{"t2m-cloud-it"};
-  test::MosquittoBroker broker;
-  uv_loop_t loop{};
-  std::unique_ptr<UvTimers> timers;
-  std::unique_ptr<LoopExecutor> executor;
-  std::unique_ptr<fakecloud::FakeCloud> cloud;
-  std::unique_ptr<fakecloud::FakeCloudServer> server;
-  std::unique_ptr<fakecloud::FakePulsar> pulsar;
-  std::unique_ptr<fakecloud::FakeOpenhub> openhub;  // set by use_openhub(): push over open-hub
-  json cloud_options = json::object();              // merged into the gateway's "cloud" section
-  std::unique_ptr<sim::Simulator> simulator;
-  std::unique_ptr<mqtt::PahoClient> observer;
-  std::unique_ptr<gw::App> app;
-  std::map<std::string, std::string> last;  // topic -> last payload
-  std::vector<mqtt::Message> seen;
-  bool observer_up = false;
-
-  World() {
-    log_set_level(LogLevel::WARN);
-    REQUIRE(broker.start());
-    uv_loop_init(&loop);
-    timers = std::make_unique<UvTimers>(&loop);
-    executor = std::make_unique<LoopExecutor>(&loop);
-
-    fakecloud::FakeCloud::Options co;
-    co.client_id = std::string(ACCESS_ID);
-    co.secret = std::string(ACCESS_SECRET);
-    cloud = std::make_unique<fakecloud::FakeCloud>(*timers, co);
-    auto add = [&](std::string_view id, std::string_view key, std::string name, std::string category) {
-      fakecloud::FakeDevice d;
-      d.id = std::string(id);
-      d.local_key = std::string(key);
-      d.name = std::move(name);
-      d.category = std::move(category);
-      cloud->add_device(std::move(d));
-    };
-    add(BULB_ID, BULB_KEY, "Bulb", "dj");
-    add(PLUG_ID, "ce33plugKey00002", "Plug", "cz");
-    add(PASSIVE_ID, "cePassiveKey0003", "Passive plug", "cz");
-    server = std::make_unique<fakecloud::FakeCloudServer>(&loop, *cloud);
-    REQUIRE(server->listen(0).ok());
-
-    fakecloud::FakePulsarOptions po;
-    po.access_id = std::string(ACCESS_ID);
-    po.access_secret = std::string(ACCESS_SECRET);
-    pulsar = std::make_unique<fakecloud::FakePulsar>(&loop, *timers, po);
-    REQUIRE(pulsar->start().ok());
-
-    auto sc = sim::parse_config(sim_devices());
-    REQUIRE(sc.ok());
-    simulator = std::make_unique<sim::Simulator>(&loop, sc.value());
-    REQUIRE(simulator->start().ok());
-
-    observer = std::make_unique<mqtt::PahoClient>(*executor);
-    mqtt::ConnectOptions mo;
-    mo.server_uri = broker.uri();
-    mo.client_id = "t2m-cloud-it-observer";
-    mo.reconnect_min_ms = 100;
-    mo.reconnect_max_ms = 500;
-    mqtt::ClientHandlers h;
-    h.on_connected = [this](bool) {
-      observer_up = true;
-      (void)observer->subscribe("tuya2mqtt/#", mqtt::Qos::AT_LEAST_ONCE);
-    };
-    h.on_message = [this](mqtt::Message m) {
-      last[m.topic] = m.payload;
-      seen.push_back(std::move(m));
-    };
-    REQUIRE(observer->connect(mo, h).ok());
-    REQUIRE(wait([&] { return observer_up; }));
-  }
-
-  // Push over open-hub instead of Pulsar: the fake OpenAPI hands out the fake broker's access config.
-  void use_openhub() {
-    openhub = std::make_unique<fakecloud::FakeOpenhub>();
-    REQUIRE(openhub->start().ok());
-    cloud->set_openhub(openhub->access());
-  }
-
-  json gateway_config() {
-    json devices = json::array();
-    const std::map<std::string, std::pair<std::string, std::string>> names = {
-        {std::string(BULB_ID), {"bulb34", "dj"}}, {std::string(PLUG_ID), {"plug33", "cz"}}};
-    for (const auto& id : simulator->device_ids()) {
-      const auto* spec = simulator->spec(id);
-      devices.push_back(json{{"id", id},
-                             {"local_key", spec->key},
-                             {"address", spec->host},
-                             {"port", simulator->port_of(id)},
-                             {"version", std::string(proto::to_string(spec->version))},
-                             {"name", names.at(id).first},
-                             {"category", names.at(id).second}});
-    }
-    devices.push_back(json{{"id", PASSIVE_ID},
-                           {"local_key", "cePassiveKey0003"},
-                           {"address", "auto"},
-                           {"version", "3.3"},
-                           {"name", "passive"},
-                           {"category", "cz"},
-                           {"passive", true}});
-    json cloud_section{{"access_id", ACCESS_ID},
-                       {"access_secret", ACCESS_SECRET},
-                       {"region", "eu"},
-                       {"base_url", server->base_url()}};
-    if (openhub) {
-      cloud_section["push"] = "openhub";  // no override: the broker comes from the config call
-    } else {
-      cloud_section["push"] = true;
-      cloud_section["push_url"] = pulsar->url();
-    }
-    cloud_section.update(cloud_options);
-    return json{{"mqtt", {{"server", broker.uri()}, {"client_id", "t2m-cloud-it-gateway"}}},
-                {"discovery", {{"enabled", false}}},
-                {"log_level", "warning"},
-                {"cloud", cloud_section},
-                {"devices", devices}};
-  }
-
-  void start_gateway() {
-    auto parsed = config::parse_config(gateway_config());
-    if (!parsed.ok()) {
-      for (const auto& i : parsed.error()) MESSAGE(i.to_string());
-    }
-    REQUIRE(parsed.ok());
-    config::LoadedConfig lc;
-    lc.config = parsed.value();
-    lc.path = dir.file("tuya2mqtt.json");
-    app = std::make_unique<gw::App>(&loop, std::move(lc));
-    REQUIRE(app->start().ok());
-    if (openhub) {
-      // The open-hub client announces its channel once it is connected and subscribed.
-      REQUIRE(
-          find_message("tuya2mqtt/bridge/event", 0, R"("channel":"openhub","connected":true)").is_object());
-      return;
-    }
-    // The push consumer is connected once the fake has a session.
-    REQUIRE(wait([&] { return pulsar->connections() > 0; }));
-  }
-
-  bool wait(const std::function<bool()>& pred, int ms = WAIT_MS) {
-    return test::run_loop_until(&loop, pred, ms);
-  }
-
-  json state(const std::string& name) {
-    auto it = last.find("tuya2mqtt/" + name);
-    if (it == last.end() || it->second.empty()) return nullptr;
-    return json::parse(it->second, nullptr, false);
-  }
-  std::string availability(const std::string& name) {
-    auto it = last.find("tuya2mqtt/" + name + "/availability");
-    return it == last.end() ? std::string() : it->second;
-  }
-  bool online(const std::string& name) { return availability(name) == R"({"state":"online"})"; }
-  bool offline(const std::string& name) { return availability(name) == R"({"state":"offline"})"; }
-  void publish(const std::string& topic, const std::string& payload) {
-    REQUIRE(observer->publish(mqtt::Message{topic, payload, mqtt::Qos::AT_LEAST_ONCE, false}).ok());
-  }
-  // The first message on `topic` at or after index `after` whose payload contains `needle`.
-  json find_message(const std::string& topic, size_t after, const std::string& needle, int ms = WAIT_MS) {
-    json out;
-    wait(
-        [&] {
-          for (size_t i = after; i < seen.size(); ++i)
-            if (seen[i].topic == topic && seen[i].payload.find(needle) != std::string::npos) {
-              out = json::parse(seen[i].payload, nullptr, false);
-              return true;
-            }
-          return false;
-        },
-        ms);
-    return out;
-  }
-
-  ~World() {
-    bool stopped = false;
-    if (app) app->stop([&] { stopped = true; });
-    wait([&] { return stopped || !app; }, 5000);
-    app.reset();
-    openhub.reset();
-    bool obs_done = false;
-    observer->disconnect([&] { obs_done = true; });
-    wait([&] { return obs_done; }, 3000);
-    observer.reset();
-    simulator->stop();
-    simulator.reset();
-    pulsar.reset();
-    server->close();
-    server.reset();
-    cloud.reset();
-    executor->close();
-    executor.reset();
-    timers.reset();
-    test::run_loop_for(&loop, 50);
-    cloud::lws_drain(&loop);
-    CHECK(uv_close_all_and_drain(&loop) == 0);
-  }
-};
 
 }  // namespace
 
 TEST_CASE("cloud push: a status report by code reaches the device's MQTT state") {
-  World w;
+  GatewayFixture w(options());
   w.start_gateway();
   // Off first, then on: two reports, so a value that happened to be there already cannot pass.
   w.pulsar->publish(
@@ -274,7 +81,7 @@ TEST_CASE("cloud push: a status report by code reaches the device's MQTT state")
 }
 
 TEST_CASE("cloud push: offline and online change the availability of a device without a LAN session") {
-  World w;
+  GatewayFixture w(options());
   w.start_gateway();
   w.pulsar->publish(20,
                     R"({"devId":"bfcepassive000000003","bizCode":"online","bizData":{"time":1700000000}})",
@@ -291,7 +98,7 @@ TEST_CASE("cloud push: offline and online change the availability of a device wi
 }
 
 TEST_CASE("cloud push: a name update becomes an event, a deletion clears the device's retained topics") {
-  World w;
+  GatewayFixture w(options());
   w.start_gateway();
   REQUIRE(w.wait([&] { return w.online("plug33") && !w.state("plug33").is_null(); }));
   size_t mark = w.seen.size();
@@ -299,7 +106,7 @@ TEST_CASE("cloud push: a name update becomes an event, a deletion clears the dev
       20,
       R"({"devId":"bfce33plug0000000002","bizCode":"nameUpdate","bizData":{"devId":"bfce33plug0000000002","name":"Kitchen plug"}})",
       cloud::push::EM_AES_ECB);
-  auto ev = w.find_message("tuya2mqtt/bridge/event", mark, "device_cloud_name");
+  auto ev = w.find_json("tuya2mqtt/bridge/event", mark, "device_cloud_name");
   REQUIRE(ev.is_object());
   CHECK(ev["data"]["id"] == PLUG_ID);
   CHECK(ev["data"]["friendly_name"] == "plug33");
@@ -310,7 +117,7 @@ TEST_CASE("cloud push: a name update becomes an event, a deletion clears the dev
       20,
       R"({"devId":"bfce33plug0000000002","bizCode":"delete","bizData":{"devId":"bfce33plug0000000002","uid":"ay1","ownerId":"1"}})",
       cloud::push::EM_AES_GCM);
-  auto removed = w.find_message("tuya2mqtt/bridge/event", mark, "device_removed");
+  auto removed = w.find_json("tuya2mqtt/bridge/event", mark, "device_removed");
   REQUIRE(removed.is_object());
   CHECK(removed["data"]["id"] == PLUG_ID);
   REQUIRE(w.wait(
@@ -326,7 +133,7 @@ TEST_CASE("cloud push: a name update becomes an event, a deletion clears the dev
 }
 
 TEST_CASE("cloud firmware: check answers with the cloud's versions, update runs to the end") {
-  World w;
+  GatewayFixture w(options());
   fakecloud::FakeFirmware fw;
   fw.current_version = "1.0.0";
   fw.latest_version = "1.2.0";
@@ -341,7 +148,7 @@ TEST_CASE("cloud firmware: check answers with the cloud's versions, update runs 
 
   size_t mark = w.seen.size();
   w.publish("tuya2mqtt/bridge/request/device/ota_update/check", R"({"id": "bulb34"})");
-  auto check = w.find_message("tuya2mqtt/bridge/response/device/ota_update/check", mark, "status");
+  auto check = w.find_json("tuya2mqtt/bridge/response/device/ota_update/check", mark, "status");
   REQUIRE(check.is_object());
   CHECK(check["status"] == "ok");
   CHECK(check["data"]["id"] == "bulb34");
@@ -367,7 +174,7 @@ TEST_CASE("cloud firmware: check answers with the cloud's versions, update runs 
         return saw_progress;
       },
       12000));
-  auto done = w.find_message("tuya2mqtt/bridge/response/device/ota_update/update", mark, "status", 15000);
+  auto done = w.find_json("tuya2mqtt/bridge/response/device/ota_update/update", mark, "status", 15000);
   const auto took_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
           .count();
@@ -388,7 +195,7 @@ TEST_CASE("cloud firmware: check answers with the cloud's versions, update runs 
 }
 
 TEST_CASE("cloud keys: a re-paired device gets its new local key from the cloud and comes back") {
-  World w;
+  GatewayFixture w(options());
   w.start_gateway();
   REQUIRE(w.wait([&] { return w.online("bulb34"); }));
   w.cloud->device(std::string(BULB_ID))->local_key = std::string(NEW_BULB_KEY);
@@ -398,7 +205,7 @@ TEST_CASE("cloud keys: a re-paired device gets its new local key from the cloud 
   f.key = std::string(NEW_BULB_KEY);
   REQUIRE(w.simulator->inject(std::string(BULB_ID), f).ok());
   REQUIRE(w.wait([&] { return w.offline("bulb34"); }));
-  auto ev = w.find_message("tuya2mqtt/bridge/event", mark, "device_key_updated", 15000);
+  auto ev = w.find_json("tuya2mqtt/bridge/event", mark, "device_key_updated", 15000);
   REQUIRE(ev.is_object());
   CHECK(ev["data"]["id"] == BULB_ID);
   REQUIRE(w.wait([&] { return w.online("bulb34"); }, 15000));
@@ -411,7 +218,7 @@ TEST_CASE("cloud keys: a re-paired device gets its new local key from the cloud 
 }
 
 TEST_CASE("cloud push over open-hub: reports and availability reach MQTT, a malformed message is skipped") {
-  World w;
+  GatewayFixture w(options());
   w.use_openhub();
   // The first project type answers "permission deny" once: the other config path is tried.
   fakecloud::Failure deny;
@@ -446,12 +253,12 @@ TEST_CASE("cloud push over open-hub: reports and availability reach MQTT, a malf
   // bridge/logging with its reason, and the stream goes on.
   size_t mark = w.seen.size();
   REQUIRE(w.openhub->publish_raw("this is not an envelope").ok());
-  auto bad = w.find_message("tuya2mqtt/bridge/logging", mark, "openhub: message dropped (push.bad_envelope)");
+  auto bad = w.find_json("tuya2mqtt/bridge/logging", mark, "openhub: message dropped (push.bad_envelope)");
   REQUIRE(bad.is_object());
   CHECK(bad["level"] == "warning");
   mark = w.seen.size();
   REQUIRE(w.openhub->publish_raw(cloud::push::make_envelope(4, "AAAAAAAAAAAAAAAAAAAA", 1700000000200)).ok());
-  CHECK(w.find_message("tuya2mqtt/bridge/logging", mark, "openhub: message dropped (push.decrypt_failed)")
+  CHECK(w.find_json("tuya2mqtt/bridge/logging", mark, "openhub: message dropped (push.decrypt_failed)")
             .is_object());
 
   REQUIRE(

@@ -20,7 +20,7 @@
 #include "protocol/errors.h"
 #include "protocol/frame.h"
 #include "tests/fakes/fake_timers.h"
-#include "tests/faults/fleet.h"
+#include "tests/support/gateway_fixture.h"
 
 using namespace t2m;
 using namespace t2m::test;
@@ -94,10 +94,9 @@ TEST_CASE("MQTT payloads: every parser refuses input over its limit before parsi
 }
 
 TEST_CASE("MQTT payloads: the gateway answers a 1 MiB command and request with an error and carries on") {
-  FleetOptions o;
-  o.plugs = 1;
-  o.host_prefix = "127.0.12.";
-  Fleet f(o);
+  FixtureOptions o;
+  o.devices = plug_fleet(1, "127.0.12.");
+  GatewayFixture f(std::move(o));
   f.start_gateway();
   REQUIRE(f.wait([&] { return f.all_online(); }));
   const std::string mib(1024 * 1024, 'A');
@@ -215,7 +214,7 @@ TEST_CASE("cloud answers: a body over max_response_bytes is refused while it str
       // Socket buffers hold a few MiB at most; the client stopped reading near its limit.
       CHECK(server.written() < cloud::HTTP_DEFAULT_MAX_RESPONSE_BYTES + 32 * 1024 * 1024);
     }
-    test::run_loop_for(&loop, 50);
+    test::run_loop_until_idle(&loop, 1000);
     CHECK(uv_close_all_and_drain(&loop) == 0);
   }
 }

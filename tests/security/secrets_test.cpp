@@ -9,7 +9,7 @@
 #include <mutex>
 
 #include "protocol/crypto.h"
-#include "tests/faults/fleet.h"
+#include "tests/support/gateway_fixture.h"
 
 using namespace t2m;
 using namespace t2m::test;
@@ -63,17 +63,15 @@ struct LogCapture {
 
 TEST_CASE("no secret in any log line or MQTT payload, at the most verbose level, through every flow") {
   LogCapture logs;
-  FleetOptions o;
-  o.plugs = 7;
-  o.configured = 6;  // the 7th is added over MQTT with its key
-  o.host_prefix = "127.0.11.";
-  o.versions = {"3.1", "device22", "3.3", "3.4", "3.5", "3.3", "3.4"};
+  constexpr size_t PLUGS = 7;
+  FixtureOptions o;
+  o.devices = plug_fleet(PLUGS, "127.0.11.", {"3.1", "device22", "3.3", "3.4", "3.5", "3.3", "3.4"}, 1);
+  o.devices.back().configured = false;  // the 7th is added over MQTT with its key
   o.level = LogLevel::VERBOSE;
   o.username = MQTT_USER;
   o.password = MQTT_PASSWORD;
   o.broker.users = {{MQTT_USER, MQTT_PASSWORD}};
-  o.heartbeat_s = 1;
-  Fleet f(o);
+  GatewayFixture f(std::move(o));
   f.start_gateway();
   REQUIRE(f.wait([&] { return f.all_online(); }, 15000));
 
@@ -92,8 +90,11 @@ TEST_CASE("no secret in any log line or MQTT payload, at the most verbose level,
   for (size_t i = 0; i < 6; ++i) {
     CHECK(command(fleet_name(i), "/set", R"({"switch_1": false})")["status"] == "ok");
     CHECK(command(fleet_name(i), "/set/countdown_1", "1200")["status"] == "ok");
-    f.publish("tuya2mqtt/" + fleet_name(i) + "/get", "");  // answered with fresh state, no set/result
-    test::run_loop_for(&f.loop, 100);
+    // Answered with fresh state (a query the device answers), no set/result.
+    auto reports = [&] { return f.device_health(fleet_name(i)).value("reports", uint64_t{0}); };
+    const uint64_t before_get = reports();
+    f.publish("tuya2mqtt/" + fleet_name(i) + "/get", "");
+    CHECK(f.wait([&] { return reports() > before_get; }));
     CHECK(command(fleet_name(i), "/set", "{broken")["status"] == "error");
     CHECK(command(fleet_name(i), "/set", R"({"cur_power": 1})")["status"] == "error");
   }
@@ -141,11 +142,10 @@ TEST_CASE("no secret in any log line or MQTT payload, at the most verbose level,
   CHECK(request("health_check", {{"transaction", 3}})["status"] == "ok");
   CHECK(request("info", json::object())["status"] == "ok");
   CHECK(request("devices", json::object())["status"] == "ok");
-  f.stop_gateway();
-  test::run_loop_for(&f.loop, 300);
+  f.stop_gateway();  // returns once the observer saw the bridge go offline: the last messages are in
 
   std::vector<std::string> secrets = {MQTT_PASSWORD, changed_key, bad_key_short, bad_key_long};
-  for (size_t i = 0; i < o.plugs; ++i) secrets.push_back(fleet_key(i));
+  for (size_t i = 0; i < PLUGS; ++i) secrets.push_back(fleet_key(i));
   const auto lines = logs.snapshot();
   MESSAGE("captured " << lines.size() << " log lines and " << f.seen.size() << " MQTT messages");
   REQUIRE(lines.size() > 20);

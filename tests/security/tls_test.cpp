@@ -5,7 +5,8 @@
 
 #include <mutex>
 
-#include "tests/faults/fleet.h"
+#include "tests/support/gateway_fixture.h"
+#include "tests/support/per_case.h"
 
 using namespace t2m;
 using namespace t2m::test;
@@ -43,46 +44,33 @@ struct Lines {
   }
 };
 
-struct TlsFleet {
-  test::TempDir pki_dir{"t2m-pki"};
-  TestPki pki;
-  std::unique_ptr<Fleet> f;
-  explicit TlsFleet(const char* prefix) {
-    std::string err;
-    auto p = make_test_pki(pki_dir.path(), &err);
-    REQUIRE_MESSAGE(p.has_value(), err);
-    pki = *p;
-    FleetOptions o;
-    o.plugs = 2;
-    o.host_prefix = prefix;
-    o.broker.tls = pki;
-    o.broker.require_client_cert = true;
-    o.level = LogLevel::INFO;
-    f = std::make_unique<Fleet>(o);
-  }
-  json config(const json& tls) {
-    json cfg = f->gateway_config();
-    cfg["mqtt"]["server"] = "mqtts://127.0.0.1:" + std::to_string(f->broker.tls_port());
-    cfg["mqtt"]["tls"] = tls;
-    return cfg;
-  }
-};
+// Two plugs on `prefix`; the broker has a TLS listener that requires a client certificate (and the plain
+// one, where the observer is: what it sees was published by the gateway over TLS).
+FixtureOptions tls_options(const char* prefix) {
+  FixtureOptions o;
+  o.devices = plug_fleet(2, prefix);
+  o.tls = true;
+  o.level = LogLevel::INFO;
+  return o;
+}
 
 }  // namespace
 
 TEST_CASE("TLS: the gateway connects with a CA and a client certificate (plain and encrypted key)") {
   Lines logs;
-  TlsFleet t("127.0.13.");
-  Fleet& f = *t.f;
+  // One broker, PKI and simulator for both SUBCASEs; each starts and stops its own gateway.
+  auto& f = test::per_case<GatewayFixture>(
+      [] { return std::make_unique<GatewayFixture>(tls_options("127.0.13.")); });
+  const TestPki& pki = *f.pki;
   SUBCASE("plain client key") {
     f.start_gateway(
-        t.config({{"ca", t.pki.ca_cert}, {"cert", t.pki.client_cert}, {"key", t.pki.client_key}}));
+        f.tls_gateway_config({{"ca", pki.ca_cert}, {"cert", pki.client_cert}, {"key", pki.client_key}}));
   }
   SUBCASE("encrypted client key with its password") {
-    f.start_gateway(t.config({{"ca", t.pki.ca_cert},
-                              {"cert", t.pki.client_cert},
-                              {"key", t.pki.client_key_encrypted},
-                              {"key_password", t.pki.key_password}}));
+    f.start_gateway(f.tls_gateway_config({{"ca", pki.ca_cert},
+                                          {"cert", pki.client_cert},
+                                          {"key", pki.client_key_encrypted},
+                                          {"key_password", pki.key_password}}));
   }
   // The observer is on the plain listener: what it sees was published by the gateway over TLS.
   REQUIRE_MESSAGE(
@@ -93,15 +81,15 @@ TEST_CASE("TLS: the gateway connects with a CA and a client certificate (plain a
   f.publish("tuya2mqtt/" + fleet_name(0) + "/set", R"({"switch_1": false})");
   CHECK(f.next_json("tuya2mqtt/" + fleet_name(0) + "/set/result", mark)["status"] == "ok");
   f.stop_gateway();
-  CHECK_FALSE(logs.any(LogLevel::VERBOSE, t.pki.key_password));
+  CHECK_FALSE(logs.any(LogLevel::VERBOSE, pki.key_password));
 }
 
 TEST_CASE("TLS: a CA that did not sign the broker's certificate gives a clear error in the log") {
   Lines logs;
-  TlsFleet t("127.0.14.");
-  Fleet& f = *t.f;
+  GatewayFixture f(tls_options("127.0.14."));
+  const TestPki& pki = *f.pki;
   f.start_gateway(
-      t.config({{"ca", t.pki.other_ca_cert}, {"cert", t.pki.client_cert}, {"key", t.pki.client_key}}));
+      f.tls_gateway_config({{"ca", pki.other_ca_cert}, {"cert", pki.client_cert}, {"key", pki.client_key}}));
   const bool reported = f.wait([&] { return logs.any(LogLevel::ERROR, "certificate verify failed"); }, 10000);
   CHECK_MESSAGE(reported, logs.dump());
   CHECK(f.last.count("tuya2mqtt/bridge/state") == 0);  // never connected
@@ -109,26 +97,14 @@ TEST_CASE("TLS: a CA that did not sign the broker's certificate gives a clear er
 
 TEST_CASE("TLS: a CA file that does not exist gives a clear error") {
   Lines logs;
-  TlsFleet t("127.0.15.");
-  Fleet& f = *t.f;
-  const std::string missing = t.pki_dir.file("no-such-ca.pem");
-  json cfg = t.config({{"ca", missing}, {"cert", t.pki.client_cert}, {"key", t.pki.client_key}});
-  auto parsed = config::parse_config(cfg);
-  if (!parsed.ok()) {
-    // Refused at configuration time, naming the file: as good as a log line.
-    std::string all;
-    for (const auto& i : parsed.error()) all += i.to_string() + "\n";
-    CHECK_MESSAGE(all.find("no-such-ca.pem") != std::string::npos, all);
-    return;
-  }
-  config::LoadedConfig lc;
-  lc.config = parsed.value();
-  lc.path = f.dir.file("tuya2mqtt.json");
-  f.app = std::make_unique<gw::App>(&f.loop, std::move(lc));
-  auto st = f.app->start();
-  if (!st.ok()) {
-    // Refused at start, naming the file.
-    CHECK_MESSAGE(st.error().message.find("no-such-ca.pem") != std::string::npos, st.error().message);
+  GatewayFixture f(tls_options("127.0.15."));
+  const TestPki& pki = *f.pki;
+  const std::string missing = f.pki_dir.file("no-such-ca.pem");
+  const std::string refused = f.try_start_gateway(
+      f.tls_gateway_config({{"ca", missing}, {"cert", pki.client_cert}, {"key", pki.client_key}}));
+  if (!refused.empty()) {
+    // Refused at configuration time or at start, naming the file: as good as a log line.
+    CHECK_MESSAGE(refused.find("no-such-ca.pem") != std::string::npos, refused);
     return;
   }
   const bool reported = f.wait([&] { return logs.any(LogLevel::ERROR, "no-such-ca.pem"); }, 10000);

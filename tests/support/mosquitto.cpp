@@ -563,6 +563,19 @@ bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done, int time
   return done();
 }
 
+bool run_loop_until_idle(uv_loop_t* loop, int timeout_ms) {
+  // The wake-up timer is unreferenced: it bounds the wait without keeping the loop alive itself.
+  UvHandle<uv_timer_t> wake;
+  wake.init([&](uv_timer_t* t) { return uv_timer_init(loop, t); });
+  uv_timer_start(
+      wake.get(), [](uv_timer_t*) {}, LOOP_WAKE_MS, LOOP_WAKE_MS);
+  uv_unref(wake.handle());
+  auto deadline = Clock::now() + std::chrono::milliseconds(scaled_ms(timeout_ms));
+  while (uv_loop_alive(loop) && Clock::now() < deadline) uv_run(loop, UV_RUN_ONCE);
+  uv_timer_stop(wake.get());
+  return !uv_loop_alive(loop);
+}
+
 void run_loop_for(uv_loop_t* loop, int ms) {
   // A duration, not a bound: not scaled (the predicate ends it on time whatever run_loop_until allows).
   auto deadline = Clock::now() + std::chrono::milliseconds(ms);

@@ -183,5 +183,8 @@ int scaled_ms(int ms);
 bool run_loop_until(uv_loop_t* loop, const std::function<bool()>& done, int timeout_ms);
 // Runs `loop` for about `ms` milliseconds.
 void run_loop_for(uv_loop_t* loop, int ms);
+// Runs `loop` until no handle or request keeps it alive (what was closed is gone) or `timeout_ms` (times
+// time_scale()) passes. Returns true if it went idle.
+bool run_loop_until_idle(uv_loop_t* loop, int timeout_ms);
 
 }  // namespace t2m::test
