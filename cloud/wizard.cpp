@@ -281,7 +281,7 @@ void run_wizard(OpenApi& api, const WizardOptions& options, Callback<WizardRepor
     w->cb(fail(ERR_BAD_REQUEST, "give one device id (--device-id) or the app account's user id (--user-id)"));
     return;
   }
-  api.connect([w](Result<std::string> project_uid) {
+  api.channel().connect([w](Result<std::string> project_uid) {
     if (!project_uid) {
       w->cb(fail(project_uid.error()));
       return;
@@ -469,7 +469,7 @@ Result<T> run_on_loop(const CloudConfig& config, const std::function<void(OpenAp
     start(api, [&out](Result<T> r) { out.emplace(std::move(r)); });
     while (!out && uv_run(&loop, UV_RUN_ONCE) != 0) {
     }
-    api.cancel_all();
+    api.channel().cancel_all();
   }
   uv_close_all_and_drain(&loop);
   if (!out) return fail(ERR_OTHER, "the operation ended without a result");
@@ -629,13 +629,13 @@ int history_main(int argc, char** argv) {
   }
   auto result = run_on_loop<HistoryResult>(cloud->config, [&](OpenApi& api, Callback<HistoryResult> cb) {
     // Wall time comes from the API's clock-corrected view once the token is known.
-    api.connect([&api, req, cb](Result<std::string> ok) {
+    api.channel().connect([&api, req, cb](Result<std::string> ok) {
       if (!ok) {
         cb(fail(ok.error()));
         return;
       }
       UvTimers t(nullptr);  // wall clock only
-      export_history(api, req, t.unix_ms() + api.clock_offset_ms(), cb);
+      export_history(api, req, t.unix_ms() + api.channel().clock_offset_ms(), cb);
     });
   });
   if (!result) {

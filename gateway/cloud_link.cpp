@@ -88,7 +88,7 @@ nlohmann::json CloudLink::health() const {
 Status CloudLink::start(DeviceRegistry& registry, StatePublisher& state) {
   registry_ = &registry;
   state_ = &state;
-  if (auto v = api_->validate(); !v.ok()) return v;
+  if (auto v = api_->channel().validate(); !v.ok()) return v;
   if (!cloud::CurlHttpClient::async_dns_available())
     T2M_LOGW(TAG, "libcurl resolves names synchronously here: a slow DNS server would stall the loop");
   if (config_.push == config::PushTransport::PULSAR) {
@@ -150,7 +150,7 @@ void CloudLink::start_openhub_() {
 void CloudLink::fetch_openhub_config_(cloud::OpenhubConfigDone done) {
   auto alive = alive_;
   // The config call needs the project uid, which comes with the token.
-  api_->connect([this, alive, done = std::move(done)](Result<std::string> uid) mutable {
+  api_->channel().connect([this, alive, done = std::move(done)](Result<std::string> uid) mutable {
     if (!*alive) return;
     if (!uid.ok()) {
       done(Unexpected<Error>{uid.error()});
@@ -165,7 +165,7 @@ void CloudLink::request_openhub_config_(const std::string& uid, size_t attempt,
   const size_t index = (openhub_path_ + attempt) % OPENHUB_CONFIG_PATHS.size();
   const std::string path(OPENHUB_CONFIG_PATHS[index]);
   auto alive = alive_;
-  api_->post(
+  api_->channel().post(
       path, cloud::openhub_config_request(uid, openhub_link_id_),
       [this, alive, uid, attempt, index, path, done = std::move(done)](Result<nlohmann::json> r) mutable {
         if (!*alive) return;
