@@ -1,47 +1,18 @@
-// Setup wizard and history command: `tuya2mqtt wizard` fetches the account's devices, local keys and
-// DP mappings and writes a device list (a superset of tinytuya's devices.json, owner-readable only);
-// `--refresh` updates keys of re-paired devices and reports what changed. `tuya2mqtt history` exports
-// report logs to CSV. Both entry points create their own uv loop; no secret is ever printed.
+// The setup wizard's flow: from one device id (or the app account's uid) to the account's devices,
+// their local keys, MACs and DP mappings, written as a device list (device_list.h); with `refresh`, the
+// previous list is merged and what changed is reported. The command-line front ends, `tuya2mqtt wizard`
+// and `tuya2mqtt history`, are in wizard_cli.h. No secret is ever printed.
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
 
-#include "cloud/models.h"
+#include "cloud/device_list.h"
 #include "cloud/openapi.h"
+// The command-line entry points stay reachable through this header for the `tuya2mqtt` binary.
+#include "cloud/wizard_cli.h"
 
 namespace t2m::cloud {
-
-inline constexpr const char* ERR_WIZARD_FILE = "cloud_wizard_file";
-
-// tinytuya "mapping": {"<dp_id>": {"code", "type", "values"}} for every spec entry with a DP id.
-nlohmann::json mapping_from_spec(const Specification& spec);
-// One device-list entry with tinytuya's keys (name, id, key, mac, uuid, category, product_name,
-// product_id, biz_type, model, sub, icon, ip, version, mapping, node_id, parent) plus "online".
-// `ip` and `version` are LAN facts the cloud does not know: they start empty (the gateway's
-// discovery fills them) and are kept from the previous file on refresh.
-nlohmann::json device_list_entry(const DeviceInfo& d, const nlohmann::json& mapping);
-
-struct DeviceListChange {
-  enum class Kind { ADDED, REMOVED, KEY_CHANGED, RENAMED };
-  Kind kind;
-  std::string id;
-  std::string name;
-  std::string detail;  // e.g. the old name; never a key
-};
-std::string to_string(DeviceListChange::Kind k);
-
-// Merges a fresh list into the previous one: fresh cloud facts win, LAN facts (ip, version) and any
-// extra keys the user added are kept, devices gone from the cloud are kept (and reported).
-nlohmann::json merge_device_lists(const nlohmann::json& old_list, const nlohmann::json& fresh,
-                                  std::vector<DeviceListChange>& changes);
-
-// Reads a device list (array, or {"devices": [...]}) — an absent file is an empty list.
-Result<nlohmann::json> read_device_list(const std::string& path);
-// Writes `content` to `path` atomically (temp file + rename) with mode 0600.
-Status write_private_file(const std::string& path, const std::string& content);
 
 struct WizardOptions {
   std::string device_id;  // one device of the app account, to learn the owner uid (docs/cloud.md §10.1)
@@ -61,9 +32,5 @@ struct WizardReport {
 };
 
 void run_wizard(OpenApi& api, const WizardOptions& options, Callback<WizardReport> cb);
-
-// Command-line entry points for the `tuya2mqtt` binary. Return the process exit code.
-int wizard_main(int argc, char** argv);
-int history_main(int argc, char** argv);
 
 }  // namespace t2m::cloud

@@ -4,8 +4,9 @@
 #include <cstdio>
 #include <random>
 
-#include "cloud/wizard.h"
+#include "cloud/device_list.h"
 #include "common/log.h"
+#include "gateway/error_code.h"
 #include "model/derived_model.h"
 #include "mqtt/paho_client.h"
 #include "mqtt/topics.h"
@@ -25,6 +26,43 @@ constexpr std::array<std::string_view, 2> OPENHUB_CONFIG_PATHS = {cloud::OPENHUB
                                                                   cloud::OPENHUB_CONFIG_PATH_SMART_HOME};
 constexpr std::string_view OPENHUB_LINK_PREFIX = "tuya2mqtt.";
 constexpr int OPENHUB_LINK_RANDOM_WORDS = 4;
+// The bridge requests (bridge/request/<path>) this link answers.
+constexpr std::string_view OTA_CHECK_PATH = "device/ota_update/check";
+constexpr std::string_view OTA_UPDATE_PATH = "device/ota_update/update";
+
+// The "state" of a device's firmware as published (Home Assistant's update entity reads it).
+enum class FirmwareState { IDLE, AVAILABLE, UPDATING };
+
+std::string firmware_state_name(FirmwareState s) {
+  switch (s) {
+    case FirmwareState::AVAILABLE:
+      return "available";
+    case FirmwareState::UPDATING:
+      return "updating";
+    case FirmwareState::IDLE:
+      break;
+  }
+  return "idle";
+}
+
+// An upgrade-status push: queued and preparing already count as updating for the user.
+FirmwareState firmware_state_of(int upgrade_status) {
+  using S = cloud::UpgradeStatus;
+  if (upgrade_status == static_cast<int>(S::UPGRADING) || upgrade_status == static_cast<int>(S::QUEUED) ||
+      upgrade_status == static_cast<int>(S::PREPARING))
+    return FirmwareState::UPDATING;
+  if (upgrade_status == static_cast<int>(S::AVAILABLE)) return FirmwareState::AVAILABLE;
+  return FirmwareState::IDLE;
+}
+
+// A firmware listing entry: the cloud's status, or a newer version it says can be installed.
+FirmwareState firmware_state_of(const cloud::FirmwareInfo& fw) {
+  if (fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::UPGRADING)) return FirmwareState::UPDATING;
+  const bool available =
+      fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE) ||
+      (fw.can_upgrade && !fw.latest_version.empty() && fw.latest_version != fw.current_version);
+  return available ? FirmwareState::AVAILABLE : FirmwareState::IDLE;
+}
 
 std::string random_link_id() {
   std::random_device rd;
@@ -88,7 +126,7 @@ nlohmann::json CloudLink::health() const {
 Status CloudLink::start(DeviceRegistry& registry, StatePublisher& state) {
   registry_ = &registry;
   state_ = &state;
-  if (auto v = api_->validate(); !v.ok()) return v;
+  if (auto v = api_->channel().validate(); !v.ok()) return v;
   if (!cloud::CurlHttpClient::async_dns_available())
     T2M_LOGW(TAG, "libcurl resolves names synchronously here: a slow DNS server would stall the loop");
   if (config_.push == config::PushTransport::PULSAR) {
@@ -150,7 +188,7 @@ void CloudLink::start_openhub_() {
 void CloudLink::fetch_openhub_config_(cloud::OpenhubConfigDone done) {
   auto alive = alive_;
   // The config call needs the project uid, which comes with the token.
-  api_->connect([this, alive, done = std::move(done)](Result<std::string> uid) mutable {
+  api_->channel().connect([this, alive, done = std::move(done)](Result<std::string> uid) mutable {
     if (!*alive) return;
     if (!uid.ok()) {
       done(Unexpected<Error>{uid.error()});
@@ -165,7 +203,7 @@ void CloudLink::request_openhub_config_(const std::string& uid, size_t attempt,
   const size_t index = (openhub_path_ + attempt) % OPENHUB_CONFIG_PATHS.size();
   const std::string path(OPENHUB_CONFIG_PATHS[index]);
   auto alive = alive_;
-  api_->post(
+  api_->channel().post(
       path, cloud::openhub_config_request(uid, openhub_link_id_),
       [this, alive, uid, attempt, index, path, done = std::move(done)](Result<nlohmann::json> r) mutable {
         if (!*alive) return;
@@ -213,13 +251,8 @@ void CloudLink::on_push(const cloud::push::PushMessage& message) {
           if (auto r = registry_->remove(ev.dev_id); r.ok())
             st.device_removed(r.value(), "deleted from the Tuya account");
         } else if constexpr (std::is_same_v<T, p::UpgradeStatus>) {
-          std::string state = ev.status == static_cast<int>(cloud::UpgradeStatus::UPGRADING) ||
-                                      ev.status == static_cast<int>(cloud::UpgradeStatus::QUEUED) ||
-                                      ev.status == static_cast<int>(cloud::UpgradeStatus::PREPARING)
-                                  ? "updating"
-                              : ev.status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE) ? "available"
-                                                                                               : "idle";
-          nlohmann::json u{{"state", state}, {"status", cloud::upgrade_status_name(ev.status)}};
+          nlohmann::json u{{"state", firmware_state_name(firmware_state_of(ev.status))},
+                           {"status", cloud::upgrade_status_name(ev.status)}};
           if (ev.progress) u["progress"] = *ev.progress;
           if (!ev.version.empty()) {
             if (ev.status == static_cast<int>(cloud::UpgradeStatus::DONE))
@@ -340,7 +373,7 @@ bool CloudLink::send_command(const std::string& id, const nlohmann::json& wire_d
     if (!r.ok())
       done(Unexpected<Error>{r.error()});
     else if (!r.value())
-      done(fail("cloud_command_failed", "the cloud refused the command"));
+      done(fail(ErrorCode::CLOUD_COMMAND_FAILED, "the cloud refused the command"));
     else
       done(Status{});
   });
@@ -350,13 +383,7 @@ bool CloudLink::send_command(const std::string& id, const nlohmann::json& wire_d
 // ---- firmware ---------------------------------------------------------------------------------
 
 nlohmann::json CloudLink::update_object_(const cloud::FirmwareInfo& fw) {
-  const bool available =
-      fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE) ||
-      (fw.can_upgrade && !fw.latest_version.empty() && fw.latest_version != fw.current_version);
-  const bool updating = fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::UPGRADING);
-  nlohmann::json u{{"state", updating    ? "updating"
-                             : available ? "available"
-                                         : "idle"},
+  nlohmann::json u{{"state", firmware_state_name(firmware_state_of(fw))},
                    {"installed_version", fw.current_version},
                    {"latest_version", fw.latest_version.empty() ? fw.current_version : fw.latest_version}};
   return u;
@@ -369,19 +396,19 @@ void CloudLink::firmware_request(const std::string& path, const nlohmann::json& 
   else if (data.is_object() && data.contains("id") && data["id"].is_string())
     ref = data["id"].get<std::string>();
   if (ref.empty() || !registry_) {
-    respond(fail("bad_request", R"(firmware requests need {"id": "<device name or id>"})"));
+    respond(fail(ErrorCode::BAD_REQUEST, R"(firmware requests need {"id": "<device name or id>"})"));
     return;
   }
   const Device* target = registry_->find(ref);
   const std::string id = target ? target->cfg.id : std::string();
   if (id.empty()) {
-    respond(fail("unknown_device", "no device is called '" + ref + "'"));
+    respond(fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + ref + "'"));
     return;
   }
-  const bool start = path == "device/ota_update/update";
-  if (!start && path != "device/ota_update/check") {
-    respond(
-        fail("unknown_request", "unknown request '" + path + "': use device/ota_update/check or /update"));
+  const bool start = path == OTA_UPDATE_PATH;
+  if (!start && path != OTA_CHECK_PATH) {
+    respond(fail(ErrorCode::UNKNOWN_REQUEST,
+                 "unknown request '" + path + "': use " + std::string(OTA_CHECK_PATH) + " or /update"));
     return;
   }
   if (start && ota_->busy(id)) {
@@ -405,9 +432,10 @@ void CloudLink::firmware_request(const std::string& path, const nlohmann::json& 
       if (fw.can_upgrade && fw.upgrade_status == static_cast<int>(cloud::UpgradeStatus::AVAILABLE))
         pick = &fw;
     nlohmann::json update = update_object_(*pick);
+    const bool available = firmware_state_of(*pick) == FirmwareState::AVAILABLE;
     state_->firmware(id, update);
     nlohmann::json answer{{"id", ref},
-                          {"update_available", update["state"] == "available"},
+                          {"update_available", available},
                           {"installed_version", pick->current_version},
                           {"latest_version", update["latest_version"]},
                           {"channel", pick->channel}};
@@ -415,7 +443,7 @@ void CloudLink::firmware_request(const std::string& path, const nlohmann::json& 
       respond(answer);
       return;
     }
-    if (update["state"] != "available") {
+    if (!available) {
       respond(fail(cloud::ERR_OTA_NO_UPDATE,
                    "'" + ref + "' runs " + pick->current_version + ", the latest firmware"));
       return;
@@ -427,7 +455,7 @@ void CloudLink::firmware_request(const std::string& path, const nlohmann::json& 
         id, pick->channel,
         [this, alive, id, from, to](const cloud::OtaProgress& p) {
           if (!*alive || !state_) return;
-          state_->firmware(id, {{"state", "updating"},
+          state_->firmware(id, {{"state", firmware_state_name(FirmwareState::UPDATING)},
                                 {"installed_version", from},
                                 {"latest_version", to},
                                 {"progress", p.progress},
@@ -436,12 +464,15 @@ void CloudLink::firmware_request(const std::string& path, const nlohmann::json& 
         [this, alive, id, ref, from, to, respond](Result<cloud::OtaProgress> done) {
           if (!*alive || !state_) return;
           if (!done.ok()) {
-            state_->firmware(id,
-                             {{"state", "available"}, {"installed_version", from}, {"latest_version", to}});
+            state_->firmware(id, {{"state", firmware_state_name(FirmwareState::AVAILABLE)},
+                                  {"installed_version", from},
+                                  {"latest_version", to}});
             respond(Unexpected<Error>{done.error()});
             return;
           }
-          state_->firmware(id, {{"state", "idle"}, {"installed_version", to}, {"latest_version", to}});
+          state_->firmware(id, {{"state", firmware_state_name(FirmwareState::IDLE)},
+                                {"installed_version", to},
+                                {"latest_version", to}});
           respond(nlohmann::json{{"id", ref}, {"from", from}, {"to", to}});
         });
     if (!st.ok()) respond(Unexpected<Error>{st.error()});

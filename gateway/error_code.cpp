@@ -26,6 +26,7 @@ constexpr std::array SPELLINGS{
     Spelling{ErrorCode::INVALID_OPTIONS, "invalid_options"},
     Spelling{ErrorCode::CLOUD_UNKNOWN_CODE, "cloud_unknown_code"},
     Spelling{ErrorCode::DISCOVERY_OFF, "discovery_off"},
+    Spelling{ErrorCode::CLOUD_COMMAND_FAILED, "cloud_command_failed"},
     Spelling{ErrorCode::WRONG_KEY, "wrong_key"},
     Spelling{ErrorCode::NO_ANSWER, "no_answer"},
     Spelling{ErrorCode::WRONG_VERSION, "wrong_version"},

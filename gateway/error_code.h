@@ -25,6 +25,7 @@ enum class ErrorCode {
   INVALID_OPTIONS,
   CLOUD_UNKNOWN_CODE,
   DISCOVERY_OFF,
+  CLOUD_COMMAND_FAILED,
   // Reported by device sessions; the bridge reacts to them.
   WRONG_KEY,
   NO_ANSWER,

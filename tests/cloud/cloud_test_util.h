@@ -1,5 +1,5 @@
 // Shared fixture for the cloud tests: a FakeCloud with demo devices, an in-process HTTP client and an
-// OpenApi, all on FakeTimers, so every test is deterministic and takes no wall-clock time.
+// OpenApi (with its channel), all on FakeTimers, so every test is deterministic and takes no wall-clock time.
 #pragma once
 
 #include <functional>
@@ -31,6 +31,8 @@ struct Env {
     make_api();
   }
 
+  OpenApiChannel& channel() { return api->channel(); }
+
   void make_api() {
     api.reset();
     api = std::make_unique<OpenApi>(http, timers, config,
@@ -50,6 +52,11 @@ struct Env {
     start([&out](Result<T> r) { out.emplace(std::move(r)); });
     run_until([&] { return out.has_value(); }, limit_ms);
     return out;
+  }
+
+  // One signed GET with a typed answer: what most channel tests need.
+  std::optional<Result<DeviceInfo>> get_device(const std::string& id) {
+    return wait<DeviceInfo>([&](Callback<DeviceInfo> cb) { api->get_device(id, std::move(cb)); });
   }
 };
 

@@ -36,7 +36,8 @@ fakecloud::OpenhubAccess sample_access() {
 }
 
 std::optional<Result<json>> post(testing::Env& env, std::string_view path, const json& body) {
-  return env.wait<json>([&](Callback<json> cb) { env.api->post(std::string(path), body, std::move(cb)); });
+  return env.wait<json>(
+      [&](Callback<json> cb) { env.channel().post(std::string(path), body, std::move(cb)); });
 }
 
 }  // namespace
@@ -44,7 +45,7 @@ std::optional<Result<json>> post(testing::Env& env, std::string_view path, const
 TEST_SUITE("fake_openhub") {
   TEST_CASE("the fake OpenAPI answers the open-hub config call on both paths") {
     testing::Env env;
-    auto uid = env.wait<std::string>([&](Callback<std::string> cb) { env.api->connect(std::move(cb)); });
+    auto uid = env.wait<std::string>([&](Callback<std::string> cb) { env.channel().connect(std::move(cb)); });
     REQUIRE(uid);
     REQUIRE(uid->ok());
     const json good = openhub_config_request(uid->value(), "tuya2mqtt.test");

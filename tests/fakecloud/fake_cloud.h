@@ -2,7 +2,8 @@
 // single-use refresh tokens, paginates device lists, serves specifications, firmware (scripted state
 // machine) and report logs, and injects failures on demand. The core is transport-free (`handle`);
 // `InProcessHttpClient` routes a cloud::HttpClient straight into it on injected timers, and
-// `FakeCloudServer` (fake_cloud_server.h) serves it as HTTP/1.1 on 127.0.0.1.
+// `FakeCloudServer` (fake_cloud_server.h) serves it as HTTP/1.1 on 127.0.0.1. Sources: fake_cloud.cpp
+// (checks, tokens, routing), fake_cloud_endpoints.cpp (handlers), in_process_http.cpp, fake_cloud_demo.cpp.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -152,6 +153,12 @@ class FakeCloud {
   std::optional<Response> authenticate(const Request& r, bool token_call);
   Response route(const Request& r, const std::vector<std::string>& seg);
   Response issue_token();
+  // Endpoint handlers (fake_cloud_endpoints.cpp).
+  Response user_devices(const std::string& uid) const;
+  Response factory_infos(const Request& r) const;
+  Response batch_status(const Request& r) const;
+  Response commands(FakeDevice& d, const Request& r);
+  Response issue_properties(FakeDevice& d, const Request& r);
   Response device_json_list(const std::vector<const FakeDevice*>& list) const;
   nlohmann::json device_json(const FakeDevice& d, bool v2) const;
   Response specifications(const FakeDevice& d, bool with_dp_id) const;

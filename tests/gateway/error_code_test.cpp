@@ -13,6 +13,7 @@ TEST_CASE("error codes keep their wire spellings") {
   CHECK(to_string(ErrorCode::BAD_REQUEST) == "bad_request");
   CHECK(to_string(ErrorCode::WRONG_KEY) == "wrong_key");
   CHECK(to_string(ErrorCode::WRONG_VERSION) == "wrong_version");
+  CHECK(to_string(ErrorCode::CLOUD_COMMAND_FAILED) == "cloud_command_failed");
 }
 
 TEST_CASE("every error code has its own spelling") {
