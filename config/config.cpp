@@ -314,6 +314,22 @@ void parse_discovery(Ctx& ctx, const json& j, DiscoveryConfig& d) {
   }
 }
 
+void parse_session(Ctx& ctx, const json& j, SessionConfig& s) {
+  const std::string path = "session";
+  if (!j.is_object()) {
+    ctx.err(path, "must be an object");
+    return;
+  }
+  check_unknown(
+      ctx, j, path,
+      {"connect_timeout", "response_timeout", "reconnect_min", "reconnect_max", "offline_command_timeout"});
+  get_millis(ctx, j, "connect_timeout", path, s.connect_timeout);
+  get_millis(ctx, j, "response_timeout", path, s.response_timeout);
+  get_millis(ctx, j, "reconnect_min", path, s.reconnect_min);
+  get_millis(ctx, j, "reconnect_max", path, s.reconnect_max);
+  get_millis(ctx, j, "offline_command_timeout", path, s.offline_command_timeout);
+}
+
 void parse_dp_override(Ctx& ctx, const json& j, const std::string& path, DpOverride& o) {
   if (!j.is_object()) {
     ctx.err(path, "must be an object");
@@ -639,6 +655,24 @@ void validate_device(Ctx& ctx, const DeviceConfig& d) {
   }
 }
 
+// "1h", "5m", "2s" or "250ms": the largest unit that states the bound exactly.
+std::string describe(milliseconds ms) {
+  const int64_t n = ms.count();
+  if (n != 0 && n % (MS_PER_SECOND * SECONDS_PER_HOUR) == 0)
+    return std::to_string(n / (MS_PER_SECOND * SECONDS_PER_HOUR)) + "h";
+  if (n != 0 && n % (MS_PER_SECOND * SECONDS_PER_MINUTE) == 0)
+    return std::to_string(n / (MS_PER_SECOND * SECONDS_PER_MINUTE)) + "m";
+  if (n != 0 && n % MS_PER_SECOND == 0) return std::to_string(n / MS_PER_SECOND) + "s";
+  return std::to_string(n) + "ms";
+}
+
+void check_range(Ctx& ctx, const std::string& path, milliseconds value, milliseconds min, milliseconds max) {
+  if (value < min || value > max) {
+    ctx.err(path, "must be between " + describe(min) + " and " + describe(max) + " (got " +
+                      std::to_string(value.count()) + "ms)");
+  }
+}
+
 void validate_config(Ctx& ctx, const Config& c) {
   // mqtt
   {
@@ -713,6 +747,19 @@ void validate_config(Ctx& ctx, const Config& c) {
             "must be an IPv4 address (got \"" + c.discovery.broadcast_target + "\")");
   }
   if (c.discovery.request_interval.count() < 1) ctx.err("discovery.request_interval", "must be at least 1 s");
+  // session
+  check_range(ctx, "session.connect_timeout", c.session.connect_timeout, MIN_CONNECT_TIMEOUT,
+              MAX_CONNECT_TIMEOUT);
+  check_range(ctx, "session.response_timeout", c.session.response_timeout, MIN_RESPONSE_TIMEOUT,
+              MAX_RESPONSE_TIMEOUT);
+  check_range(ctx, "session.reconnect_min", c.session.reconnect_min, MIN_RECONNECT_DELAY,
+              MAX_RECONNECT_DELAY);
+  check_range(ctx, "session.reconnect_max", c.session.reconnect_max, MIN_RECONNECT_DELAY,
+              MAX_RECONNECT_DELAY);
+  if (c.session.reconnect_max < c.session.reconnect_min)
+    ctx.err("session.reconnect_max", "must not be less than reconnect_min");
+  check_range(ctx, "session.offline_command_timeout", c.session.offline_command_timeout,
+              MIN_OFFLINE_COMMAND_TIMEOUT, MAX_OFFLINE_COMMAND_TIMEOUT);
 
   // devices
   std::map<std::string, const DeviceConfig*> ids;
@@ -1097,8 +1144,9 @@ Result<Config, ConfigIssues> parse_config_unscrubbed(const json& doc, const json
     return fail(ctx.issues);
   }
   c.extra = doc;
-  check_unknown(ctx, doc, "",
-                {"mqtt", "homeassistant", "cloud", "log_level", "discovery", "device_list", "devices"});
+  check_unknown(
+      ctx, doc, "",
+      {"mqtt", "homeassistant", "cloud", "log_level", "discovery", "session", "device_list", "devices"});
   if (doc.contains("mqtt")) parse_mqtt(ctx, doc["mqtt"], c.mqtt);
   if (doc.contains("homeassistant")) parse_ha(ctx, doc["homeassistant"], c.homeassistant);
   if (doc.contains("cloud") && !doc["cloud"].is_null()) {
@@ -1108,6 +1156,7 @@ Result<Config, ConfigIssues> parse_config_unscrubbed(const json& doc, const json
   }
   get_string(ctx, doc, "log_level", "", c.log_level);
   if (doc.contains("discovery")) parse_discovery(ctx, doc["discovery"], c.discovery);
+  if (doc.contains("session") && !doc["session"].is_null()) parse_session(ctx, doc["session"], c.session);
   get_string(ctx, doc, "device_list", "", c.device_list);
 
   // Device list entries first, in list order.
@@ -1288,6 +1337,20 @@ json to_json(const Config& c) {
   put(di, "request_interval", c.discovery.request_interval.count(),
       c.discovery.request_interval == dd.request_interval);
   if (!di.empty() || j.contains("discovery")) j["discovery"] = di;
+
+  const SessionConfig ds;
+  json se = j.contains("session") && j["session"].is_object() ? j["session"] : json::object();
+  put(se, "connect_timeout", duration_json(c.session.connect_timeout),
+      c.session.connect_timeout == ds.connect_timeout);
+  put(se, "response_timeout", duration_json(c.session.response_timeout),
+      c.session.response_timeout == ds.response_timeout);
+  put(se, "reconnect_min", duration_json(c.session.reconnect_min),
+      c.session.reconnect_min == ds.reconnect_min);
+  put(se, "reconnect_max", duration_json(c.session.reconnect_max),
+      c.session.reconnect_max == ds.reconnect_max);
+  put(se, "offline_command_timeout", duration_json(c.session.offline_command_timeout),
+      c.session.offline_command_timeout == ds.offline_command_timeout);
+  if (!se.empty() || j.contains("session")) j["session"] = se;
   put(j, "device_list", c.device_list, c.device_list.empty());
 
   json devs = json::array();

@@ -509,6 +509,103 @@ TEST_SUITE("config") {
   }
 }
 
+TEST_SUITE("config") {
+  TEST_CASE("session timings default to the field values") {
+    auto r = parse_config(json::parse(MINIMAL));
+    REQUIRE(r.ok());
+    const SessionConfig& s = r->session;
+    CHECK(s.connect_timeout == 5s);
+    CHECK(s.response_timeout == 3s);
+    CHECK(s.reconnect_min == 1s);
+    CHECK(s.reconnect_max == 60s);
+    CHECK(s.offline_command_timeout == 10s);
+    CHECK(s == SessionConfig{});
+    CHECK_FALSE(to_json(*r).contains("session"));  // defaults are not written
+  }
+
+  TEST_CASE("session timings are read from the session section and written back") {
+    json doc = json::parse(MINIMAL);
+    doc["session"] = {{"connect_timeout", "2s"},
+                      {"response_timeout", "750ms"},
+                      {"reconnect_min", 0.5},
+                      {"reconnect_max", "5m"},
+                      {"offline_command_timeout", 30}};
+    ConfigWarnings warnings;
+    auto r = parse_config(doc, nullptr, &warnings);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().front().to_string()));
+    CHECK(warnings.empty());
+    CHECK(r->session.connect_timeout == 2s);
+    CHECK(r->session.response_timeout == 750ms);
+    CHECK(r->session.reconnect_min == 500ms);
+    CHECK(r->session.reconnect_max == 5min);
+    CHECK(r->session.offline_command_timeout == 30s);
+    const json out = to_json(*r);
+    CHECK(out["session"] == json{{"connect_timeout", 2},
+                                 {"response_timeout", "750ms"},
+                                 {"reconnect_min", "500ms"},
+                                 {"reconnect_max", 300},
+                                 {"offline_command_timeout", 30}});
+    auto again = parse_config(out);
+    REQUIRE(again.ok());
+    CHECK(again->session == r->session);
+    // Set in memory only: written; an empty section the user wrote is kept.
+    Config c = *parse_config(json::parse(MINIMAL));
+    c.session.response_timeout = 4s;
+    CHECK(to_json(c)["session"] == json{{"response_timeout", 4}});
+    json empty = json::parse(MINIMAL);
+    empty["session"] = json::object();
+    CHECK(to_json(*parse_config(empty))["session"] == json::object());
+  }
+
+  TEST_CASE("session timings out of range name their path") {
+    auto issues = [](const json& session) {
+      json doc = json::parse(MINIMAL);
+      doc["session"] = session;
+      ConfigWarnings warnings;
+      auto r = parse_config(doc, nullptr, &warnings);
+      return r.ok() ? std::vector<std::string>{} : texts(r.error());
+    };
+    CHECK(issues({{"connect_timeout", "100ms"}}) ==
+          std::vector<std::string>{"session.connect_timeout: must be between 500ms and 1m (got 100ms)"});
+    CHECK(issues({{"connect_timeout", "2m"}}) ==
+          std::vector<std::string>{"session.connect_timeout: must be between 500ms and 1m (got 120000ms)"});
+    CHECK(issues({{"response_timeout", 0}}) ==
+          std::vector<std::string>{"session.response_timeout: must be between 500ms and 30s (got 0ms)"});
+    CHECK(issues({{"response_timeout", 31}}) ==
+          std::vector<std::string>{"session.response_timeout: must be between 500ms and 30s (got 31000ms)"});
+    CHECK(issues({{"reconnect_min", "50ms"}}) ==
+          std::vector<std::string>{"session.reconnect_min: must be between 100ms and 1h (got 50ms)"});
+    CHECK(issues({{"reconnect_max", "2h"}}) ==
+          std::vector<std::string>{"session.reconnect_max: must be between 100ms and 1h (got 7200000ms)"});
+    CHECK(issues({{"reconnect_min", "10s"}, {"reconnect_max", "5s"}}) ==
+          std::vector<std::string>{"session.reconnect_max: must not be less than reconnect_min"});
+    CHECK(issues({{"offline_command_timeout", "500ms"}}) ==
+          std::vector<std::string>{"session.offline_command_timeout: must be between 1s and 5m (got 500ms)"});
+    CHECK(issues({{"offline_command_timeout", "6m"}}) ==
+          std::vector<std::string>{
+              "session.offline_command_timeout: must be between 1s and 5m (got 360000ms)"});
+    CHECK(issues({{"response_timeout", "soon"}}) ==
+          std::vector<std::string>{
+              "session.response_timeout: must be a duration: seconds or a string such as \"250ms\", \"1s\""});
+    CHECK(issues(json(5)) == std::vector<std::string>{"session: must be an object"});
+    // Every bound itself is allowed.
+    CHECK(issues({{"connect_timeout", "500ms"},
+                  {"response_timeout", "30s"},
+                  {"reconnect_min", "100ms"},
+                  {"reconnect_max", "1h"},
+                  {"offline_command_timeout", "5m"}})
+              .empty());
+  }
+
+  TEST_CASE("unknown keys in the session section are warnings") {
+    json doc = json::parse(MINIMAL);
+    doc["session"] = {{"heartbeat", 5}};
+    ConfigWarnings warnings;
+    REQUIRE(parse_config(doc, nullptr, &warnings).ok());
+    CHECK(warnings == std::vector<std::string>{"session.heartbeat: unknown key, ignored"});
+  }
+}
+
 TEST_CASE("the example configurations load and validate") {
   auto a = load_config(std::string(T2M_SOURCE_DIR) + "/examples/config/tuya2mqtt.json");
   REQUIRE_MESSAGE(a.ok(), (a.ok() ? std::string() : a.error().front().to_string()));
