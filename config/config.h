@@ -16,9 +16,17 @@
 //     "log_level": "info",
 //     "discovery": {"enabled": true, "bind_address": "0.0.0.0", "ports": [6666, 6667, 7000],
 //                   "broadcast_target": "", "request_interval": 6},
+//     "session": {"connect_timeout": "5s", "response_timeout": "3s", "reconnect_min": "1s",
+//                 "reconnect_max": "60s", "offline_command_timeout": "10s"},
 //     "device_list": "devices.json",
 //     "devices": [ {"id": "...", "local_key": "...", "address": "192.168.1.20", ...}, ... ]
 //   }
+// "session" holds the timings every device's LAN session shares (the values above are the defaults;
+// bounds are in config/defaults.h): connect_timeout 0.5-60 s; response_timeout 0.5-30 s, how long a
+// query, command or heartbeat waits for its answer; reconnect_min/reconnect_max 0.1 s-1 h, the back-off
+// between reconnect attempts, doubling from min to max; offline_command_timeout 1 s-5 min, how long a
+// command for an offline device waits for the link. Per-device intervals (heartbeat_interval,
+// poll_interval, ...) stay in the device entries.
 // Durations are seconds (a number, may be fractional) or a string with a unit: "500ms", "10s", "5m", "1h".
 // Keys are 16 raw characters (any printable ASCII), never hex-checked.
 //
@@ -120,6 +128,16 @@ struct DiscoveryConfig {
   bool operator==(const DiscoveryConfig&) const = default;
 };
 
+// Timings shared by every device's LAN session (gw::SessionTimings is built from these).
+struct SessionConfig {
+  std::chrono::milliseconds connect_timeout{DEFAULT_CONNECT_TIMEOUT};
+  std::chrono::milliseconds response_timeout{DEFAULT_RESPONSE_TIMEOUT};
+  std::chrono::milliseconds reconnect_min{DEFAULT_RECONNECT_MIN};
+  std::chrono::milliseconds reconnect_max{DEFAULT_RECONNECT_MAX};
+  std::chrono::milliseconds offline_command_timeout{DEFAULT_OFFLINE_COMMAND_TIMEOUT};
+  bool operator==(const SessionConfig&) const = default;
+};
+
 // Per-DP override: every field optional; set fields win over the cloud mapping and the templates.
 struct DpOverride {
   std::optional<std::string> code;  // property name in MQTT state/commands
@@ -194,6 +212,7 @@ struct Config {
   std::optional<CloudConfig> cloud;
   std::string log_level{DEFAULT_LOG_LEVEL};
   DiscoveryConfig discovery;
+  SessionConfig session;
   std::string device_list;            // path as written (relative paths are relative to the config file)
   std::vector<DeviceConfig> devices;  // the merged list: device list entries, then config-only devices
   // The device list's own version of every listed device (before config overrides), by id. to_json()

@@ -34,6 +34,30 @@ inline constexpr std::string_view DEFAULT_DISCOVERY_BIND = "0.0.0.0";
 // tinytuya repeats its 3.5 solicitation every 6 s while scanning (docs/protocol.md §7).
 inline constexpr std::chrono::seconds DEFAULT_DISCOVERY_REQUEST_INTERVAL = 6s;
 
+// ---- Device sessions (the "session" section: one set of timings for every LAN session) ----
+// A LAN connect takes milliseconds; 5 s also covers a device still bringing its Wi-Fi up. Below 0.5 s a
+// busy access point makes healthy devices look dead; beyond a minute a dead address blocks for nothing.
+inline constexpr std::chrono::milliseconds DEFAULT_CONNECT_TIMEOUT = 5s;
+inline constexpr std::chrono::milliseconds MIN_CONNECT_TIMEOUT = 500ms;
+inline constexpr std::chrono::milliseconds MAX_CONNECT_TIMEOUT = 60s;
+// Replies come in < 0.5 s at p99; 3 s leaves room for busy devices. Waiting longer than the ~30 s after
+// which devices drop an idle socket (docs/protocol.md §6.3) means waiting on a link that is gone.
+inline constexpr std::chrono::milliseconds DEFAULT_RESPONSE_TIMEOUT = 3s;
+inline constexpr std::chrono::milliseconds MIN_RESPONSE_TIMEOUT = 500ms;
+inline constexpr std::chrono::milliseconds MAX_RESPONSE_TIMEOUT = 30s;
+// Reconnect back-off doubles from reconnect_min to reconnect_max after each failed attempt. Faster than
+// 10 attempts a second only hammers a device that is rebooting; an hour-long gap hides a device that
+// came back.
+inline constexpr std::chrono::milliseconds DEFAULT_RECONNECT_MIN = 1s;
+inline constexpr std::chrono::milliseconds DEFAULT_RECONNECT_MAX = 60s;
+inline constexpr std::chrono::milliseconds MIN_RECONNECT_DELAY = 100ms;
+inline constexpr std::chrono::milliseconds MAX_RECONNECT_DELAY = 1h;
+// How long a command for an offline device waits for the link before it fails. A command carried out
+// minutes after it was sent surprises more than one that fails.
+inline constexpr std::chrono::milliseconds DEFAULT_OFFLINE_COMMAND_TIMEOUT = 10s;
+inline constexpr std::chrono::milliseconds MIN_OFFLINE_COMMAND_TIMEOUT = 1s;
+inline constexpr std::chrono::milliseconds MAX_OFFLINE_COMMAND_TIMEOUT = 5min;
+
 // ---- Devices ----
 inline constexpr uint16_t DEFAULT_DEVICE_PORT = 6668;  // TCP command channel (docs/protocol.md §1)
 // Heartbeat after 10 s of send-idle: tuyapi and localtuya use 10 s, devices drop idle sockets after ~30 s

@@ -111,6 +111,7 @@ Status App::start() {
   deps.keys = m.cloud.get();
   if (m.discovery && !cfg.discovery.broadcast_target.empty()) deps.scanner = m.discovery.get();
   deps.ha.version = std::string(GATEWAY_VERSION);
+  deps.timings = session_timings(cfg.session);
   nlohmann::json learned = m.store.load_learned();
   // The gateway owns the configuration from here on: one copy, not two (about 2.5 KB per device).
   m.gateway = std::make_unique<Gateway>(deps, std::move(m.loaded.config), std::move(learned));

@@ -95,6 +95,17 @@ void DeviceRegistry::link_children_() {
   }
 }
 
+SessionTimings session_timings(const config::SessionConfig& session) {
+  auto ms = [](std::chrono::milliseconds d) { return static_cast<uint32_t>(d.count()); };
+  SessionTimings t;
+  t.connect_timeout_ms = ms(session.connect_timeout);
+  t.response_timeout_ms = ms(session.response_timeout);
+  t.backoff_min_ms = ms(session.reconnect_min);
+  t.backoff_max_ms = ms(session.reconnect_max);
+  t.offline_command_timeout_ms = ms(session.offline_command_timeout);
+  return t;
+}
+
 SessionOptions DeviceRegistry::session_options_(const config::DeviceConfig& cfg) const {
   SessionOptions o;
   o.device_id = cfg.id;

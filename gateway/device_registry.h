@@ -90,14 +90,17 @@ class KeySource {
   virtual void request_key(const std::string& id) = 0;
 };
 
-// Session timings the configuration does not set per device (tests shorten them).
+// Session timings shared by every device: the configuration's "session" section (tests shorten them).
 struct SessionTimings {
   uint32_t connect_timeout_ms = SessionOptions{}.connect_timeout_ms;
   uint32_t response_timeout_ms = SessionOptions{}.response_timeout_ms;
   uint32_t backoff_min_ms = SessionOptions{}.backoff_min_ms;
   uint32_t backoff_max_ms = SessionOptions{}.backoff_max_ms;
   uint32_t offline_command_timeout_ms = SessionOptions{}.offline_command_timeout_ms;
+  bool operator==(const SessionTimings&) const = default;
 };
+// The configured timings; validation keeps every value within uint32_t milliseconds.
+SessionTimings session_timings(const config::SessionConfig& session);
 
 class DeviceRegistry {
  public:

@@ -101,3 +101,46 @@ TEST_CASE("session timings come from the registry's deps") {
   CHECK(factory.created.size() > first);
   reg.stop();
 }
+
+TEST_CASE("the configuration's session section sets every session's timings") {
+  // Unset, the configuration gives the sessions' own defaults.
+  CHECK(session_timings(config::SessionConfig{}) == SessionTimings{});
+  json doc = to_json(make_config());
+  doc["session"] = {{"connect_timeout", "2s"},
+                    {"response_timeout", "800ms"},
+                    {"reconnect_min", "300ms"},
+                    {"reconnect_max", "9s"},
+                    {"offline_command_timeout", "4s"}};
+  auto cfg = config::parse_config(doc);
+  REQUIRE(cfg.ok());
+  const SessionTimings t = session_timings(cfg->session);
+  CHECK(t.connect_timeout_ms == 2000);
+  CHECK(t.response_timeout_ms == 800);
+  CHECK(t.backoff_min_ms == 300);
+  CHECK(t.backoff_max_ms == 9000);
+  CHECK(t.offline_command_timeout_ms == 4000);
+
+  FakeTimers timers;
+  FakeTransportFactory factory;
+  DeviceRegistry reg(
+      {timers, factory, [](uint8_t* out, size_t n) { std::fill(out, out + n, 1); }, nullptr, t}, *cfg);
+  struct Sink final : SessionEvents {
+    std::vector<std::string> errors;
+    void on_session_report(Device&, const json&, const std::optional<std::string>&) override {}
+    void on_session_link(Device&, bool, const std::string&) override {}
+    void on_session_error(Device&, const Error& e) override { errors.push_back(e.code); }
+    void on_session_mode(Device&, proto::Version, bool) override {}
+  } sink;
+  reg.start(sink);
+  FakeTransport* plug = factory.live_to("127.0.9.1");
+  REQUIRE(plug != nullptr);
+  plug->accept();  // connected, but the status query is never answered
+  REQUIRE_FALSE(plug->written.empty());
+  timers.advance(799);
+  CHECK(sink.errors.empty());
+  CHECK(factory.live_to("127.0.9.1") == plug);
+  timers.advance(1);  // the configured 800 ms, not the default 3 s
+  CHECK(sink.errors == std::vector<std::string>{"no_answer"});
+  CHECK(factory.live_to("127.0.9.1") == nullptr);
+  reg.stop();
+}
