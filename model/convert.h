@@ -1,5 +1,5 @@
 // The two conversions the gateway runs on every message (pure): device DPs -> MQTT state JSON, and MQTT
-// set commands -> DPs to write. See models.h for the layout of the state JSON.
+// set commands -> DPs to write. See derived_model.h for the layout of the state JSON.
 #pragma once
 
 #include <string>

@@ -116,6 +116,15 @@ std::string_view to_string(Component component) {
   return "sensor";
 }
 
+std::string humanize(std::string_view code) {
+  std::string out(code);
+  for (char& c : out) {
+    if (c == '_') c = ' ';
+  }
+  if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+  return out;
+}
+
 std::string ha_unit(std::string_view tuya_unit) {
   const std::string u = lower(tuya_unit);
   if (u == "kwh" || u == "kw·h" || u == "kw.h") return "kWh";

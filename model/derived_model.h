@@ -166,6 +166,9 @@ struct DerivedModel {
 // them).
 DerivedModel derive_model(const config::DeviceConfig& device, const nlohmann::json& reported_dps = nullptr);
 
+// A code or key as an entity's default name: "switch_usb1" -> "Switch usb1".
+std::string humanize(std::string_view code);
+
 // HA unit spelling for a Tuya unit ("kwh" -> "kWh", "℃" -> "°C", "w" -> "W", ...).
 std::string ha_unit(std::string_view tuya_unit);
 

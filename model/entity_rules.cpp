@@ -33,16 +33,6 @@ std::string entity_key(std::string_view s) {
   return out.empty() ? "dp" : out;
 }
 
-// "switch_usb1" -> "Switch usb1".
-std::string humanize(std::string_view code) {
-  std::string out(code);
-  for (char& c : out) {
-    if (c == '_') c = ' ';
-  }
-  if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
-  return out;
-}
-
 double real(int64_t raw, int scale) {
   return static_cast<double>(raw) / proto::scale_factor(scale);
 }

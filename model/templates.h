@@ -3,7 +3,7 @@
 // A template lists the DPs a device of that category usually has, with Tuya's standard codes and specs
 // (the same form as a cloud specification). It is the lowest-precedence source of DP descriptions: the
 // cloud mapping saved in the device list and the user's per-DP overrides win over it. Codes follow Tuya's
-// standard instruction sets, so the entity rules in models.h recognise them the same way as codes that
+// standard instruction sets, so the entity rules in entity_rules.cpp recognise them the same way as codes that
 // come from the cloud.
 //
 // Lights exist in two layouts: v1 (DPs 1-5: switch_led, work_mode, bright_value 25-255, temp_value 0-255,

@@ -15,6 +15,7 @@ using model::Component;
 using model::Entity;
 using nlohmann::json;
 namespace role = model::role;
+using model::humanize;
 
 constexpr int HA_BRIGHTNESS_SCALE = 255;
 constexpr int POSITION_OPEN = 100;
@@ -102,15 +103,6 @@ std::string slug(std::string_view s) {
   }
   while (!out.empty() && out.back() == '_') out.pop_back();
   return out.empty() ? "device" : out;
-}
-
-std::string humanize(std::string_view key) {
-  std::string out(key);
-  for (char& c : out) {
-    if (c == '_') c = ' ';
-  }
-  if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
-  return out;
 }
 
 ComponentBuilder::ComponentBuilder(const DeviceInfo& info, const Options& options)

@@ -22,8 +22,6 @@ inline constexpr std::string_view AVAILABILITY_TEMPLATE = "{{ value_json['state'
 
 // Entity id part: lower case, [a-z0-9_], no doubled or edge '_'.
 std::string slug(std::string_view s);
-// "switch_usb1" -> "Switch usb1".
-std::string humanize(std::string_view key);
 
 // Builds the components of one device. `info.config` and `info.model` must be set and outlive the
 // builder, as must `options`.

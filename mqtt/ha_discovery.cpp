@@ -12,7 +12,7 @@ namespace t2m::mqtt::ha {
 namespace {
 
 using detail::AVAILABILITY_TEMPLATE;
-using detail::humanize;
+using model::humanize;
 using detail::slug;
 using nlohmann::json;
 

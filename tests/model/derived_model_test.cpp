@@ -80,4 +80,10 @@ TEST_SUITE("models") {
     CHECK(ha_unit("w") == "W");
     CHECK(ha_unit("lux") == "lux");
   }
+
+  TEST_CASE("humanize: underscores become spaces and only the first letter is raised") {
+    CHECK(humanize("switch_usb1") == "Switch usb1");
+    CHECK(humanize("cur_power") == "Cur power");
+    CHECK(humanize("") == "");
+  }
 }
