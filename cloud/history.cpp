@@ -12,7 +12,7 @@ namespace t2m::cloud {
 
 namespace {
 
-const char* const TAG = "cloud.history";
+const char* const HISTORY_TAG = "cloud.history";
 constexpr int MAX_LOG_PAGES = 10000;  // 500 000 events: far beyond 7 days of any device
 
 std::string row_key(const std::string& code, const std::string& value) {
@@ -42,7 +42,7 @@ void walk_logs(OpenApi& api, const std::shared_ptr<LogWalk>& w, const std::strin
         const std::string& next = r->last_row_key;
         bool more = r->has_more && !r->logs.empty() && !next.empty() && w->pages < MAX_LOG_PAGES;
         if (more && !w->cursors.insert(next).second) {
-          T2M_LOGW(TAG, "report logs: the cloud repeated its cursor; stopping the walk");
+          T2M_LOGW(HISTORY_TAG, "report logs: the cloud repeated its cursor; stopping the walk");
           more = false;
         }
         if (more) {

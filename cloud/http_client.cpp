@@ -10,7 +10,7 @@ namespace t2m::cloud {
 
 namespace {
 
-const char* const TAG = "cloud.http";
+const char* const HTTP_CLIENT_TAG = "cloud.http";
 
 CURLM* as_multi(void* p) {
   return static_cast<CURLM*>(p);
@@ -21,7 +21,7 @@ void global_init_once() {
   std::call_once(once, [] {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (!CurlHttpClient::async_dns_available()) {
-      T2M_LOGW(TAG, "libcurl has no asynchronous resolver: name lookups may block the loop briefly");
+      T2M_LOGW(HTTP_CLIENT_TAG, "libcurl has no asynchronous resolver: name lookups may block the loop briefly");
     }
   });
 }
@@ -178,7 +178,7 @@ int CurlHttpClient::on_curl_socket(void* /*easy*/, int fd, int action, void* use
     s->owner = self;
     s->fd = fd;
     if (s->poll.init([&](uv_poll_t* p) { return uv_poll_init_socket(self->loop_, p, fd); }) != 0) {
-      T2M_LOGE(TAG, "uv_poll_init_socket failed for fd %d", fd);
+      T2M_LOGE(HTTP_CLIENT_TAG, "uv_poll_init_socket failed for fd %d", fd);
       return -1;
     }
     s->poll->data = s.get();

@@ -12,7 +12,7 @@ using nlohmann::json;
 
 namespace {
 
-const char* const TAG = "cloud.api";
+const char* const OPENAPI_TAG = "cloud.api";
 // Hard stop for cursor walks, far above any real account (20 per page -> 10 000 devices).
 constexpr int MAX_PAGES = 500;
 constexpr int THING_PAGE_SIZE = 20;       // documented maximum of /v2.0/cloud/thing/device
@@ -199,7 +199,7 @@ void OpenApi::walk_page(const std::shared_ptr<Walk>& w, const std::string& curso
       next = page->cursor;
     }
     if (more && (next.empty() || !w->cursors.insert(next).second || fresh == 0 || w->pages >= MAX_PAGES)) {
-      T2M_LOGW(TAG, "device listing stopped: the cloud repeated its cursor or sent an empty page");
+      T2M_LOGW(OPENAPI_TAG, "device listing stopped: the cloud repeated its cursor or sent an empty page");
       more = false;
     }
     if (more) {
@@ -249,7 +249,7 @@ void OpenApi::list_devices(const std::string& owner_uid, Callback<std::vector<De
     if (r) {
       m->add(std::move(r.value()));
     } else {
-      T2M_LOGD(TAG, "a device listing failed: %s", r.error().message.c_str());
+      T2M_LOGD(OPENAPI_TAG, "a device listing failed: %s", r.error().message.c_str());
       m->errors.push_back(r.error());
     }
     m->done();

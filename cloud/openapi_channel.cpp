@@ -1,4 +1,5 @@
 #include "cloud/openapi_channel.h"
+#include "common/timers.h"
 
 #include <uv.h>
 
@@ -17,7 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-const char* const TAG = "cloud.api";
+const char* const OPENAPI_CHANNEL_TAG = "cloud.api";
 constexpr size_t NONCE_BYTES = 16;
 // A correction larger than this is worth a warning: the host clock needs NTP, not just compensation.
 constexpr int64_t CLOCK_WARN_MS = 1000;
@@ -26,7 +27,6 @@ constexpr int MAX_BACKOFF_DOUBLINGS = 20;
 // The bucket of APIs without a rule, and the lowest rate a rule may ask for (no division by zero).
 constexpr const char* DEFAULT_BUCKET = "default";
 constexpr double MIN_QPS = 0.001;
-constexpr double MS_PER_S = 1000.0;
 
 bool pattern_matches(std::string_view pattern, std::string_view method, std::string_view path) {
   size_t sp = pattern.find(' ');
@@ -299,7 +299,7 @@ void OpenApiChannel::send(const CallPtr& c) {
   Bucket& b = bucket_for(*c);
   b.next_ms = std::max(b.next_ms, timers_.now_ms() + interval_ms(b));
   ++stats_.requests;
-  T2M_LOGV(TAG, "%s %s", c->method.c_str(), c->path.c_str());
+  T2M_LOGV(OPENAPI_CHANNEL_TAG, "%s %s", c->method.c_str(), c->path.c_str());
   HttpRequestId id = http_.send(build(c->method, c->path, c->query, c->body, token),
                                 [this, c, token](Result<HttpResponse> r) {
                                   in_flight_.erase(c.get());
@@ -398,14 +398,14 @@ void OpenApiChannel::on_response(const CallPtr& c, const std::string& token_used
 void OpenApiChannel::adopt_server_time(int64_t server_t) {
   const int64_t offset = server_t - timers_.unix_ms();
   if (std::llabs(offset - clock_offset_ms_) > CLOCK_WARN_MS) {
-    T2M_LOGW(TAG, "host clock differs from the cloud's by %lld ms; compensating",
+    T2M_LOGW(OPENAPI_CHANNEL_TAG, "host clock differs from the cloud's by %lld ms; compensating",
              static_cast<long long>(offset));
   }
   clock_offset_ms_ = offset;
 }
 
 void OpenApiChannel::stop(const Error& e) {
-  T2M_LOGE(TAG, "cloud calls stopped: %s", e.message.c_str());
+  T2M_LOGE(OPENAPI_CHANNEL_TAG, "cloud calls stopped: %s", e.message.c_str());
   stopped_ = e;
   auto queued = std::move(queue_);
   queue_.clear();
@@ -421,7 +421,7 @@ void OpenApiChannel::retry_later(const CallPtr& c, bool penalise_bucket) {
     b.next_ms = std::max(b.next_ms, timers_.now_ms() + delay);
   }
   deactivate(c);
-  T2M_LOGD(TAG, "retrying %s %s in %llu ms (attempt %d)", c->method.c_str(), c->path.c_str(),
+  T2M_LOGD(OPENAPI_CHANNEL_TAG, "retrying %s %s in %llu ms (attempt %d)", c->method.c_str(), c->path.c_str(),
            static_cast<unsigned long long>(delay), c->attempts);
   after(delay, [this, c] {
     queue_.push_front(c);
@@ -440,7 +440,7 @@ void OpenApiChannel::finish(const CallPtr& c, Result<json> r) {
   deactivate(c);
   if (!r) {
     ++stats_.errors;
-    T2M_LOGD(TAG, "%s %s failed: %s", c->method.c_str(), c->path.c_str(), r.error().message.c_str());
+    T2M_LOGD(OPENAPI_CHANNEL_TAG, "%s %s failed: %s", c->method.c_str(), c->path.c_str(), r.error().message.c_str());
   }
   JsonCallback cb = std::move(c->cb);
   if (cb) cb(std::move(r));
@@ -499,7 +499,7 @@ void OpenApiChannel::on_token(bool was_refresh, int attempt, Result<HttpResponse
     } else {
       ++stats_.token_grants;
     }
-    T2M_LOGD(TAG, "token %s, valid %lld s", was_refresh ? "refreshed" : "granted",
+    T2M_LOGD(OPENAPI_CHANNEL_TAG, "token %s, valid %lld s", was_refresh ? "refreshed" : "granted",
              static_cast<long long>(tok->expire_time_s));
     token_fetching_ = false;
     auto waiting = std::move(token_wait_);
@@ -540,7 +540,7 @@ void OpenApiChannel::on_token(bool was_refresh, int attempt, Result<HttpResponse
 
 void OpenApiChannel::token_failed(const Error& e) {
   token_fetching_ = false;
-  T2M_LOGW(TAG, "could not obtain a cloud token: %s", e.message.c_str());
+  T2M_LOGW(OPENAPI_CHANNEL_TAG, "could not obtain a cloud token: %s", e.message.c_str());
   auto waiting = std::move(token_wait_);
   token_wait_.clear();
   Error out = e;

@@ -1,4 +1,5 @@
 #include "cloud/openhub_client.h"
+#include "common/timers.h"
 
 #include <algorithm>
 
@@ -7,10 +8,9 @@
 namespace t2m::cloud {
 
 namespace {
-constexpr const char* TAG = "cloud.openhub";
+constexpr const char* OPENHUB_CLIENT_TAG = "cloud.openhub";
 constexpr double JITTER = 0.2;
 constexpr uint32_t MAX_BACKOFF_SHIFT = 16;
-constexpr uint64_t MS_PER_S = 1000;
 
 Unexpected<Error> config_error(const std::string& what) {
   return fail("openhub.config", "open-hub config: " + what);
@@ -156,7 +156,7 @@ void OpenhubClient::schedule_fetch_retry_(const std::string& why) {
   ++fetch_attempt_;
   stats_.last_retry_delay_ms = delay;
   if (state_ != OpenhubState::CONNECTED) state_ = OpenhubState::WAITING_RETRY;
-  T2M_LOGW(TAG, "%s; fetching a new config in %u ms", why.c_str(), delay);
+  T2M_LOGW(OPENHUB_CLIENT_TAG, "%s; fetching a new config in %u ms", why.c_str(), delay);
   fetch_timer_ = timers_.start(delay, 0, [this] { fetch_(); });
 }
 
@@ -211,7 +211,7 @@ void OpenhubClient::connect_(OpenhubConfig config) {
   mqtt::Client* client = g.client.get();
   gens_.push_back(std::move(g));
   if (state_ != OpenhubState::CONNECTED) state_ = OpenhubState::CONNECTING;
-  T2M_LOGI(TAG, "connecting to %s as %s (config valid %lld s, version %s)", gens_.back().config.url.c_str(),
+  T2M_LOGI(OPENHUB_CLIENT_TAG, "connecting to %s as %s (config valid %lld s, version %s)", gens_.back().config.url.c_str(),
            gens_.back().config.client_id.c_str(), static_cast<long long>(gens_.back().config.expire_time_s),
            gens_.back().config.msg_encrypted_version.c_str());
   auto st = client->connect(co, std::move(h));
@@ -253,10 +253,10 @@ void OpenhubClient::on_connected_(uint64_t gen) {
   // (Re)subscribe on every connection: clean sessions forget subscriptions.
   for (const auto& topic : g->config.source_topics) {
     auto st = g->client->subscribe(topic, mqtt::Qos::AT_LEAST_ONCE);
-    if (!st) T2M_LOGW(TAG, "subscribe %s failed: %s", topic.c_str(), st.error().message.c_str());
+    if (!st) T2M_LOGW(OPENHUB_CLIENT_TAG, "subscribe %s failed: %s", topic.c_str(), st.error().message.c_str());
   }
   state_ = OpenhubState::CONNECTED;
-  T2M_LOGI(TAG, "connected (%s), subscribed to %zu topic(s)", g->config.client_id.c_str(),
+  T2M_LOGI(OPENHUB_CLIENT_TAG, "connected (%s), subscribed to %zu topic(s)", g->config.client_id.c_str(),
            g->config.source_topics.size());
   retire_older_than_(gen);
   if (!channel_up_) {
@@ -270,7 +270,7 @@ void OpenhubClient::on_lost_(uint64_t gen, const std::string& cause) {
   if (!g || g->retiring) return;
   g->connected = false;
   ++stats_.connection_losses;
-  T2M_LOGW(TAG, "connection lost (%s); the MQTT client reconnects", cause.c_str());
+  T2M_LOGW(OPENHUB_CLIENT_TAG, "connection lost (%s); the MQTT client reconnects", cause.c_str());
   if (newest_connected_() == 0) {
     if (state_ == OpenhubState::CONNECTED) state_ = OpenhubState::CONNECTING;
     if (channel_up_) {
@@ -290,7 +290,7 @@ void OpenhubClient::on_error_(uint64_t gen, const Error& e) {
   Generation* g = find_(gen);
   if (!g || g->retiring) return;
   ++stats_.auth_errors;
-  T2M_LOGE(TAG, "broker refused the connection (%s): %s; fetching a new config", e.code.c_str(),
+  T2M_LOGE(OPENHUB_CLIENT_TAG, "broker refused the connection (%s): %s; fetching a new config", e.code.c_str(),
            e.message.c_str());
   sink_.on_push_error(push::CHANNEL_OPENHUB, e);
   retire_(*g);

@@ -5,7 +5,7 @@
 namespace t2m::cloud {
 
 namespace {
-const char* const TAG = "cloud.ota";
+const char* const OTA_TAG = "cloud.ota";
 }
 
 std::string upgrade_status_name(int status) {
@@ -114,7 +114,7 @@ void OtaManager::begin(const std::shared_ptr<Job>& job, const std::vector<Firmwa
   const uint64_t cloud_timeout =
       fw->timeout_s > 0 ? static_cast<uint64_t>(fw->timeout_s) * 1000 : options_.default_timeout_ms;
   job->deadline_ms = timers_.now_ms() + cloud_timeout + options_.timeout_grace_ms;
-  T2M_LOGI(TAG, "%s: upgrading channel %d from %s to %s", job->device_id.c_str(), job->channel,
+  T2M_LOGI(OTA_TAG, "%s: upgrading channel %d from %s to %s", job->device_id.c_str(), job->channel,
            fw->current_version.c_str(), fw->latest_version.c_str());
   if (already_running) {
     report(*job, static_cast<int>(UpgradeStatus::UPGRADING), 0);
@@ -190,7 +190,7 @@ void OtaManager::finish(const std::shared_ptr<Job>& job_ref, Result<OtaProgress>
   if (!current(job)) return;
   if (job->timer != NO_TIMER) timers_.cancel(job->timer);
   jobs_.erase(job->device_id);
-  if (!r) T2M_LOGW(TAG, "%s: upgrade ended: %s", job->device_id.c_str(), r.error().message.c_str());
+  if (!r) T2M_LOGW(OTA_TAG, "%s: upgrade ended: %s", job->device_id.c_str(), r.error().message.c_str());
   auto cb = std::move(job->on_done);
   if (cb) cb(std::move(r));
 }

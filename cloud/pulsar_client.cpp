@@ -9,7 +9,7 @@
 namespace t2m::cloud {
 
 namespace {
-constexpr const char* TAG = "cloud.pulsar";
+constexpr const char* PULSAR_CLIENT_TAG = "cloud.pulsar";
 constexpr const char* PROTOCOL_NAME = "tuya-pulsar-consumer";
 constexpr int DEFAULT_WSS_PORT = 443;
 constexpr int DEFAULT_WS_PORT = 80;
@@ -165,7 +165,7 @@ Status PulsarClient::start() {
   lws_ = std::move(state);
   stopping_ = false;
   attempt_ = 0;
-  T2M_LOGI(TAG, "consumer %s on %s://%s:%d (env %s)", options_.access_id.c_str(), tls_ ? "wss" : "ws",
+  T2M_LOGI(PULSAR_CLIENT_TAG, "consumer %s on %s://%s:%d (env %s)", options_.access_id.c_str(), tls_ ? "wss" : "ws",
            host_.c_str(), port_, options_.env.c_str());
   connect_();
   return {};
@@ -278,7 +278,7 @@ void PulsarClient::schedule_retry_(const char* why) {
   ++attempt_;
   stats_.last_retry_delay_ms = delay;
   state_ = PulsarState::WAITING_RETRY;
-  T2M_LOGW(TAG, "connection to %s failed or lost (%s); retrying in %u ms", host_.c_str(), why, delay);
+  T2M_LOGW(PULSAR_CLIENT_TAG, "connection to %s failed or lost (%s); retrying in %u ms", host_.c_str(), why, delay);
   retry_timer_ = timers_.start(delay, 0, [this] { connect_(); });
 }
 
@@ -289,7 +289,7 @@ void PulsarClient::on_established_(lws* wsi) {
   connected_at_ms_ = timers_.now_ms();
   received_since_connect_ = false;
   auth_reported_ = false;
-  T2M_LOGI(TAG, "connected to %s, consuming %s", host_.c_str(), options_.env.c_str());
+  T2M_LOGI(PULSAR_CLIENT_TAG, "connected to %s, consuming %s", host_.c_str(), options_.env.c_str());
   sink_.on_push_channel(push::CHANNEL_PULSAR, true);
 }
 
@@ -310,7 +310,7 @@ void PulsarClient::on_receive_(lws* wsi, const void* in, size_t len) {
   if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0) return;
   if (rx_oversize_) {
     ++stats_.oversize;
-    T2M_LOGW(TAG, "message larger than %zu bytes dropped (it will be redelivered and dropped again)",
+    T2M_LOGW(PULSAR_CLIENT_TAG, "message larger than %zu bytes dropped (it will be redelivered and dropped again)",
              options_.max_message_bytes);
     rx_oversize_ = false;
     return;
@@ -355,7 +355,7 @@ void PulsarClient::on_connection_error_(lws* wsi, const char* why) {
                   http)};
     // Once per run of refusals: the retries continue quietly at the longest back-off.
     if (first) {
-      T2M_LOGE(TAG, "%s", e.message.c_str());
+      T2M_LOGE(PULSAR_CLIENT_TAG, "%s", e.message.c_str());
       sink_.on_push_error(push::CHANNEL_PULSAR, e);
     }
     // Retrying will not fix credentials quickly: wait the longest back-off.

@@ -10,7 +10,7 @@
 namespace t2m::cloud {
 
 namespace {
-constexpr const char* TAG = "cloud.lws";
+constexpr const char* PULSAR_LWS_TAG = "cloud.lws";
 // lws closes its handles in the destroy call; their close callbacks run at the end of that loop
 // iteration. An idle callback runs once per iteration, so a few ticks guarantee that the closing phases
 // have passed. (Not a 0 ms timer: libuv may fire a re-armed one again within the same iteration.)
@@ -23,9 +23,9 @@ void lws_log_emit(int level, const char* line) {
   std::string_view s(line);
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
   if (level & LLL_ERR) {
-    T2M_LOGE(TAG, "%.*s", static_cast<int>(s.size()), s.data());
+    T2M_LOGE(PULSAR_LWS_TAG, "%.*s", static_cast<int>(s.size()), s.data());
   } else {
-    T2M_LOGD(TAG, "%.*s", static_cast<int>(s.size()), s.data());
+    T2M_LOGD(PULSAR_LWS_TAG, "%.*s", static_cast<int>(s.size()), s.data());
   }
 }
 }  // namespace
@@ -46,7 +46,7 @@ struct LwsContext::Reaper {
     ++r->ticks;
     if (r->ticks >= REAPER_TICKS && r->slot) lws_context_destroy(r->slot);  // the second, final call
     if (r->slot && r->ticks < REAPER_MAX_TICKS) return;
-    if (r->slot) T2M_LOGE(TAG, "libwebsockets context did not finish closing; leaking it");
+    if (r->slot) T2M_LOGE(PULSAR_LWS_TAG, "libwebsockets context did not finish closing; leaking it");
     --g_finishing;
     uv_idle_stop(t);
     uv_close(reinterpret_cast<uv_handle_t*>(t),
@@ -99,7 +99,7 @@ LwsContext::~LwsContext() {
   lws_context_destroy(ctx_);      // first call: closes connections and lws's handles
   Reaper* r = reaper_.release();  // now owned by its idle handle, freed in the close callback
   if (uv_idle_init(loop_, &r->idle) != 0) {
-    T2M_LOGE(TAG, "cannot arm the libwebsockets reaper; leaking the context");
+    T2M_LOGE(PULSAR_LWS_TAG, "cannot arm the libwebsockets reaper; leaking the context");
     return;
   }
   r->idle.data = r;

@@ -1,4 +1,5 @@
 #include "cloud/push_envelope.h"
+#include "common/timers.h"
 
 #include <charconv>
 #include <cmath>
@@ -27,7 +28,6 @@ constexpr size_t BE48_SIZE = 6;
 constexpr double SECONDS_BELOW = 1e11;
 // Above this a number is microseconds (1e14 ms is year 5138).
 constexpr double MICROS_ABOVE = 1e14;
-constexpr int64_t MS_PER_S = 1000;
 constexpr int64_t US_PER_MS = 1000;
 constexpr std::string_view PV = "2.0";
 constexpr std::string_view FAKE_SIGN = "ignored-by-sdks";

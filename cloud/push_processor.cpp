@@ -6,7 +6,7 @@
 namespace t2m::cloud::push {
 
 namespace {
-constexpr const char* TAG = "cloud.push";
+constexpr const char* PUSH_PROCESSOR_TAG = "cloud.push";
 // A digest prefix is enough to tell redelivered MQTT payloads apart.
 constexpr size_t DIGEST_PREFIX = 16;
 }  // namespace
@@ -18,7 +18,7 @@ void PushProcessor::count_error_(std::string_view channel, const Error& e) {
   auto it = counters_.by_reason.find(e.code);
   if (it == counters_.by_reason.end()) it = counters_.by_reason.emplace(e.code, 0).first;
   ++it->second;
-  T2M_LOGW(TAG, "%.*s: message dropped (%s): %s", static_cast<int>(channel.size()), channel.data(),
+  T2M_LOGW(PUSH_PROCESSOR_TAG, "%.*s: message dropped (%s): %s", static_cast<int>(channel.size()), channel.data(),
            e.code.c_str(), e.message.c_str());
 }
 
@@ -35,7 +35,7 @@ std::string PushProcessor::handle_pulsar_frame(std::string_view frame_text, Byte
   }
   if (!seen_ids_.first_seen("m:" + frame->message_id, timers_.now_ms())) {
     ++counters_.duplicates;
-    T2M_LOGD(TAG, "pulsar: duplicate message (redelivery %d) dropped", frame->redelivery_count);
+    T2M_LOGD(PUSH_PROCESSOR_TAG, "pulsar: duplicate message (redelivery %d) dropped", frame->redelivery_count);
     return frame->message_id;
   }
   auto outer = proto::crypto::base64_decode(frame->payload);
@@ -66,7 +66,7 @@ void PushProcessor::handle_openhub_message(std::string_view payload, std::string
   auto digest = proto::crypto::sha256(as_bytes(payload));
   if (!seen_ids_.first_seen("h:" + to_hex(ByteView(digest.data(), DIGEST_PREFIX)), timers_.now_ms())) {
     ++counters_.duplicates;
-    T2M_LOGD(TAG, "openhub: duplicate message dropped");
+    T2M_LOGD(PUSH_PROCESSOR_TAG, "openhub: duplicate message dropped");
     return;
   }
   auto env = parse_envelope(payload);
@@ -84,7 +84,7 @@ void PushProcessor::handle_openhub_message(std::string_view payload, std::string
     auto it = counters_.aad_forms.find(form);
     if (it == counters_.aad_forms.end()) {
       // §9.1 is open: say once which form Tuya really uses.
-      T2M_LOGI(TAG, "openhub: 2.0 messages verify with the %s AAD form of t", form.c_str());
+      T2M_LOGI(PUSH_PROCESSOR_TAG, "openhub: 2.0 messages verify with the %s AAD form of t", form.c_str());
       it = counters_.aad_forms.emplace(form, 0).first;
     }
     ++it->second;
@@ -105,7 +105,7 @@ void PushProcessor::deliver_(std::string_view channel, const Envelope& env, std:
   }
   if (auto* u = std::get_if<Unknown>(&m.event)) {
     ++counters_.unknown;
-    T2M_LOGI(TAG, "%.*s: unhandled message protocol %d bizCode \"%s\"", static_cast<int>(channel.size()),
+    T2M_LOGI(PUSH_PROCESSOR_TAG, "%.*s: unhandled message protocol %d bizCode \"%s\"", static_cast<int>(channel.size()),
              channel.data(), u->protocol, u->biz_code.c_str());
   } else if (auto* r = std::get_if<StatusReport>(&m.event)) {
     bool had_items = !r->items.empty();
@@ -113,14 +113,14 @@ void PushProcessor::deliver_(std::string_view channel, const Envelope& env, std:
     counters_.stale_items += dropped;
     if (had_items && r->items.empty()) {
       ++counters_.stale_reports;
-      T2M_LOGD(TAG, "%s: status report older than the state already seen, dropped", r->dev_id.c_str());
+      T2M_LOGD(PUSH_PROCESSOR_TAG, "%s: status report older than the state already seen, dropped", r->dev_id.c_str());
       return;
     }
   } else if (auto* d = std::get_if<Delete>(&m.event)) {
     newest_.forget(d->dev_id);
   }
   ++counters_.delivered;
-  T2M_LOGV(TAG, "%.*s: %.*s for %.*s", static_cast<int>(channel.size()), channel.data(),
+  T2M_LOGV(PUSH_PROCESSOR_TAG, "%.*s: %.*s for %.*s", static_cast<int>(channel.size()), channel.data(),
            static_cast<int>(event_name(m.event).size()), event_name(m.event).data(),
            static_cast<int>(event_dev_id(m.event).size()), event_dev_id(m.event).data());
   sink_.on_push(m);

@@ -11,7 +11,7 @@ using nlohmann::json;
 
 namespace {
 
-const char* const TAG = "cloud.wizard";
+const char* const WIZARD_TAG = "cloud.wizard";
 
 struct WizardRun {
   OpenApi* api = nullptr;
@@ -63,7 +63,7 @@ void wizard_specs(const std::shared_ptr<WizardRun>& w) {
         w->mappings[id] = mapping_from_spec(spec.value());
       } else {
         ++w->report.spec_failures;
-        T2M_LOGW(TAG, "no DP specification for %s: %s", id.c_str(), spec.error().message.c_str());
+        T2M_LOGW(WIZARD_TAG, "no DP specification for %s: %s", id.c_str(), spec.error().message.c_str());
       }
       if (--w->specs_pending == 0) wizard_write(w);
     });

@@ -18,6 +18,8 @@ namespace t2m {
 
 using TimerId = uint64_t;
 constexpr TimerId NO_TIMER = 0;
+// Timer delays are milliseconds; configured durations are seconds.
+inline constexpr uint32_t MS_PER_S = 1000;
 
 class Timers {
  public:

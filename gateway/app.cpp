@@ -23,10 +23,9 @@
 namespace t2m::gw {
 namespace {
 
-constexpr std::string_view TAG = "gateway.app";
+constexpr std::string_view APP_TAG = "gateway.app";
 constexpr int EXIT_CONFIG = 2;
 constexpr int EXIT_RUNTIME = 1;
-constexpr uint32_t MS_PER_S = 1000;
 
 // Paho speaks tcp:// and ssl://; users write mqtt:// and mqtts:// as zigbee2mqtt's config does.
 std::string paho_uri(const std::string& server) {
@@ -119,7 +118,7 @@ Status App::start() {
   if (m.cloud) {
     if (auto st = m.cloud->start(m.gateway->registry(), m.gateway->state()); !st.ok()) {
       // The LAN side works without the cloud: report and carry on.
-      T2M_LOGE(TAG, "cloud: %s (firmware, key refresh and push messages are off)",
+      T2M_LOGE(APP_TAG, "cloud: %s (firmware, key refresh and push messages are off)",
                st.error().message.c_str());
       m.cloud->stop();
     }
@@ -157,14 +156,14 @@ Status App::start() {
                           mqtt::Qos::AT_LEAST_ONCE, true};
   mqtt::ClientHandlers h;
   h.on_connected = [&m](bool) {
-    T2M_LOGI(TAG, "connected to the MQTT broker");
+    T2M_LOGI(APP_TAG, "connected to the MQTT broker");
     m.gateway->on_mqtt_connected();
   };
   h.on_connection_lost = [](const std::string& cause) {
-    T2M_LOGW(TAG, "lost the MQTT broker (%s); reconnecting, state is kept and republished", cause.c_str());
+    T2M_LOGW(APP_TAG, "lost the MQTT broker (%s); reconnecting, state is kept and republished", cause.c_str());
   };
   h.on_message = [&m](mqtt::Message msg) { m.gateway->on_mqtt_message(msg); };
-  h.on_error = [](const Error& e) { T2M_LOGE(TAG, "MQTT: %s", e.message.c_str()); };
+  h.on_error = [](const Error& e) { T2M_LOGE(APP_TAG, "MQTT: %s", e.message.c_str()); };
   auto st = m.client.connect(co, std::move(h));
   if (!st.ok()) return st;
 
@@ -176,7 +175,7 @@ Status App::start() {
     }
   }
   m.gateway->start();
-  T2M_LOGI(TAG, "tuya2mqtt %s running with %zu devices, base topic '%s'",
+  T2M_LOGI(APP_TAG, "tuya2mqtt %s running with %zu devices, base topic '%s'",
            std::string(GATEWAY_VERSION).c_str(), live.devices.size(), live.mqtt.base_topic.c_str());
   return {};
 }
@@ -185,7 +184,7 @@ void App::stop(std::function<void()> done) {
   Impl& m = *impl_;
   if (m.stopping) return;
   m.stopping = true;
-  T2M_LOGI(TAG, "shutting down");
+  T2M_LOGI(APP_TAG, "shutting down");
   if (m.log_sink) {
     log_remove_sink(m.log_sink);
     m.log_sink = 0;
@@ -280,7 +279,7 @@ int run_main(int argc, char** argv) {
     App app(&loop, std::move(loaded.value()), parsed->get("--state-dir").value_or(""));
     auto st = app.start();
     if (!st.ok()) {
-      T2M_LOGE(TAG, "cannot start: %s", st.error().message.c_str());
+      T2M_LOGE(APP_TAG, "cannot start: %s", st.error().message.c_str());
       rc = EXIT_RUNTIME;
     } else {
       SignalSet sig;
@@ -293,12 +292,12 @@ int run_main(int argc, char** argv) {
         auto* c = static_cast<RunContext*>(s->data);
         if (!c) return;
         if (c->stopping) {
-          T2M_LOGW(TAG, "second signal %d: exiting without waiting", signum);
+          T2M_LOGW(APP_TAG, "second signal %d: exiting without waiting", signum);
           uv_stop(s->loop);
           return;
         }
         c->stopping = true;
-        T2M_LOGI(TAG, "signal %d received", signum);
+        T2M_LOGI(APP_TAG, "signal %d received", signum);
         c->app->stop([c] {
           // Once the signal handles are released nothing keeps the loop alive: uv_run returns.
           c->sig->sigint.close();
@@ -316,7 +315,7 @@ int run_main(int argc, char** argv) {
   }
   // libwebsockets frees its context a few loop turns after it is destroyed (cloud/pulsar_lws.h).
   cloud::lws_drain(&loop);
-  if (uv_close_all_and_drain(&loop) != 0) T2M_LOGW(TAG, "some handles were still open at exit");
+  if (uv_close_all_and_drain(&loop) != 0) T2M_LOGW(APP_TAG, "some handles were still open at exit");
   return rc;
 }
 

@@ -25,7 +25,6 @@ namespace {
 
 constexpr int EXIT_USAGE = 2;
 constexpr int EXIT_FAILED = 1;
-constexpr uint32_t MS_PER_S = 1000;
 // tinytuya scans for 18 s: devices broadcast every few seconds, so that catches every one several times.
 constexpr uint32_t DEFAULT_SCAN_SECONDS = 18;
 constexpr uint32_t DEFAULT_REQUEST_INTERVAL_S = 6;

@@ -1,12 +1,12 @@
 #include "gateway/device_registry.h"
+#include "common/timers.h"
 
 #include "common/log.h"
 
 namespace t2m::gw {
 namespace {
 
-constexpr std::string_view TAG = "gateway.registry";
-constexpr uint32_t MS_PER_S = 1000;
+constexpr std::string_view DEVICE_REGISTRY_TAG = "gateway.registry";
 
 std::string join_issues(const config::ConfigIssues& issues) {
   std::string out;
@@ -86,7 +86,7 @@ void DeviceRegistry::link_children_() {
     if (!d->cfg.is_sub_device()) continue;
     auto p = devices_.find(d->cfg.parent);
     if (p == devices_.end()) {
-      T2M_LOGW(TAG, "%s: parent gateway %s is not configured; the sub-device stays offline",
+      T2M_LOGW(DEVICE_REGISTRY_TAG, "%s: parent gateway %s is not configured; the sub-device stays offline",
                d->name().c_str(), d->cfg.parent.c_str());
       continue;
     }
@@ -152,7 +152,7 @@ void DeviceRegistry::stop() {
 void DeviceRegistry::start_session_(Device& d) {
   if (!events_ || d.cfg.is_sub_device() || d.session) return;
   if (d.cfg.address == "auto") {
-    T2M_LOGI(TAG, "%s: waiting for a broadcast to learn its address", d.name().c_str());
+    T2M_LOGI(DEVICE_REGISTRY_TAG, "%s: waiting for a broadcast to learn its address", d.name().c_str());
     d.reason = "address unknown: waiting for its UDP broadcast";
     return;
   }
@@ -190,7 +190,7 @@ void DeviceRegistry::mode_learned_(Device& d, proto::Version v, bool device22) {
 void DeviceRegistry::persist_() {
   if (!deps_.store) return;
   auto st = deps_.store->save_config(config_);
-  if (!st.ok()) T2M_LOGW(TAG, "the change is active but could not be saved: %s", st.error().message.c_str());
+  if (!st.ok()) T2M_LOGW(DEVICE_REGISTRY_TAG, "the change is active but could not be saved: %s", st.error().message.c_str());
 }
 
 void DeviceRegistry::erase_(const std::string& id) {

@@ -14,7 +14,7 @@
 namespace t2m::gw {
 namespace {
 
-constexpr std::string_view TAG = "gateway.session";
+constexpr std::string_view DEVICE_SESSION_TAG = "gateway.session";
 // After a version probe fails the next candidate is tried soon, but not at once: some devices need a
 // moment after a dropped connection before they accept the next one.
 constexpr uint32_t PROBE_NEXT_DELAY_MS = 200;
@@ -150,7 +150,7 @@ void DeviceSession::connect_() {
                   "connecting to " + options_.host + ":" + std::to_string(options_.port) + " timed out");
     link_down_("connect timeout", true);
   });
-  T2M_LOGD(TAG, "%s: connecting to %s:%u (protocol %s)", options_.device_id.c_str(), options_.host.c_str(),
+  T2M_LOGD(DEVICE_SESSION_TAG, "%s: connecting to %s:%u (protocol %s)", options_.device_id.c_str(), options_.host.c_str(),
            options_.port, std::string(proto::to_string(current_version_())).c_str());
   transport_->connect(options_.host, options_.port,
                       TransportHandlers{[this] { on_connected_(); }, [this](ByteView d) { on_data_(d); },
@@ -295,7 +295,7 @@ void DeviceSession::on_message_(const proto::Message& m) {
       // "json obj data unvalid": this device wants CONTROL_NEW queries with null DPs (§4.5).
       device22_ = true;
       codec_->set_device22(true);
-      T2M_LOGI(TAG, "%s: switching to device22 queries", options_.device_id.c_str());
+      T2M_LOGI(DEVICE_SESSION_TAG, "%s: switching to device22 queries", options_.device_id.c_str());
       if (cb_.on_mode_learned) cb_.on_mode_learned(current_version_(), true);
       if (!*alive) return;
       send_request_(*inflight_);
@@ -343,7 +343,7 @@ void DeviceSession::go_online_() {
   auto alive = alive_;
   if (!version_known_) {
     version_known_ = true;
-    T2M_LOGI(TAG, "%s: speaks protocol %s", options_.device_id.c_str(),
+    T2M_LOGI(DEVICE_SESSION_TAG, "%s: speaks protocol %s", options_.device_id.c_str(),
              std::string(proto::to_string(current_version_())).c_str());
     if (cb_.on_mode_learned) cb_.on_mode_learned(current_version_(), device22_);
     if (!*alive) return;
@@ -372,7 +372,7 @@ void DeviceSession::go_online_() {
 
 void DeviceSession::probe_failed_(const std::string& why) {
   if (!version_known_ && candidate_ + 1 < candidates_.size()) {
-    T2M_LOGD(TAG, "%s: protocol %s: %s; trying the next version", options_.device_id.c_str(),
+    T2M_LOGD(DEVICE_SESSION_TAG, "%s: protocol %s: %s; trying the next version", options_.device_id.c_str(),
              std::string(proto::to_string(current_version_())).c_str(), why.c_str());
     ++candidate_;
     sched_.cancel(T_HANDSHAKE);
@@ -471,7 +471,7 @@ void DeviceSession::link_down_(const std::string& reason, bool count_failure) {
   const double spread = (static_cast<double>(r) / UINT16_MAX * 2.0 - 1.0) * JITTER_FRACTION;
   delay = static_cast<uint32_t>(std::max(0.0, delay * (1.0 + spread)));
   last_down_reason_ = reason;
-  T2M_LOGI(TAG, "%s: link down (%s); reconnecting in %u ms", options_.device_id.c_str(), reason.c_str(),
+  T2M_LOGI(DEVICE_SESSION_TAG, "%s: link down (%s); reconnecting in %u ms", options_.device_id.c_str(), reason.c_str(),
            delay);
   schedule_reconnect_(delay);
   if (!queue_.empty()) sched_.set_interval(T_OFFLINE, OFFLINE_EXPIRY_TICK_MS, [this] { expire_offline_(); });
@@ -485,13 +485,13 @@ void DeviceSession::schedule_reconnect_(uint32_t delay_ms) {
 }
 
 void DeviceSession::report_error_(const std::string& code, const std::string& message) {
-  T2M_LOGW(TAG, "%s: %s", options_.device_id.c_str(), message.c_str());
+  T2M_LOGW(DEVICE_SESSION_TAG, "%s: %s", options_.device_id.c_str(), message.c_str());
   if (cb_.on_error) cb_.on_error(Error{code, message});
 }
 
 void DeviceSession::set_address(const std::string& host, uint16_t port) {
   if (host == options_.host && port == options_.port) return;
-  T2M_LOGI(TAG, "%s: address is now %s:%u", options_.device_id.c_str(), host.c_str(), port);
+  T2M_LOGI(DEVICE_SESSION_TAG, "%s: address is now %s:%u", options_.device_id.c_str(), host.c_str(), port);
   options_.host = host;
   options_.port = port;
   if (state_ == LinkState::BACKOFF) {

@@ -2,6 +2,7 @@
 // correlated with the device's answer, retries and timeouts, write pacing, idle heartbeats, and
 // commands for an offline device expiring. The link side is device_session.cpp.
 #include "gateway/device_session.h"
+#include "common/timers.h"
 
 #include "gateway/device_session_timers.h"
 #include "protocol/payload.h"
@@ -9,7 +10,6 @@
 namespace t2m::gw {
 namespace {
 
-constexpr uint32_t MS_PER_S = 1000;
 constexpr uint32_t MAX_CONSECUTIVE_TIMEOUTS = 2;
 
 using session_timers::OFFLINE_EXPIRY_TICK_MS;

@@ -10,7 +10,7 @@
 namespace t2m::gw {
 namespace {
 
-constexpr std::string_view TAG = "gateway.discovery";
+constexpr std::string_view DISCOVERY_LISTENER_TAG = "gateway.discovery";
 // Discovery packets are ~200 bytes; anything near the UDP maximum is not Tuya's.
 constexpr size_t DATAGRAM_BUFFER_SIZE = 2048;
 thread_local std::array<char, DATAGRAM_BUFFER_SIZE> g_udp_buffer;
@@ -70,12 +70,12 @@ Status DiscoveryListener::start() {
     int len = sizeof bound;
     uv_udp_getsockname(s->udp.get(), reinterpret_cast<sockaddr*>(&bound), &len);
     s->port = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-    T2M_LOGD(TAG, "listening on %s:%u", options_.bind_address.c_str(), s->port);
+    T2M_LOGD(DISCOVERY_LISTENER_TAG, "listening on %s:%u", options_.bind_address.c_str(), s->port);
     sockets_.push_back(std::move(s));
   }
   if (!problems.empty()) {
     Error e{"discovery_bind", "cannot listen for device broadcasts on " + problems};
-    T2M_LOGW(TAG, "%s", e.message.c_str());
+    T2M_LOGW(DISCOVERY_LISTENER_TAG, "%s", e.message.c_str());
     if (on_error_) on_error_(e);
     if (sockets_.empty()) return Unexpected<Error>{e};
   }
@@ -107,7 +107,7 @@ void DiscoveryListener::handle_(ByteView data, const sockaddr* addr) {
     ++stats_.errors;
     Error e{"bad_broadcast", "undecodable discovery packet from " + sender + ": " +
                                  std::string(proto::to_string(ann.error().code)) + " " + ann.error().detail};
-    T2M_LOGD(TAG, "%s", e.message.c_str());
+    T2M_LOGD(DISCOVERY_LISTENER_TAG, "%s", e.message.c_str());
     if (on_error_) on_error_(e);
     return;
   }

@@ -10,7 +10,7 @@
 namespace t2m::gw {
 namespace {
 
-constexpr std::string_view TAG = "gateway.store";
+constexpr std::string_view FILE_STORE_TAG = "gateway.store";
 // Where releases before the state directory kept the learned modes: next to the configuration.
 constexpr std::string_view LEGACY_LEARNED_SUFFIX = ".learned";
 constexpr size_t READ_CHUNK_BYTES = 4096;
@@ -61,7 +61,7 @@ nlohmann::json FileStore::load_learned() const {
   if (!text) return nlohmann::json::object();
   auto j = parse_json(*text);
   if (!j.ok() || !j->is_object()) {
-    T2M_LOGW(TAG, "ignoring %s: not a JSON object", path.c_str());
+    T2M_LOGW(FILE_STORE_TAG, "ignoring %s: not a JSON object", path.c_str());
     return nlohmann::json::object();
   }
   return std::move(j.value());
@@ -74,7 +74,7 @@ void FileStore::save_learned(const nlohmann::json& learned) {
   if (!f) {
     // Once: a read-only state directory must not fill the log at every learned mode.
     if (!warned_unwritable_)
-      T2M_LOGW(TAG, "cannot write %s: learned versions are kept in memory only (set --state-dir)",
+      T2M_LOGW(FILE_STORE_TAG, "cannot write %s: learned versions are kept in memory only (set --state-dir)",
                tmp.c_str());
     warned_unwritable_ = true;
     return;
@@ -84,7 +84,7 @@ void FileStore::save_learned(const nlohmann::json& learned) {
   const bool closed = std::fclose(f) == 0;
   if (!(ok && closed && std::rename(tmp.c_str(), learned_path_.c_str()) == 0)) {
     std::remove(tmp.c_str());
-    T2M_LOGW(TAG, "could not write %s", learned_path_.c_str());
+    T2M_LOGW(FILE_STORE_TAG, "could not write %s", learned_path_.c_str());
   }
 }
 

@@ -5,7 +5,7 @@
 
 namespace t2m::gw {
 namespace {
-constexpr std::string_view TAG = "gateway";
+constexpr std::string_view GATEWAY_TAG = "gateway";
 }  // namespace
 
 Gateway::Gateway(Deps deps, config::Config config, nlohmann::json learned)
@@ -41,7 +41,7 @@ void Gateway::stop() {
 void Gateway::on_mqtt_connected() {
   for (const auto& filter : topics_.subscriptions()) {
     auto st = deps_.client.subscribe(filter, mqtt::Qos::AT_LEAST_ONCE);
-    if (!st.ok()) T2M_LOGE(TAG, "cannot subscribe to %s: %s", filter.c_str(), st.error().message.c_str());
+    if (!st.ok()) T2M_LOGE(GATEWAY_TAG, "cannot subscribe to %s: %s", filter.c_str(), st.error().message.c_str());
   }
   deps_.publisher.on_connected();
   ha_.on_mqtt_connected();
@@ -59,7 +59,7 @@ void Gateway::on_mqtt_message(const mqtt::Message& m) {
   } catch (const std::exception& e) {
     ++registry_.stats().bad_mqtt_messages;
     registry_.count_error(ErrorCode::INTERNAL_ERROR);
-    T2M_LOGE(TAG, "message on %s could not be handled: %s", m.topic.c_str(), e.what());
+    T2M_LOGE(GATEWAY_TAG, "message on %s could not be handled: %s", m.topic.c_str(), e.what());
     auto parsed = topics_.parse(m.topic);
     if (parsed && (parsed->kind == mqtt::TopicKind::SET || parsed->kind == mqtt::TopicKind::SET_ATTR))
       commands_.answer_unreadable(parsed->name);
@@ -83,7 +83,7 @@ void Gateway::dispatch_(const mqtt::Message& m) {
   if (!parsed) {
     ++registry_.stats().bad_mqtt_messages;
     registry_.count_error(parsed.error().code);
-    T2M_LOGW(TAG, "ignoring message on %s: %s", m.topic.c_str(), parsed.error().message.c_str());
+    T2M_LOGW(GATEWAY_TAG, "ignoring message on %s: %s", m.topic.c_str(), parsed.error().message.c_str());
     return;
   }
   switch (parsed->kind) {

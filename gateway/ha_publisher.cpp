@@ -9,7 +9,7 @@
 namespace t2m::gw {
 namespace {
 
-constexpr std::string_view TAG = "gateway.ha";
+constexpr std::string_view HA_PUBLISHER_TAG = "gateway.ha";
 constexpr std::string_view CLEANUP_TIMER = "ha-cleanup";
 constexpr std::string_view HA_ONLINE = "online";
 constexpr std::string_view HA_OFFLINE = "offline";
@@ -104,7 +104,7 @@ void HaPublisher::remove_device(const std::string& id, const std::string& old_na
     d.id = id;
     topic = mqtt::ha::discovery_topic(options_, d);
   }
-  T2M_LOGI(TAG, "%s: clearing Home Assistant discovery", old_name.c_str());
+  T2M_LOGI(HA_PUBLISHER_TAG, "%s: clearing Home Assistant discovery", old_name.c_str());
   publisher_.clear_retained(topic);
   ++stats_.discovery_cleared;
 }
@@ -123,7 +123,7 @@ void HaPublisher::on_mqtt_connected() {
   if (!enabled()) return;
   auto st = client_.subscribe(config_.status_topic, mqtt::Qos::AT_LEAST_ONCE);
   if (!st.ok())
-    T2M_LOGW(TAG, "cannot subscribe to %s: %s", config_.status_topic.c_str(), st.error().message.c_str());
+    T2M_LOGW(HA_PUBLISHER_TAG, "cannot subscribe to %s: %s", config_.status_topic.c_str(), st.error().message.c_str());
   if (opts_.cleanup_window_ms > 0 && !cleanup_open_) {
     if (client_.subscribe(discovery_filter_(), mqtt::Qos::AT_LEAST_ONCE).ok()) {
       cleanup_open_ = true;
@@ -175,7 +175,7 @@ HaPublisher::Inbound HaPublisher::on_message(const mqtt::Message& m) {
     }
   }
   if (!ours) return Inbound::HANDLED;  // another instance's (other base topic)
-  T2M_LOGI(TAG, "clearing stale Home Assistant discovery %s", m.topic.c_str());
+  T2M_LOGI(HA_PUBLISHER_TAG, "clearing stale Home Assistant discovery %s", m.topic.c_str());
   publisher_.clear_retained(m.topic);
   ++stats_.stale_cleared;
   return Inbound::HANDLED;

@@ -11,7 +11,7 @@
 namespace t2m::gw {
 namespace {
 
-constexpr std::string_view TAG = "gateway.state";
+constexpr std::string_view STATE_PUBLISHER_TAG = "gateway.state";
 // bridge/devices describes every device (~3 KB each): rebuilt at most this often during bursts.
 constexpr uint32_t BRIDGE_DEVICES_DEBOUNCE_MS = 250;
 // Bursts (a cold start of thousands of handshakes, a reconnect storm) leave freed heap behind that glibc
@@ -88,7 +88,7 @@ void StatePublisher::on_session_report(Device& d, const nlohmann::json& dps,
       if (!target) {
         // Gateways push for sub-devices we were not told about: say so once, then ignore.
         if (unknown_cids_.insert(d.cfg.id + "/" + *cid).second) {
-          T2M_LOGI(TAG, "%s: report for unknown sub-device cid %s", d.name().c_str(), cid->c_str());
+          T2M_LOGI(STATE_PUBLISHER_TAG, "%s: report for unknown sub-device cid %s", d.name().c_str(), cid->c_str());
           event("unknown_sub_device", {{"gateway", d.name()}, {"cid", *cid}, {"dps", dps}});
         }
         return;
@@ -115,7 +115,7 @@ void StatePublisher::on_session_report(Device& d, const nlohmann::json& dps,
   } catch (const std::exception& e) {
     ++d.errors[std::string(to_string(ErrorCode::INTERNAL_ERROR))];
     deps_.registry.count_error(ErrorCode::INTERNAL_ERROR);
-    T2M_LOGE(TAG, "%s: report could not be handled: %s", d.name().c_str(), e.what());
+    T2M_LOGE(STATE_PUBLISHER_TAG, "%s: report could not be handled: %s", d.name().c_str(), e.what());
   }
 }
 
@@ -229,7 +229,7 @@ void StatePublisher::device_key_updated(const Device& d) {
 
 void StatePublisher::announcement(const DeviceRegistry::Heard& h) {
   if (h.device || !h.first) return;
-  T2M_LOGI(TAG, "unknown device %s at %s (protocol %s): add it with bridge/request/device/add",
+  T2M_LOGI(STATE_PUBLISHER_TAG, "unknown device %s at %s (protocol %s): add it with bridge/request/device/add",
            h.seen["id"].get<std::string>().c_str(), h.seen["ip"].get<std::string>().c_str(),
            h.seen["version"].get<std::string>().c_str());
   event("device_announce", h.seen);
@@ -315,7 +315,7 @@ void StatePublisher::ha_status(bool online) {
     sched_.cancel(std::string(HA_BIRTH_TIMER));
     return;
   }
-  T2M_LOGI(TAG, "Home Assistant is online: states follow in %llu ms",
+  T2M_LOGI(STATE_PUBLISHER_TAG, "Home Assistant is online: states follow in %llu ms",
            static_cast<unsigned long long>(deps_.ha_birth_delay_ms));
   sched_.set_timeout(std::string(HA_BIRTH_TIMER), deps_.ha_birth_delay_ms, [this] {
     for (const auto& [id, d] : deps_.registry.devices())

@@ -9,11 +9,8 @@
 namespace t2m::model {
 namespace {
 
-constexpr int HUE_MAX = 360;
 constexpr int SV_MAX_V1 = 255;
 constexpr int SV_MAX_V2 = 1000;
-constexpr int HA_BRIGHTNESS_MAX = 255;
-constexpr double HA_SATURATION_MAX = 100.0;
 constexpr size_t HEX12_LEN = 12;
 constexpr size_t HEX14_LEN = 14;
 constexpr double HUE_SECTOR = 60.0;

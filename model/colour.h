@@ -19,6 +19,11 @@
 
 namespace t2m::model {
 
+// The scales Home Assistant uses for colour: hue in degrees, brightness 0-255, saturation in percent.
+inline constexpr int HUE_MAX = 360;
+inline constexpr int HA_BRIGHTNESS_MAX = 255;
+inline constexpr double HA_SATURATION_MAX = 100.0;
+
 enum class ColourFormat { HEX12, HEX14, JSON };
 
 // Tuya HSV in the DP's own units: h 0-360; s and v 0..sv_max (1000 for HEX12/JSON, 255 for HEX14).

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <set>
 
+#include "model/colour.h"
 #include "model/model_util.h"
 
 namespace t2m::model {
@@ -21,9 +22,6 @@ using detail::wire;
 using nlohmann::json;
 using proto::DpType;
 
-constexpr int HA_BRIGHTNESS_MAX = 255;
-constexpr double HUE_MAX = 360.0;
-constexpr double HA_SATURATION_MAX = 100.0;
 // HA may send colour temperature in mireds; no bulb is below 1000 K, no mired value above 1000.
 constexpr double MIREDS_LIMIT = 1000.0;
 constexpr double MIREDS_PER_KELVIN = 1e6;
@@ -84,7 +82,7 @@ class CommandBuilder {
               !k.empty() && command.contains(k)) {
             consumed_.insert(k);
             const auto id = role_dp(e, e.component == Component::SWITCH ? role::VALUE : role::STATE);
-            if (id) write_bool(*m_.find_dp(*id), command[k]);
+            if (const DpDescription* d = id ? m_.find_dp(*id) : nullptr) write_bool(*d, command[k]);
           }
           break;
         default:
@@ -144,8 +142,9 @@ class CommandBuilder {
 
   void set_mode(const Entity& e, std::string_view wanted) {
     auto id = role_dp(e, role::MODE);
-    if (!id) return;
-    const DpDescription& d = *m_.find_dp(*id);
+    const DpDescription* dp = id ? m_.find_dp(*id) : nullptr;
+    if (!dp) return;
+    const DpDescription& d = *dp;
     const auto& range = d.spec.range;
     std::string value(wanted);
     if (!range.empty() && std::find(range.begin(), range.end(), value) == range.end()) {
@@ -175,7 +174,9 @@ class CommandBuilder {
       consumed_.insert(k);
       ct = &command[k];
     }
-    if (st) write_bool(*m_.find_dp(*role_dp(e, role::STATE)), *st);
+    if (const auto state_dp = role_dp(e, role::STATE); st && state_dp) {
+      if (const DpDescription* d = m_.find_dp(*state_dp)) write_bool(*d, *st);
+    }
     if (!br && !col && !ct) return;
 
     const auto colour_dp = role_dp(e, role::COLOR);
@@ -331,7 +332,9 @@ class CommandBuilder {
       return;
     }
     const double p = e.invert ? POSITION_MAX - *n : *n;
-    const DpDescription& d = *m_.find_dp(id);
+    const DpDescription* dp = m_.find_dp(id);
+    if (!dp) return;
+    const DpDescription& d = *dp;
     auto r = proto::value_to_wire(d.spec, d.property(), json(std::lround(p)));
     if (!r) {
       errors_.add(r.error());

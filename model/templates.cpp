@@ -1,5 +1,7 @@
 #include "model/templates.h"
 
+#include "model/model_util.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -166,13 +168,6 @@ std::vector<CategoryTemplate> build() {
   return t;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 bool reported(const json& dps, int id) {
   return dps.is_object() && dps.contains(std::to_string(id));
 }
@@ -189,7 +184,7 @@ const std::vector<CategoryTemplate>& all_templates() {
 }
 
 const CategoryTemplate* find_template(std::string_view category_in, const json& reported_dps) {
-  std::string category = lower(category_in);
+  std::string category = detail::lower(category_in);
   // Light categories: bulbs (dj), strips (dd), ceiling/other lights (xdd, dc, fwd, gyd) share the layouts.
   if (category == "dj" || category == "xdd" || category == "dc" || category == "fwd" || category == "gyd" ||
       category == "dd") {

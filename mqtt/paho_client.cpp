@@ -17,7 +17,7 @@
 namespace t2m::mqtt {
 namespace {
 
-constexpr const char* TAG = "mqtt.paho";
+constexpr const char* PAHO_CLIENT_TAG = "mqtt.paho";
 // The guard fires only if Paho never answers the disconnect.
 constexpr int DISCONNECT_GUARD_MARGIN_MS = 1000;
 // A non-retained QoS 1/2 message that was in flight when the connection died is failed by Paho and
@@ -189,7 +189,7 @@ struct PahoClient::Impl {
       cli.reset();
       return fail("mqtt_config_invalid", "cannot create the MQTT client for " + uri + ": " + e.get_message());
     }
-    T2M_LOGI(TAG, "connecting to %s as '%s'%s", uri.c_str(), opts.client_id.c_str(), tls ? " (TLS)" : "");
+    T2M_LOGI(PAHO_CLIENT_TAG, "connecting to %s as '%s'%s", uri.c_str(), opts.client_id.c_str(), tls ? " (TLS)" : "");
     attempt_connect_();
     return {};
   }
@@ -234,7 +234,7 @@ struct PahoClient::Impl {
     delay_ms = min_delay_ms;
     error_reported = false;
     failures_in_row = 0;
-    T2M_LOGI(TAG, "connected to %s%s", uri.c_str(), session_present ? " (session present)" : "");
+    T2M_LOGI(PAHO_CLIENT_TAG, "connected to %s%s", uri.c_str(), session_present ? " (session present)" : "");
     set_nodelay_on_tcp_sockets();
     for (const auto& [filter, qos] : subscriptions) (void)send_subscribe_(filter, qos);
     if (auto h = handlers.on_connected) h(session_present);
@@ -251,7 +251,7 @@ struct PahoClient::Impl {
       std::string msg = "MQTT broker " + uri + " refused the connection: " + paho::connack_text(rc);
       if (!opts.username.empty()) msg += " (user '" + opts.username + "')";
       if (rc == paho::CONNACK_SERVER_UNAVAILABLE) {
-        T2M_LOGW(TAG, "%s; retrying in %llu ms", msg.c_str(), static_cast<unsigned long long>(next));
+        T2M_LOGW(PAHO_CLIENT_TAG, "%s; retrying in %llu ms", msg.c_str(), static_cast<unsigned long long>(next));
         return;
       }
       report_error_(rc == paho::CONNACK_BAD_CREDENTIALS || rc == paho::CONNACK_NOT_AUTHORIZED
@@ -261,21 +261,21 @@ struct PahoClient::Impl {
       return;
     }
     if (failures_in_row == 1)
-      T2M_LOGW(TAG, "cannot connect to %s (rc %d); retrying with back-off up to %d ms", uri.c_str(), rc,
+      T2M_LOGW(PAHO_CLIENT_TAG, "cannot connect to %s (rc %d); retrying with back-off up to %d ms", uri.c_str(), rc,
                max_delay_ms);
     else
-      T2M_LOGD(TAG, "cannot connect to %s (rc %d); retrying in %llu ms", uri.c_str(), rc,
+      T2M_LOGD(PAHO_CLIENT_TAG, "cannot connect to %s (rc %d); retrying in %llu ms", uri.c_str(), rc,
                static_cast<unsigned long long>(next));
     if (tls && !error_reported && !probe_running) start_probe_();
   }
 
   void report_error_(const char* code, const std::string& message) {
     if (error_reported) {
-      T2M_LOGD(TAG, "%s", message.c_str());
+      T2M_LOGD(PAHO_CLIENT_TAG, "%s", message.c_str());
       return;
     }
     error_reported = true;
-    T2M_LOGE(TAG, "%s", message.c_str());
+    T2M_LOGE(PAHO_CLIENT_TAG, "%s", message.c_str());
     if (auto h = handlers.on_error) h(Error{code, message});
   }
 
@@ -311,10 +311,10 @@ struct PahoClient::Impl {
                       (r.local ? "TLS setup for " : "TLS handshake with ") + uri + " failed: " + r.reason);
         break;
       case TlsProbeResult::Outcome::TCP_FAILED:
-        T2M_LOGD(TAG, "broker %s unreachable: %s", uri.c_str(), r.reason.c_str());
+        T2M_LOGD(PAHO_CLIENT_TAG, "broker %s unreachable: %s", uri.c_str(), r.reason.c_str());
         break;
       case TlsProbeResult::Outcome::TLS_OK:
-        T2M_LOGD(TAG, "TLS handshake with %s works; the connect failed for another reason", uri.c_str());
+        T2M_LOGD(PAHO_CLIENT_TAG, "TLS handshake with %s works; the connect failed for another reason", uri.c_str());
         break;
     }
   }
@@ -327,7 +327,7 @@ struct PahoClient::Impl {
     if (!stopping) {
       delay_ms = min_delay_ms;
       schedule_retry_();
-      T2M_LOGW(TAG, "lost the connection to %s (%s); reconnecting", uri.c_str(), why.c_str());
+      T2M_LOGW(PAHO_CLIENT_TAG, "lost the connection to %s (%s); reconnecting", uri.c_str(), why.c_str());
     }
     if (auto h = handlers.on_connection_lost) h(why);
   }
@@ -346,10 +346,10 @@ struct PahoClient::Impl {
       case Listener::Kind::PUBLISH:  // handled by on_publish_failure_
         break;
       case Listener::Kind::SUBSCRIBE:
-        T2M_LOGW(TAG, "subscribe to '%s' failed (rc %d)", topic.c_str(), rc);
+        T2M_LOGW(PAHO_CLIENT_TAG, "subscribe to '%s' failed (rc %d)", topic.c_str(), rc);
         break;
       case Listener::Kind::UNSUBSCRIBE:
-        T2M_LOGD(TAG, "unsubscribe from '%s' failed (rc %d)", topic.c_str(), rc);
+        T2M_LOGD(PAHO_CLIENT_TAG, "unsubscribe from '%s' failed (rc %d)", topic.c_str(), rc);
         break;
       case Listener::Kind::DISCONNECT:
         finish_disconnect_();
@@ -363,11 +363,11 @@ struct PahoClient::Impl {
   void on_publish_failure_(int rc, std::optional<Message> resend, uintptr_t attempt) {
     ++stats.publish_failures;
     if (resend && disconnect_state == DisconnectState::NONE) {
-      T2M_LOGD(TAG, "publish to %s failed in flight (rc %d); queued again", resend->topic.c_str(), rc);
+      T2M_LOGD(PAHO_CLIENT_TAG, "publish to %s failed in flight (rc %d); queued again", resend->topic.c_str(), rc);
       if (send_(std::move(*resend), attempt + 1)) ++stats.resent;
       return;
     }
-    T2M_LOGD(TAG, "a publish failed (rc %d)", rc);
+    T2M_LOGD(PAHO_CLIENT_TAG, "a publish failed (rc %d)", rc);
   }
 
   Status publish(Message m) {
@@ -408,7 +408,7 @@ struct PahoClient::Impl {
       cli->subscribe(filter, static_cast<int>(qos), nullptr, subscribe_listener);
       return {};
     } catch (const ::mqtt::exception& e) {
-      T2M_LOGW(TAG, "subscribe to '%s' failed: %s", filter.c_str(), e.get_message().c_str());
+      T2M_LOGW(PAHO_CLIENT_TAG, "subscribe to '%s' failed: %s", filter.c_str(), e.get_message().c_str());
       return fail("mqtt_subscribe_failed", "subscribe to '" + filter + "' failed: " + e.get_message());
     }
   }
@@ -494,7 +494,7 @@ struct PahoClient::Impl {
       }
     }
     if (cli)
-      T2M_LOGI(TAG, "disconnected from %s%s", uri.c_str(), was_connected ? "" : " (was not connected)");
+      T2M_LOGI(PAHO_CLIENT_TAG, "disconnected from %s%s", uri.c_str(), was_connected ? "" : " (was not connected)");
     flush_waiters_();
   }
 

@@ -6,7 +6,7 @@
 
 namespace t2m::mqtt {
 namespace {
-constexpr const char* TAG = "mqtt.publisher";
+constexpr const char* PUBLISHER_TAG = "mqtt.publisher";
 }
 
 Publisher::Entry& Publisher::upsert_(std::string_view owner, const std::string& topic, Qos qos) {
@@ -79,7 +79,7 @@ bool Publisher::send_(const Entry& e, std::string* payload) {
   auto st = client_.publish(Message{e.topic, std::move(body), e.qos, true});
   if (!st) {
     ++stats_.failed;
-    T2M_LOGW(TAG, "publish to %s failed: %s", e.topic.c_str(), st.error().message.c_str());
+    T2M_LOGW(PUBLISHER_TAG, "publish to %s failed: %s", e.topic.c_str(), st.error().message.c_str());
     return false;
   }
   ++stats_.published;
@@ -102,7 +102,7 @@ void Publisher::send_clear_(const std::string& topic) {
     ++stats_.cleared;
   } else {
     ++stats_.failed;
-    T2M_LOGW(TAG, "clearing %s failed: %s", topic.c_str(), st.error().message.c_str());
+    T2M_LOGW(PUBLISHER_TAG, "clearing %s failed: %s", topic.c_str(), st.error().message.c_str());
   }
 }
 
@@ -143,7 +143,7 @@ void Publisher::on_connected() {
   for (const auto& topic : clears) send_clear_(topic);
   for (const auto& e : entries_)
     if (send_(e)) ++stats_.republished;
-  T2M_LOGD(TAG, "republished %zu retained messages, %zu clears", entries_.size(), clears.size());
+  T2M_LOGD(PUBLISHER_TAG, "republished %zu retained messages, %zu clears", entries_.size(), clears.size());
 }
 
 const std::string* Publisher::retained_payload(const std::string& topic) const {

@@ -9,6 +9,9 @@
 
 #include "tests/cloud/file_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_device_list_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using namespace t2m::cloud::testing;
@@ -112,3 +115,5 @@ TEST_CASE("hand-edited files: a missing or mistyped string field reads as empty"
   CHECK(json_string(j, "absent").empty());
   CHECK(json_string(json::array({"name"}), "name").empty());
 }
+
+}  // namespace t2m_device_list_test

@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_fake_cloud_test {
+
 using namespace t2m;
 using namespace t2m::fakecloud;
 using nlohmann::json;
@@ -105,3 +108,5 @@ TEST_CASE("target parsing decodes the query") {
   CHECK_FALSE(parse_target("no-slash", path, q));
   CHECK(url_decode("%zz%41") == "%zzA");
 }
+
+}  // namespace t2m_fake_cloud_test

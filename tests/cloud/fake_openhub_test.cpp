@@ -16,6 +16,9 @@
 #include "mqtt/paho_client.h"
 #include "tests/cloud/cloud_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_fake_openhub_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using nlohmann::json;
@@ -163,3 +166,5 @@ TEST_SUITE("fake_openhub") {
     log_set_stderr(true);
   }
 }
+
+}  // namespace t2m_fake_openhub_test

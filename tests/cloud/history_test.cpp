@@ -8,6 +8,9 @@
 
 #include "tests/cloud/cloud_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_history_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using t2m::cloud::testing::Env;
@@ -172,3 +175,5 @@ TEST_CASE("export without codes asks the specification; bad files are refused") 
   CHECK(denied->error().code == ERR_NOT_AUTHORIZED);
   std::remove(path.c_str());
 }
+
+}  // namespace t2m_history_test

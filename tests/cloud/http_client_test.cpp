@@ -11,6 +11,9 @@
 #include "tests/fakecloud/fake_cloud.h"
 #include "tests/fakecloud/fake_cloud_server.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_http_client_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 
@@ -172,3 +175,5 @@ TEST_CASE("OpenApi over curl and real HTTP: signed requests, encoded queries, ti
   REQUIRE_FALSE(d->ok());
   CHECK(d->error().message.find("timed out") != std::string::npos);
 }
+
+}  // namespace t2m_http_client_test

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_models_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using nlohmann::json;
@@ -156,3 +159,5 @@ TEST_CASE("shadow, firmware (flat and nested), progress, report logs in both cas
         "a4:cf:12:00:00:02");
   CHECK_FALSE(parse_factory_infos(json::object()).ok());
 }
+
+}  // namespace t2m_models_test

@@ -8,6 +8,9 @@
 #include "cloud/openapi.h"
 #include "tests/cloud/cloud_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_openapi_channel_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using nlohmann::json;
@@ -327,3 +330,5 @@ TEST_CASE("connect obtains a token and cancel_all fails pending calls") {
   e.timers.advance(1000);
   CHECK(e.http.in_flight() == 0);
 }
+
+}  // namespace t2m_openapi_channel_test

@@ -5,6 +5,9 @@
 
 #include <string>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_openapi_errors_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 
@@ -35,3 +38,5 @@ TEST_CASE("a Tuya answer becomes an Error with its code, the tid and the hint") 
   CHECK(tuya_code_of(e) == 1106);
   CHECK(tuya_error(1103, "failed", "").message == "[1103] failed");  // no tid, no hint
 }
+
+}  // namespace t2m_openapi_errors_test

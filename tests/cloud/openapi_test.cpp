@@ -8,6 +8,9 @@
 
 #include "tests/cloud/cloud_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_openapi_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using nlohmann::json;
@@ -201,3 +204,5 @@ TEST_CASE("refresh_local_key returns the current key; factory infos normalise MA
     seen |= r.url.find("device_ids=" + std::string(BULB) + "%2C") != std::string::npos;
   CHECK(seen);
 }
+
+}  // namespace t2m_openapi_test

@@ -14,6 +14,9 @@
 #include "tests/fakes/fake_timers.h"
 #include "tests/support/mosquitto.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_openhub_client_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using namespace t2m::cloud::push;
@@ -349,3 +352,5 @@ TEST_SUITE("openhub_client") {
     CHECK(uv_close_all_and_drain(&loop) == 0);
   }
 }
+
+}  // namespace t2m_openhub_client_test

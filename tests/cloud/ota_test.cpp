@@ -4,6 +4,9 @@
 
 #include "tests/cloud/cloud_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_ota_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using t2m::cloud::testing::Env;
@@ -167,3 +170,5 @@ TEST_CASE("an upgrade already running in the cloud is followed, and cancel stops
   e.timers.advance(10000);
   CHECK(e.cloud.count("GET /v2.0/cloud/thing/" + std::string(BULB) + "/firmware/0/progress") == polls);
 }
+
+}  // namespace t2m_ota_test

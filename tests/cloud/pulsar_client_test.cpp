@@ -11,6 +11,9 @@
 #include "tests/fakecloud/fake_pulsar.h"
 #include "tests/fakes/fake_timers.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_pulsar_client_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using namespace t2m::cloud::push;
@@ -184,7 +187,7 @@ TEST_SUITE("pulsar_client") {
     CHECK(f.sink.count<DpNameUpdate>() == 1);
     CHECK(f.sink.count<BindUser>() == 1);
     CHECK(f.sink.count<Delete>() == 1);
-    CHECK(f.sink.count<UpgradeStatus>() == 1);
+    CHECK(f.sink.count<push::UpgradeStatus>() == 1);
     CHECK(f.sink.count<SceneRun>() == 1);
     CHECK(f.sink.count<Unknown>() == 1);
     CHECK(std::get<StatusReport>(f.sink.got[1].event).items.at(0).dp_id == 2);
@@ -302,3 +305,5 @@ TEST_SUITE("pulsar_client") {
     CHECK(f.fake->accepted_total() == 2);
   }
 }
+
+}  // namespace t2m_pulsar_client_test

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_push_dedup_test {
+
 using namespace t2m::cloud::push;
 
 TEST_SUITE("push_dedup") {
@@ -59,3 +62,5 @@ TEST_SUITE("push_dedup") {
     CHECK_FALSE(n.admit("c", "k", 1));
   }
 }
+
+}  // namespace t2m_push_dedup_test

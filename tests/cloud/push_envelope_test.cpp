@@ -4,6 +4,9 @@
 
 #include "protocol/crypto.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_push_envelope_test {
+
 using namespace t2m;
 using namespace t2m::cloud::push;
 namespace crypto = t2m::proto::crypto;
@@ -311,3 +314,5 @@ TEST_SUITE("push_envelope") {
     CHECK(event_dev_id(u->event) == "d9");
   }
 }
+
+}  // namespace t2m_push_envelope_test

@@ -7,6 +7,9 @@
 #include "protocol/crypto.h"
 #include "tests/fakes/fake_timers.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_push_processor_test {
+
 using namespace t2m;
 using namespace t2m::cloud::push;
 namespace crypto = t2m::proto::crypto;
@@ -161,3 +164,5 @@ TEST_SUITE("push_processor") {
     CHECK(p.counters().by_reason.at(std::string(ERR_DECRYPT)) == 1);
   }
 }
+
+}  // namespace t2m_push_processor_test

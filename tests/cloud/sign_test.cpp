@@ -6,6 +6,9 @@
 #include "common/bytes.h"
 #include "protocol/crypto.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_sign_test {
+
 using namespace t2m::cloud;
 
 namespace {
@@ -118,3 +121,5 @@ TEST_CASE("computed vectors without nonce or signed headers") {
     CHECK(sign_request(in) == "28516A7A5EDE09E030C4945C6F163F283C803E14A5391CA7EBB293AC28502A26");
   }
 }
+
+}  // namespace t2m_sign_test

@@ -18,6 +18,9 @@
 #include "tests/fakecloud/fake_cloud.h"
 #include "tests/fakecloud/fake_cloud_server.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_wizard_cli_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using namespace t2m::cloud::testing;
@@ -130,3 +133,5 @@ TEST_CASE("wizard_main and history_main end to end over loopback HTTP") {
   std::remove(devices.c_str());
   std::remove(csv.c_str());
 }
+
+}  // namespace t2m_wizard_cli_test

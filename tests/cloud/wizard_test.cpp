@@ -10,6 +10,9 @@
 #include "tests/cloud/cloud_test_util.h"
 #include "tests/cloud/file_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_wizard_test {
+
 using namespace t2m;
 using namespace t2m::cloud;
 using namespace t2m::cloud::testing;
@@ -74,3 +77,5 @@ TEST_CASE("run_wizard: owner from one device, all devices with keys, mapping, su
   }
   std::remove(path.c_str());
 }
+
+}  // namespace t2m_wizard_test

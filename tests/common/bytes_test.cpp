@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_bytes_test {
+
 TEST_CASE("hex round trip and rejection") {
   t2m::Bytes b;
   REQUIRE(t2m::from_hex("00ff7A", b));
@@ -11,3 +14,5 @@ TEST_CASE("hex round trip and rejection") {
   CHECK_FALSE(t2m::from_hex("abc", b));
   CHECK_FALSE(t2m::from_hex("zz", b));
 }
+
+}  // namespace t2m_bytes_test

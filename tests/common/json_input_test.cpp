@@ -4,6 +4,9 @@
 
 #include <string>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_json_input_test {
+
 using namespace t2m;
 
 namespace {
@@ -52,3 +55,5 @@ TEST_CASE("parse_json refuses oversize and invalid text with a reason") {
   CHECK(bad.error().message.find("byte") != std::string::npos);
   CHECK(to_string(JsonInputError::too_deep) == "too_deep");
 }
+
+}  // namespace t2m_json_input_test

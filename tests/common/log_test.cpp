@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_log_test {
+
 TEST_CASE("registered secrets never reach a sink") {
   t2m::log_set_stderr(false);
   std::vector<std::string> lines;
@@ -61,3 +64,5 @@ TEST_CASE("a sink never sees a raw newline from a logged value") {
   CHECK(seen.find('\n') == std::string::npos);
   CHECK(seen.find("\\n") != std::string::npos);
 }
+
+}  // namespace t2m_log_test

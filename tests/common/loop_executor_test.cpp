@@ -6,6 +6,9 @@
 #include <thread>
 #include <vector>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_loop_executor_test {
+
 TEST_CASE("posts from many threads all run on the loop thread, in order per thread") {
   uv_loop_t loop;
   REQUIRE(uv_loop_init(&loop) == 0);
@@ -75,3 +78,5 @@ TEST_CASE("posts racing close() are either run or refused, never touch the relea
     CHECK(t2m::uv_close_all_and_drain(&loop) == 0);
   }
 }
+
+}  // namespace t2m_loop_executor_test

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_result_test {
+
 using t2m::Error;
 using t2m::Result;
 
@@ -31,3 +34,5 @@ TEST_CASE("Status") {
   CHECK_FALSE(f.ok());
   CHECK(f.error().message == "y");
 }
+
+}  // namespace t2m_result_test

@@ -5,6 +5,9 @@
 
 #include <vector>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_timers_test {
+
 TEST_CASE("FakeTimers fires in deadline order and repeats") {
   t2m::FakeTimers t;
   std::vector<int> seen;
@@ -71,3 +74,5 @@ TEST_CASE("UvTimers on a real loop, and every handle closes") {
   CHECK(fired == 3);
   CHECK(t2m::uv_close_all_and_drain(&loop) == 0);
 }
+
+}  // namespace t2m_timers_test

@@ -5,6 +5,9 @@
 
 #include "tests/config/config_test_support.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_config_parse_test {
+
 using nlohmann::json;
 using namespace t2m::config;
 using namespace t2m::config::testing;
@@ -142,7 +145,9 @@ TEST_SUITE("config") {
       const std::vector<std::pair<json, PushTransport>> cases = {
           {true, PushTransport::PULSAR},       {false, PushTransport::OFF}, {"pulsar", PushTransport::PULSAR},
           {"openhub", PushTransport::OPENHUB}, {"off", PushTransport::OFF}, {nullptr, PushTransport::OFF}};
-      for (const auto& [value, expected] : cases) {
+      for (const auto& value_expected : cases) {
+        const json& value = value_expected.first;
+        const PushTransport expected = value_expected.second;
         auto r = parse_config(cloud_doc({{"push", value}}));
         REQUIRE_MESSAGE(r.ok(), value.dump());
         CHECK_MESSAGE(r->cloud->push == expected, value.dump());
@@ -283,3 +288,5 @@ TEST_SUITE("config") {
     CHECK(warnings == std::vector<std::string>{"session.heartbeat: unknown key, ignored"});
   }
 }
+
+}  // namespace t2m_config_parse_test

@@ -5,6 +5,9 @@
 
 #include "tests/config/config_test_support.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_config_save_test {
+
 using nlohmann::json;
 using namespace t2m::config;
 using namespace t2m::config::testing;
@@ -136,3 +139,5 @@ TEST_SUITE("config") {
     CHECK(back->config.devices[0].local_key == "0123456789abcdef");
   }
 }
+
+}  // namespace t2m_config_save_test

@@ -5,6 +5,9 @@
 
 #include "tests/config/config_test_support.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_config_test {
+
 using nlohmann::json;
 using namespace t2m::config;
 using namespace t2m::config::testing;
@@ -78,3 +81,5 @@ TEST_CASE("the example configurations load and validate") {
   CHECK(b->config.find_device("kitchen_plug")->mapping.contains("19"));
   CHECK(b->config.find_device("bf34gw07sub0000sw01")->parent == "bf34gateway000000007");
 }
+
+}  // namespace t2m_config_test

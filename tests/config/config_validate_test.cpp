@@ -5,6 +5,9 @@
 
 #include "tests/config/config_test_support.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_config_validate_test {
+
 using nlohmann::json;
 using namespace t2m::config;
 using namespace t2m::config::testing;
@@ -113,3 +116,5 @@ TEST_SUITE("config") {
               .empty());
   }
 }
+
+}  // namespace t2m_config_validate_test

@@ -6,6 +6,9 @@
 
 #include "tests/config/config_test_support.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_device_fields_test {
+
 using nlohmann::json;
 using namespace t2m::config;
 using namespace t2m::config::testing;
@@ -101,3 +104,5 @@ TEST_SUITE("config") {
     CHECK(has(texts(r.error()), "device_list[0].key: must be 16 characters (got 5)"));
   }
 }
+
+}  // namespace t2m_device_fields_test

@@ -10,6 +10,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_device_list_test {
+
 using nlohmann::json;
 using namespace t2m::config;
 namespace fs = std::filesystem;
@@ -160,3 +163,5 @@ TEST_SUITE("device_list") {
     CHECK(imp.issues[0].to_string() == "device_list[1]: must be an object");
   }
 }
+
+}  // namespace t2m_device_list_test

@@ -5,6 +5,9 @@
 
 #include "tests/config/config_test_support.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_dp_override_test {
+
 using nlohmann::json;
 using namespace t2m::config;
 using namespace t2m::config::testing;
@@ -68,3 +71,5 @@ TEST_SUITE("config") {
     CHECK(dp_issues(json(3)) == std::vector<std::string>{"device.dps.5: must be an object"});
   }
 }
+
+}  // namespace t2m_dp_override_test

@@ -20,6 +20,9 @@
 #include "tests/support/mqtt_wire.h"
 #include "tests/support/per_case.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_faults_test {
+
 using namespace t2m;
 using namespace t2m::test;
 using nlohmann::json;
@@ -588,3 +591,5 @@ TEST_CASE("a bare value that is not UTF-8 gets an error answer") {
     CHECK(r["status"] == "error");
   }
 }
+
+}  // namespace t2m_faults_test

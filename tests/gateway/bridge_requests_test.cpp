@@ -7,6 +7,9 @@
 
 #include "tests/gateway/gateway_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_bridge_requests_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 using namespace t2m::gw::testing;
@@ -132,3 +135,5 @@ TEST_CASE("firmware requests go to the cloud, or are refused without one") {
   CHECK(h.last_json("t2m/bridge/response/device/ota_update/update")["error"].get<std::string>().find(
             "need the cloud") != std::string::npos);
 }
+
+}  // namespace t2m_bridge_requests_test

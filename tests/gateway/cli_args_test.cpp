@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_cli_args_test {
+
 using namespace t2m::gw;
 
 TEST_CASE("flags, values, aliases, positionals") {
@@ -26,3 +29,5 @@ TEST_CASE("errors name the option") {
   REQUIRE(dashdash.ok());
   CHECK(dashdash->positional == std::vector<std::string>{"--json"});
 }
+
+}  // namespace t2m_cli_args_test

@@ -13,6 +13,9 @@
 #include "gateway/error_code.h"
 #include "tests/gateway/gateway_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_cloud_link_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 using namespace t2m::gw::testing;
@@ -98,7 +101,9 @@ TEST_CASE("cloud link: upgrade-status pushes publish the firmware state") {
       {S::AVAILABLE, "available"}, {S::UPGRADING, "updating"}, {S::QUEUED, "updating"},
       {S::PREPARING, "updating"},  {S::DONE, "idle"},          {S::FAILED, "idle"},
   };
-  for (const auto& [status, state] : cases) {
+  for (const auto& status_state : cases) {
+    const S status = status_state.first;
+    const char* const state = status_state.second;
     CAPTURE(static_cast<int>(status));
     e.push_upgrade(static_cast<int>(status));
     const Device* d = e.h.registry().find(PLUG);
@@ -116,3 +121,5 @@ TEST_CASE("cloud link: health with push messages off") {
   CHECK(h["push"]["state"] == "off");
   CHECK(h["cloud_commands"] == 0);
 }
+
+}  // namespace t2m_cloud_link_test

@@ -7,6 +7,9 @@
 
 #include "tests/gateway/gateway_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_command_router_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 using namespace t2m::gw::testing;
@@ -85,3 +88,5 @@ TEST_CASE("get asks the device for its state; failures are answered") {
   h.client.inject("t2m/roamer/get", "");
   CHECK(h.last_json("t2m/roamer/set/result")["code"] == "offline");
 }
+
+}  // namespace t2m_command_router_test

@@ -7,6 +7,9 @@
 #include "tests/fakes/fake_timers.h"
 #include "tests/gateway/gateway_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_device_registry_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 using namespace t2m::gw::testing;
@@ -144,3 +147,5 @@ TEST_CASE("the configuration's session section sets every session's timings") {
   CHECK(factory.live_to("127.0.9.1") == nullptr);
   reg.stop();
 }
+
+}  // namespace t2m_device_registry_test

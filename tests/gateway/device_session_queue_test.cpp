@@ -8,6 +8,9 @@
 #include "tests/gateway/fake_device.h"
 #include "tests/gateway/session_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_device_session_queue_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 using nlohmann::json;
@@ -100,3 +103,5 @@ TEST_CASE("an unanswered write is retried, then fails with a timeout") {
   REQUIRE(result.has_value());
   CHECK(result->error().code == "timeout");
 }
+
+}  // namespace t2m_device_session_queue_test

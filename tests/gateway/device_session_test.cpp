@@ -9,6 +9,9 @@
 #include "tests/gateway/fake_device.h"
 #include "tests/gateway/session_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_device_session_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 using nlohmann::json;
@@ -162,3 +165,5 @@ TEST_CASE("a known-version device that drops the link on the first frame is repo
   CHECK(h.has_error("wrong_key"));
   CHECK_FALSE(h.session->online());
 }
+
+}  // namespace t2m_device_session_test

@@ -6,6 +6,9 @@
 
 #include "tests/support/mosquitto.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_discovery_listener_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 using nlohmann::json;
@@ -96,3 +99,5 @@ TEST_CASE("the 3.5 request goes out as a decodable 0x25 frame; a busy port is re
   }
   CHECK(uv_close_all_and_drain(&loop) == 0);
 }
+
+}  // namespace t2m_discovery_listener_test

@@ -4,6 +4,9 @@
 
 #include <set>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_error_code_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 
@@ -32,3 +35,5 @@ TEST_CASE("fail and is carry the code's spelling") {
   CHECK(is(st.error(), ErrorCode::NAME_TAKEN));
   CHECK_FALSE(is(st.error(), ErrorCode::EXISTS));
 }
+
+}  // namespace t2m_error_code_test

@@ -15,6 +15,9 @@
 #include "common/log.h"
 #include "tests/support/mosquitto.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_file_store_test {
+
 using namespace t2m;
 using nlohmann::json;
 using t2m::gw::FileStore;
@@ -145,3 +148,5 @@ TEST_CASE("learned modes: a state directory that cannot be written warns once an
   CHECK(w.lines[0].find("--state-dir") != std::string::npos);
   CHECK(store.load_learned() == json::object());
 }
+
+}  // namespace t2m_file_store_test

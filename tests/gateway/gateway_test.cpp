@@ -7,6 +7,9 @@
 
 #include "tests/gateway/gateway_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_gateway_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 using namespace t2m::gw::testing;
@@ -34,3 +37,5 @@ TEST_CASE("messages on topics the gateway does not serve are counted, not answer
   CHECK(h.registry().stats().bad_mqtt_messages == 1);
   CHECK(h.client.published.size() == before);
 }
+
+}  // namespace t2m_gateway_test

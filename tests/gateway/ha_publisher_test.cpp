@@ -11,6 +11,9 @@
 #include "tests/fakes/fake_mqtt_client.h"
 #include "tests/fakes/fake_timers.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_ha_publisher_test {
+
 using nlohmann::json;
 using namespace t2m;
 
@@ -289,3 +292,5 @@ TEST_SUITE("ha_publisher") {
           json::array({"Good night", "Movie"}));
   }
 }
+
+}  // namespace t2m_ha_publisher_test

@@ -9,6 +9,9 @@
 
 #include "tests/gateway/gateway_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_state_publisher_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 using namespace t2m::gw::testing;
@@ -122,3 +125,5 @@ TEST_CASE("Home Assistant's birth republishes every state after the delay; its w
   CHECK(h.client.published_to("t2m/plug").size() == before + 1);
   CHECK(h.gateway->ha().stats().births == 2);
 }
+
+}  // namespace t2m_state_publisher_test

@@ -6,6 +6,9 @@
 
 #include "tests/support/mosquitto.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_transport_test {
+
 using namespace t2m;
 using namespace t2m::gw;
 
@@ -131,3 +134,5 @@ TEST_CASE("host names resolve off the loop; destroying a transport mid-connect i
   }
   CHECK(uv_close_all_and_drain(&loop) == 0);
 }
+
+}  // namespace t2m_transport_test

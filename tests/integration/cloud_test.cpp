@@ -12,6 +12,9 @@
 #include "cloud/push_envelope.h"
 #include "tests/support/gateway_fixture.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_cloud_test {
+
 using namespace t2m;
 using nlohmann::json;
 using test::GatewayFixture;
@@ -295,3 +298,5 @@ TEST_CASE("cloud push over open-hub: reports and availability reach MQTT, a malf
   // The open-hub password (and so the AES key) never appears on MQTT.
   for (const auto& m : w.seen) CHECK(m.payload.find(w.openhub->options().password) == std::string::npos);
 }
+
+}  // namespace t2m_cloud_test

@@ -9,6 +9,9 @@
 #include "tests/support/gateway_fixture.h"
 #include "tests/support/per_case.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_gateway_test {
+
 using namespace t2m;
 using nlohmann::json;
 using test::GatewayFixture;
@@ -232,3 +235,5 @@ TEST_CASE("broker restart: the gateway reconnects, republishes retained state, a
   REQUIRE(r.is_object());
   CHECK(r["status"] == "ok");
 }
+
+}  // namespace t2m_gateway_test

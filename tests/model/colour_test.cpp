@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_colour_test {
+
 using nlohmann::json;
 using namespace t2m::model;
 
@@ -91,3 +94,5 @@ TEST_SUITE("colour") {
     CHECK(hsv_to_rgb(30, 1, 1) == Rgb{255, 128, 0});
   }
 }
+
+}  // namespace t2m_colour_test

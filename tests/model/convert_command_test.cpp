@@ -6,6 +6,9 @@
 
 #include "tests/model/model_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_convert_command_test {
+
 using nlohmann::json;
 using namespace t2m::model;
 using namespace t2m::model::testing;
@@ -164,3 +167,5 @@ TEST_SUITE("convert") {
     CHECK(ok(fan, R"({"state":"OFF","fan_speed_percent":70})") == j(R"({"1":false,"3":70})"));
   }
 }
+
+}  // namespace t2m_convert_command_test

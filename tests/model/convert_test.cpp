@@ -6,6 +6,9 @@
 
 #include "tests/model/model_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_convert_test {
+
 using nlohmann::json;
 using namespace t2m::model;
 using namespace t2m::model::testing;
@@ -117,3 +120,5 @@ TEST_SUITE("convert") {
     CHECK(s["fan_speed_percent"] == 40);
   }
 }
+
+}  // namespace t2m_convert_test

@@ -9,6 +9,9 @@
 #include "config/device_list.h"
 #include "tests/model/model_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_derived_model_test {
+
 using nlohmann::json;
 using namespace t2m::model;
 using namespace t2m::model::testing;
@@ -87,3 +90,5 @@ TEST_SUITE("models") {
     CHECK(humanize("") == "");
   }
 }
+
+}  // namespace t2m_derived_model_test

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_device_model_test {
+
 using t2m::model::DeviceModel;
 using t2m::model::ModelCache;
 
@@ -73,3 +76,5 @@ TEST_CASE("models no device uses any more are not kept alive by the cache") {
   auto again = DeviceModel::build(device("bulb", "dj"), nullptr, &cache);
   CHECK(cache.size() == 1);
 }
+
+}  // namespace t2m_device_model_test

@@ -7,6 +7,9 @@
 #include "model/derived_model.h"
 #include "tests/model/model_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_entity_rules_test {
+
 using nlohmann::json;
 using namespace t2m::model;
 using namespace t2m::model::testing;
@@ -224,3 +227,5 @@ TEST_SUITE("models") {
     CHECK(entity(hm, "countdown_1").component == Component::SENSOR);
   }
 }
+
+}  // namespace t2m_entity_rules_test

@@ -6,6 +6,9 @@
 
 #include "protocol/dps.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_templates_test {
+
 using nlohmann::json;
 using namespace t2m::model;
 
@@ -53,3 +56,5 @@ TEST_SUITE("templates") {
     CHECK(found);
   }
 }
+
+}  // namespace t2m_templates_test

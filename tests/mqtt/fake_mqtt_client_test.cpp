@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_fake_mqtt_client_test {
+
 using t2m::mqtt::ClientHandlers;
 using t2m::mqtt::FakeMqttClient;
 using t2m::mqtt::Message;
@@ -70,3 +73,5 @@ TEST_SUITE("mqtt.fake_client") {
     CHECK(c.disconnect_calls == 1);
   }
 }
+
+}  // namespace t2m_fake_mqtt_client_test

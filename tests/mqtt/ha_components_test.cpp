@@ -11,6 +11,9 @@
 #include "mqtt/topics.h"
 #include "tests/mqtt/ha_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_ha_components_test {
+
 using nlohmann::json;
 using namespace t2m;
 using namespace t2m::mqtt;
@@ -301,3 +304,5 @@ TEST_SUITE("ha_discovery") {
     CHECK(b["command_topic"] == "tuya2mqtt/kitchen/plug/get");
   }
 }
+
+}  // namespace t2m_ha_components_test

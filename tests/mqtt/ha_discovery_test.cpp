@@ -14,6 +14,9 @@
 #include "mqtt/topics.h"
 #include "tests/mqtt/ha_test_util.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_ha_discovery_test {
+
 using nlohmann::json;
 using namespace t2m;
 using namespace t2m::mqtt;
@@ -201,7 +204,10 @@ TEST_SUITE("ha_discovery") {
       CHECK(discovery_topics.insert(ha::discovery_topic(OPTS, c.cfg)).second);
       // Device block and origin.
       REQUIRE(p.contains("device"));
-      for (const auto& [k, v] : p["device"].items()) CHECK_MESSAGE(DEVICE_KEYS.count(k), k);
+      for (const auto& k_item : p["device"].items()) {
+        const std::string& k = k_item.key();
+        CHECK_MESSAGE(DEVICE_KEYS.count(k), k);
+      }
       CHECK(p["device"]["identifiers"] == json::array({ha::device_identifier(c.cfg)}));
       CHECK(p["device"]["name"] == c.cfg.display_name());
       CHECK(p["device"]["manufacturer"] == "Tuya");
@@ -218,14 +224,17 @@ TEST_SUITE("ha_discovery") {
       REQUIRE(p["components"].is_object());
       REQUIRE_FALSE(p["components"].empty());
       int main_entities = 0;
-      for (const auto& [key, cp] : p["components"].items()) {
+      for (const auto& key_item : p["components"].items()) {
+        const std::string& key = key_item.key();
+        const json& cp = key_item.value();
         CAPTURE(key);
         REQUIRE(cp.contains("platform"));
         const std::string platform = cp["platform"].get<std::string>();
         platforms_seen.insert(platform);
         REQUIRE(PLATFORM_KEYS.count(platform));
         // Allowed keys only (a typo would be silently ignored by HA).
-        for (const auto& [k, v] : cp.items()) {
+        for (const auto& k_item : cp.items()) {
+          const std::string& k = k_item.key();
           CHECK_MESSAGE((COMMON.count(k) || PLATFORM_KEYS.at(platform).count(k)), platform << "." << k);
         }
         for (const auto& k : REQUIRED.at(platform)) CHECK_MESSAGE(cp.contains(k), platform << " needs " << k);
@@ -269,7 +278,9 @@ TEST_SUITE("ha_discovery") {
         }
         // Templates that read the state read keys the state carries ("update" is the firmware object the
         // gateway adds when the cloud knows the firmware; event templates read the action payload).
-        for (const auto& [k, v] : cp.items()) {
+        for (const auto& k_item : cp.items()) {
+          const std::string& k = k_item.key();
+          const json& v = k_item.value();
           if (!v.is_string() || (!ends_with(k, "_template") && k != "value_template")) continue;
           if (k.find("command") != std::string::npos || k == "set_position_template") continue;
           for (const auto& ref : template_keys(v.get<std::string>())) {
@@ -397,3 +408,5 @@ TEST_SUITE("ha_discovery") {
     CHECK(ha::device_discovery(none, OPTS).is_null());
   }
 }
+
+}  // namespace t2m_ha_discovery_test

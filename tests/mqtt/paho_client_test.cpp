@@ -12,6 +12,9 @@
 #include "common/log.h"
 #include "tests/support/mosquitto.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_paho_client_test {
+
 using t2m::Error;
 using t2m::LoopExecutor;
 using t2m::mqtt::ClientHandlers;
@@ -526,3 +529,5 @@ TEST_SUITE("mqtt.paho_client") {
     CHECK(l.until([&] { return done; }, 1000));
   }
 }
+
+}  // namespace t2m_paho_client_test

@@ -6,6 +6,9 @@
 
 #include <string>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_paho_options_test {
+
 using t2m::mqtt::ConnectOptions;
 using t2m::mqtt::Message;
 using t2m::mqtt::Qos;
@@ -141,3 +144,5 @@ TEST_SUITE("mqtt.paho_options") {
     CHECK(paho::connack_text(-1) == "refused");
   }
 }
+
+}  // namespace t2m_paho_options_test

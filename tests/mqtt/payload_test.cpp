@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_payload_test {
+
 using nlohmann::json;
 using namespace t2m::mqtt;
 
@@ -18,12 +21,14 @@ TEST_SUITE("mqtt.payload") {
   }
 
   TEST_CASE("/set: bare state words become {\"state\":WORD}") {
-    for (auto [in, out] : {std::pair{"ON", "ON"},
+    for (auto in_out : {std::pair{"ON", "ON"},
                            {"off", "OFF"},
                            {" Toggle\n", "TOGGLE"},
                            {"OPEN", "OPEN"},
                            {"close", "CLOSE"},
                            {"stop", "STOP"}}) {
+      const char* const in = in_out.first;
+      const char* const out = in_out.second;
       CAPTURE(in);
       auto r = parse_set_payload(in);
       REQUIRE(r.ok());
@@ -172,3 +177,5 @@ TEST_SUITE("mqtt.payload") {
     CHECK(parse_bridge_request(R"({"transaction":[[[1]]],"from":"a"})").ok());
   }
 }
+
+}  // namespace t2m_payload_test

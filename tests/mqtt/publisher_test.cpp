@@ -5,6 +5,9 @@
 #include "mqtt/topics.h"
 #include "tests/fakes/fake_mqtt_client.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_publisher_test {
+
 using t2m::mqtt::FakeMqttClient;
 using t2m::mqtt::Message;
 using t2m::mqtt::Publisher;
@@ -235,3 +238,5 @@ TEST_SUITE("mqtt.publisher") {
     CHECK(f.pub.retained_count() == 7);
   }
 }
+
+}  // namespace t2m_publisher_test

@@ -8,6 +8,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_tcp_nodelay_test {
+
 namespace {
 
 // Well above the descriptors a test process has open, so only a walk of the open set finds it cheaply.
@@ -73,3 +76,5 @@ TEST_CASE("every open TCP socket without TCP_NODELAY gets it, other descriptors 
   CHECK(t2m::mqtt::set_nodelay_on_tcp_sockets() == 1);
   CHECK(nodelay(HIGH_FD) == 1);
 }
+
+}  // namespace t2m_tcp_nodelay_test

@@ -4,6 +4,9 @@
 
 #include <set>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_topics_test {
+
 using t2m::mqtt::ParsedTopic;
 using t2m::mqtt::TopicKind;
 using t2m::mqtt::Topics;
@@ -224,3 +227,5 @@ TEST_SUITE("mqtt.topics") {
     }
   }
 }
+
+}  // namespace t2m_topics_test

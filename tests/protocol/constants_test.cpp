@@ -4,6 +4,9 @@
 
 #include "protocol/crypto.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_constants_test {
+
 using namespace t2m;
 using namespace t2m::proto;
 
@@ -27,3 +30,5 @@ TEST_CASE("UDP key is MD5 of the discovery passphrase") {
   auto d = crypto::md5(as_bytes("yGAdlopoPVldABfn"));
   CHECK(to_hex(d) == to_hex(ByteView(UDP_KEY, sizeof(UDP_KEY))));
 }
+
+}  // namespace t2m_constants_test

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_crypto_test {
+
 using namespace t2m;
 namespace c = t2m::proto::crypto;
 
@@ -86,3 +89,5 @@ TEST_CASE("constant-time compare") {
   CHECK_FALSE(c::equal_ct(as_bytes("abc"), as_bytes("abd")));
   CHECK_FALSE(c::equal_ct(as_bytes("abc"), as_bytes("ab")));
 }
+
+}  // namespace t2m_crypto_test

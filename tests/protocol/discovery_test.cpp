@@ -7,6 +7,9 @@
 #include "test_util.h"
 #include "vectors.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_discovery_test {
+
 using namespace t2m;
 using namespace t2m::proto;
 using namespace t2m::proto::testing;
@@ -160,3 +163,5 @@ TEST_CASE("discovery errors") {
     CHECK_FALSE(a->version);
   }
 }
+
+}  // namespace t2m_discovery_test

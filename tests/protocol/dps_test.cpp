@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_dps_test {
+
 using nlohmann::json;
 using t2m::proto::DpSpec;
 using t2m::proto::DpType;
@@ -227,3 +230,5 @@ TEST_SUITE("dps") {
     CHECK(proto::describe(spec_of("Boolean", "{}")) == "a boolean (true/false, ON/OFF)");
   }
 }
+
+}  // namespace t2m_dps_test

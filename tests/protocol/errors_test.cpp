@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_errors_test {
+
 using namespace t2m::proto;
 
 TEST_CASE("every error code has a distinct stable name") {
@@ -20,3 +23,5 @@ TEST_CASE("every error code has a distinct stable name") {
   CHECK(e.error.code == ErrorCode::BAD_TAG);
   CHECK(e.error.detail == "x");
 }
+
+}  // namespace t2m_errors_test

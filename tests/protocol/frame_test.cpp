@@ -6,6 +6,9 @@
 #include "test_util.h"
 #include "vectors.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_frame_test {
+
 using namespace t2m;
 using namespace t2m::proto;
 using namespace t2m::proto::testing;
@@ -369,3 +372,5 @@ TEST_CASE("splitter: declared length below the minimum and reset") {
   auto frames = drain(s);
   REQUIRE(frames.size() == 1);
 }
+
+}  // namespace t2m_frame_test

@@ -6,6 +6,9 @@
 #include "test_util.h"
 #include "vectors.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_message_test {
+
 using namespace t2m;
 using namespace t2m::proto;
 using namespace t2m::proto::testing;
@@ -451,3 +454,5 @@ TEST_CASE("round trip property: every version, both roles, many commands and siz
     }
   }
 }
+
+}  // namespace t2m_message_test

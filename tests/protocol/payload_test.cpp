@@ -8,6 +8,9 @@
 #include "test_util.h"
 #include "vectors.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_payload_test {
+
 using namespace t2m;
 using namespace t2m::proto;
 using namespace t2m::proto::testing;
@@ -193,3 +196,5 @@ TEST_CASE("round trip: builders -> parsers for every version and target") {
     }
   }
 }
+
+}  // namespace t2m_payload_test

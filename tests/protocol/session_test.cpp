@@ -7,6 +7,9 @@
 #include "test_util.h"
 #include "vectors.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_session_test {
+
 using namespace t2m;
 using namespace t2m::proto;
 using namespace t2m::proto::testing;
@@ -185,3 +188,5 @@ TEST_CASE("round trip: client and device state machines agree for many nonces, t
     }
   }
 }
+
+}  // namespace t2m_session_test

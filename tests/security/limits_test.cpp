@@ -22,6 +22,9 @@
 #include "tests/fakes/fake_timers.h"
 #include "tests/support/gateway_fixture.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_limits_test {
+
 using namespace t2m;
 using namespace t2m::test;
 using nlohmann::json;
@@ -240,3 +243,5 @@ TEST_CASE("push messages over the limit are refused before parsing, on both chan
   REQUIRE(it != by.end());
   CHECK(it->second == 2);
 }
+
+}  // namespace t2m_limits_test

@@ -11,6 +11,9 @@
 #include "protocol/crypto.h"
 #include "tests/support/gateway_fixture.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_secrets_test {
+
 using namespace t2m;
 using namespace t2m::test;
 using nlohmann::json;
@@ -177,3 +180,5 @@ TEST_CASE("no secret in any log line or MQTT payload, at the most verbose level,
   }
   CHECK(leaks == 0);
 }
+
+}  // namespace t2m_secrets_test

@@ -8,6 +8,9 @@
 #include "tests/support/gateway_fixture.h"
 #include "tests/support/per_case.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_tls_test {
+
 using namespace t2m;
 using namespace t2m::test;
 using nlohmann::json;
@@ -111,3 +114,5 @@ TEST_CASE("TLS: a CA file that does not exist gives a clear error") {
   CHECK_MESSAGE(reported, logs.dump());
   CHECK(f.last.count("tuya2mqtt/bridge/state") == 0);
 }
+
+}  // namespace t2m_tls_test

@@ -4,6 +4,9 @@
 
 #include <set>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_config_test {
+
 using nlohmann::json;
 using namespace t2m::sim;
 
@@ -135,3 +138,5 @@ TEST_CASE("devices_to_json round-trips through parse_config") {
     CHECK(back->devices[i].host == (*devs)[i].host);
   }
 }
+
+}  // namespace t2m_config_test

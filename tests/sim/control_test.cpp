@@ -5,6 +5,9 @@
 #include "common/uv_handle.h"
 #include "tests/sim/sim_client.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_control_test {
+
 using nlohmann::json;
 using t2m::proto::Command;
 using t2m::proto::Version;
@@ -190,3 +193,5 @@ TEST_CASE("control port: JSON lines over loopback TCP, writes with timestamps, s
   }
   CHECK(t2m::uv_close_all_and_drain(&loop) == 0);
 }
+
+}  // namespace t2m_control_test

@@ -4,6 +4,9 @@
 
 #include "tests/sim/sim_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_device_test {
+
 using nlohmann::json;
 using t2m::proto::Command;
 using t2m::proto::Version;
@@ -168,3 +171,5 @@ TEST_CASE("countdown: the plug switches itself off when its countdown runs out")
   CHECK(report_dps(cl->with_cmd(Command::STATUS)[1]) == json{{"1", false}, {"9", 0}});
   h.finish();
 }
+
+}  // namespace t2m_device_test

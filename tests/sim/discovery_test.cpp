@@ -7,6 +7,9 @@
 #include "protocol/discovery.h"
 #include "tests/sim/sim_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_discovery_test {
+
 using nlohmann::json;
 using t2m::proto::Command;
 using t2m::proto::Version;
@@ -97,3 +100,5 @@ TEST_CASE("discovery: broadcasts reach only the configured loopback port; 3.5 an
   sock.close();
   CHECK(t2m::uv_close_all_and_drain(&loop) == 0);
 }
+
+}  // namespace t2m_discovery_test

@@ -3,6 +3,9 @@
 
 #include "tests/sim/sim_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_fault_test {
+
 using nlohmann::json;
 using t2m::proto::Command;
 using t2m::proto::Version;
@@ -162,3 +165,5 @@ TEST_CASE("fault injection") {
   CHECK(h.sim->totals().faults >= 1);
   h.finish();
 }
+
+}  // namespace t2m_fault_test

@@ -14,6 +14,9 @@
 #include "common/uv_handle.h"
 #include "tests/sim/sim_client.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_main_test {
+
 using nlohmann::json;
 using t2m::proto::Command;
 using t2m::proto::Version;
@@ -196,3 +199,5 @@ TEST_CASE(
   CHECK(t2m::uv_close_all_and_drain(&loop) == 0);
   for (const auto& p : {devices, ready, log}) std::remove(p.c_str());
 }
+
+}  // namespace t2m_main_test

@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_model_test {
+
 using nlohmann::json;
 using t2m::sim::DpModel;
 using t2m::sim::Profile;
@@ -122,3 +125,5 @@ TEST_CASE("countdown: armed by a write, toggles the switch when it runs out") {
   CHECK(bulb.countdown_expired() == json{{"20", false}, {"26", 0}});
   CHECK_FALSE(DpModel(Profile::SENSOR, json::object(), 1).countdown_armed(json{{"9", 5}}).has_value());
 }
+
+}  // namespace t2m_model_test

@@ -4,6 +4,9 @@
 
 #include "tests/sim/sim_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_server_test {
+
 using nlohmann::json;
 using t2m::proto::Command;
 using t2m::proto::Version;
@@ -76,3 +79,5 @@ TEST_CASE("one device per loopback address, all on the same port") {
   }
   h.finish();
 }
+
+}  // namespace t2m_server_test

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include "tests/sim/sim_harness.h"
 
+// A namespace of this file's own: unity builds compile several test files as one.
+namespace t2m_simulator_test {
+
 using nlohmann::json;
 using t2m::proto::Command;
 using t2m::proto::Version;
@@ -85,3 +88,5 @@ TEST_CASE("many devices on one loop: one address with many ports, every one answ
   clients.clear();
   h.finish();
 }
+
+}  // namespace t2m_simulator_test

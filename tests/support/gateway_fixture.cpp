@@ -389,9 +389,9 @@ bool GatewayFixture::all_online() {
   return true;
 }
 
-void GatewayFixture::publish(const std::string& topic, const std::string& payload) {
+void GatewayFixture::publish(const std::string& topic, const std::string& payload, bool retain) {
   REQUIRE(observer);
-  observer->publish(topic, payload);
+  observer->publish(topic, payload, retain);
 }
 
 std::optional<MqttMessage> GatewayFixture::find_(const std::string& topic, size_t after,

@@ -143,7 +143,7 @@ class GatewayFixture {
   // Every configured device and sub-device is online and has published its state.
   bool all_online();
   // QoS 1 from the observer.
-  void publish(const std::string& topic, const std::string& payload);
+  void publish(const std::string& topic, const std::string& payload, bool retain = false);
   // The first message on `topic` at or after index `after` of `seen`, waited for.
   std::optional<MqttMessage> next_on(const std::string& topic, size_t after, int ms = 0);
   // The same, parsed; null if none came.

@@ -10,7 +10,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* TAG = "sim-ctl";
+constexpr const char* CONTROL_TAG = "sim-ctl";
 constexpr int CONTROL_BACKLOG = 16;
 
 json error_reply(std::string_view code, std::string_view message) {
@@ -166,7 +166,7 @@ void ControlServer::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) 
     self->reply(*c, rep);
   }
   if (c->buf.size() > MAX_CONTROL_LINE) {
-    T2M_LOGW(TAG, "control line over %zu bytes: closing that client", MAX_CONTROL_LINE);
+    T2M_LOGW(CONTROL_TAG, "control line over %zu bytes: closing that client", MAX_CONTROL_LINE);
     self->drop(c);
     return;
   }

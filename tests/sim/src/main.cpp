@@ -21,7 +21,7 @@ namespace {
 using namespace t2m;
 using namespace t2m::sim;
 
-constexpr const char* TAG = "sim-main";
+constexpr const char* SIM_MAIN_TAG = "sim-main";
 
 constexpr const char* USAGE =
     R"(tuya2mqtt-sim: simulated Tuya LAN devices (protocol 3.1, 3.3, device22, 3.4, 3.5) on loopback.
@@ -228,17 +228,17 @@ int main(int argc, char** argv) {
     ControlServer control(&loop, sim);
     OwnedHandle<uv_signal_t> sigint, sigterm;
     auto shutdown = [&]() {
-      T2M_LOGI(TAG, "shutting down");
+      T2M_LOGI(SIM_MAIN_TAG, "shutting down");
       sim.stop();
       control.close();
       sigint.close();
       sigterm.close();
     };
     if (auto st = sim.start(); !st) {
-      T2M_LOGE(TAG, "%s", st.error().message.c_str());
+      T2M_LOGE(SIM_MAIN_TAG, "%s", st.error().message.c_str());
       rc = 1;
     } else if (control_at && !control.listen(*control_at)) {
-      T2M_LOGE(TAG, "cannot open the control port");
+      T2M_LOGE(SIM_MAIN_TAG, "cannot open the control port");
       rc = 1;
     }
     if (rc == 0) {
@@ -272,6 +272,6 @@ int main(int argc, char** argv) {
     }
   }
   int left = uv_close_all_and_drain(&loop);
-  if (left != 0) T2M_LOGW(TAG, "handles left open at exit");
+  if (left != 0) T2M_LOGW(SIM_MAIN_TAG, "handles left open at exit");
   return rc;
 }
