@@ -1,25 +1,16 @@
 #include "cloud/device_list.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "common/atomic_file.h"
+
 namespace t2m::cloud {
 
 using nlohmann::json;
-
-namespace {
-
-// Owner read/write only: the list holds every device's local key.
-constexpr mode_t PRIVATE_FILE_MODE = 0600;
-
-}  // namespace
 
 std::string json_string(const json& j, const char* key) {
   if (!j.is_object() || !j.contains(key)) return {};
@@ -142,27 +133,8 @@ Result<json> read_device_list(const std::string& path) {
 }
 
 Status write_private_file(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, PRIVATE_FILE_MODE);
-  if (fd < 0) return fail(ERR_WIZARD_FILE, "cannot create " + tmp);
-  ::fchmod(fd, PRIVATE_FILE_MODE);  // whatever the umask
-  size_t off = 0;
-  while (off < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-    if (n <= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return fail(ERR_WIZARD_FILE, "cannot write " + tmp);
-    }
-    off += static_cast<size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return fail(ERR_WIZARD_FILE, "cannot replace " + path);
-  }
+  auto st = write_file_atomically(path, content, OWNER_ONLY_FILE_MODE);
+  if (!st.ok()) return fail(ERR_WIZARD_FILE, st.error().message);
   return {};
 }
 

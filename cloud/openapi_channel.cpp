@@ -1,5 +1,4 @@
 #include "cloud/openapi_channel.h"
-#include "common/timers.h"
 
 #include <uv.h>
 

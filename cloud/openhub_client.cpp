@@ -1,5 +1,4 @@
 #include "cloud/openhub_client.h"
-#include "common/timers.h"
 
 #include <algorithm>
 

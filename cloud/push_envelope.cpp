@@ -1,10 +1,10 @@
 #include "cloud/push_envelope.h"
-#include "common/timers.h"
 
 #include <charconv>
 #include <cmath>
 #include <limits>
 
+#include "common/timers.h"
 #include "protocol/crypto.h"
 
 namespace t2m::cloud::push {

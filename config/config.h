@@ -176,6 +176,7 @@ struct DeviceConfig {
   std::vector<int> update_dps;  // UPDATEDPS ids (e.g. 18,19,20); empty = never sent
   std::chrono::seconds update_dps_interval = DEFAULT_UPDATEDPS_INTERVAL;
   uint32_t max_dps_per_write = DEFAULT_MAX_DPS_PER_WRITE;  // 0 = unlimited, 1 = one by one
+  uint32_t max_dps = DEFAULT_MAX_DPS;  // distinct DP ids kept; reports over it are refused
   std::chrono::milliseconds write_pacing = DEFAULT_WRITE_PACING;
   // Sub-device behind a Zigbee/BLE gateway: cid = node_id, parent = the gateway's device id.
   std::string cid;

@@ -27,8 +27,7 @@ using std::chrono::seconds;
 inline constexpr int64_t MS_PER_SECOND = 1000;
 inline constexpr int64_t SECONDS_PER_MINUTE = 60;
 inline constexpr int64_t SECONDS_PER_HOUR = 3600;
-// Owner read/write only: the files hold keys.
-inline constexpr mode_t SECRET_FILE_MODE = 0600;
+// Group and other permission bits: a config file that holds keys must not have any.
 inline constexpr mode_t GROUP_OTHER_BITS = 0077;
 
 // Collects issues and warnings while parsing.

@@ -2,13 +2,9 @@
 // the atomic owner-only save, and the run-time changes of bridge/request/device/* (add, options, remove).
 #include "config/config.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 
+#include "common/atomic_file.h"
 #include "config/config_internal.h"
 
 namespace t2m::config {
@@ -167,22 +163,9 @@ bool remove_device(Config& config, std::string_view id) {
 }
 
 Status save_config(const Config& config, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  const std::string text = to_json(config).dump(2) + "\n";
-  {
-    // Create with 0600 from the start: the file holds keys.
-    const mode_t old = ::umask(GROUP_OTHER_BITS);
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    ::umask(old);
-    if (!out) return fail("config_write", "cannot write " + tmp);
-    out << text;
-    out.flush();
-    if (!out) return fail("config_write", "cannot write " + tmp);
-  }
-  ::chmod(tmp.c_str(), SECRET_FILE_MODE);
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return fail("config_write", "cannot replace " + path + ": " + ec.message());
+  // Owner-only from the first byte: the file holds keys.
+  auto st = write_file_atomically(path, to_json(config).dump(2) + "\n", OWNER_ONLY_FILE_MODE);
+  if (!st.ok()) return fail("config_write", st.error().message);
   return {};
 }
 

@@ -88,6 +88,12 @@ inline constexpr size_t LOCAL_KEY_LENGTH = 16;
 // DP ids seen in the wild reach the 200s (IR/vendor DPs, docs/protocol.md §8); they are one byte in the SDK.
 inline constexpr int MIN_DP_ID = 1;
 inline constexpr int MAX_DP_ID = 255;
+// A device keeps at most this many DPs (the per-device "max_dps"): every id the protocol can name. A
+// device that reports more (new ids in every frame) is refused what is over, so it cannot grow the
+// gateway's memory and its state messages without bound; a lower limit can be configured.
+inline constexpr uint32_t DEFAULT_MAX_DPS = MAX_DP_ID;
+// The longest DP value kept, in bytes of its JSON text: raw DPs (IR codes, schedules) stay well below it.
+inline constexpr size_t MAX_DP_VALUE_BYTES = 8192;
 
 // ---- Lights ----
 // Tuya colour temperature is a 0-255 (v1) or 0-1000 (v2) position between the warmest and coolest white

@@ -205,6 +205,14 @@ void check_write_pacing(Ctx& ctx, const DeviceConfig& d) {
   }
 }
 
+void read_max_dps(Ctx& ctx, const json& j, std::string_view name, const std::string& path, DeviceConfig& d) {
+  int64_t i = 0;
+  if (get_int(ctx, j, name, path, i)) {
+    if (i < 1 || i > MAX_DP_ID) ctx.err(join(path, name), "must be 1..255");
+    d.max_dps = static_cast<uint32_t>(std::clamp<int64_t>(i, 1, MAX_DP_ID));
+  }
+}
+
 void read_max_dps_per_write(Ctx& ctx, const json& j, std::string_view name, const std::string& path,
                             DeviceConfig& d) {
   int64_t i = 0;
@@ -349,6 +357,7 @@ constexpr DeviceField FIELDS[] = {
     {"write_pacing", "", read_millis<&D::write_pacing>, check_write_pacing, millis_json<&D::write_pacing>,
      nullptr},
     {"max_dps_per_write", "", read_max_dps_per_write, nullptr, as_json<&D::max_dps_per_write>, nullptr},
+    {"max_dps", "", read_max_dps, nullptr, as_json<&D::max_dps>, nullptr},
     {"update_dps", "", read_update_dps, check_update_dps, as_json<&D::update_dps>, nullptr},
     {"cid", "node_id", read_string<&D::cid>, nullptr, as_json<&D::cid>, nullptr},
     {"parent", "", read_string<&D::parent>, nullptr, as_json<&D::parent>, nullptr},

@@ -153,6 +153,7 @@ nlohmann::json BridgeRequests::health() const {
                       {"frames_in", s.frames_in},
                       {"frames_out", s.frames_out},
                       {"bad_frames", s.bad_frames},
+                      {"garbage_bytes", s.garbage_bytes},
                       {"timeouts", s.timeouts},
                       {"queued", d->session->queued()}};
     }
@@ -173,6 +174,7 @@ nlohmann::json BridgeRequests::health() const {
                        {"commands", st.commands},
                        {"command_errors", st.command_errors},
                        {"bad_mqtt_messages", st.bad_mqtt_messages},
+                       {"unknown_sub_device_reports", st.unknown_sub_device_reports},
                        {"errors", st.errors}}},
                      {"per_device", per_device}};
   if (deps_.cloud) out["cloud"] = deps_.cloud->health();

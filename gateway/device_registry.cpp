@@ -1,5 +1,6 @@
 #include "gateway/device_registry.h"
-#include "common/timers.h"
+
+#include <charconv>
 
 #include "common/log.h"
 
@@ -19,6 +20,30 @@ Unexpected<Error> unknown_device(std::string_view ref) {
 }
 
 }  // namespace
+
+DpMerge merge_dps(Device& d, const nlohmann::json& dps) {
+  DpMerge out;
+  if (!dps.is_object()) return out;
+  for (auto it = dps.begin(); it != dps.end(); ++it) {
+    const std::string& id = it.key();
+    int n = 0;
+    const auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), n);
+    const bool valid_id = ec == std::errc() && end == id.data() + id.size() && id[0] != '0' &&
+                          n >= config::MIN_DP_ID && n <= config::MAX_DP_ID;
+    const bool known = valid_id && d.dps.contains(id);
+    const nlohmann::json& v = it.value();
+    const bool too_big = v.is_string() ? v.get_ref<const std::string&>().size() > config::MAX_DP_VALUE_BYTES
+                                       : v.is_structured() && v.dump().size() > config::MAX_DP_VALUE_BYTES;
+    if (!valid_id || too_big || (!known && d.dps.size() >= d.cfg.max_dps)) {
+      out.refused.push_back(id);
+      continue;
+    }
+    d.dps[id] = v;
+    out.taken[id] = v;
+  }
+  d.refused_dps += out.refused.size();
+  return out;
+}
 
 bool Device::effective_online() const {
   return online || (cloud_online.value_or(false) && (cfg.passive || (!session && !parent)));

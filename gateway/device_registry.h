@@ -34,6 +34,7 @@ struct GatewayStats {
   uint64_t command_errors = 0;
   uint64_t bad_mqtt_messages = 0;
   uint64_t bridge_requests = 0;
+  uint64_t unknown_sub_device_reports = 0;  // reports from a gateway for a cid we were not told about
   std::map<std::string, uint64_t>
       errors;  // by error code: wrong_key, bad_frame, mqtt_payload_invalid_json, ...
 };
@@ -54,6 +55,8 @@ struct Device {
   std::optional<bool> cloud_online;
   std::string cloud_name;
   nlohmann::json update;  // firmware state, null until the cloud says something
+  uint64_t refused_dps = 0;         // DPs a report named that merge_dps would not keep
+  bool dp_refusal_reported = false;  // the first refusal is an event; the rest are counted
 
   // A device without a LAN session (sleeping battery devices) is as online as the cloud says.
   bool effective_online() const;
@@ -61,6 +64,16 @@ struct Device {
   bool lan_up() const { return parent ? parent->online : online; }
   const std::string& name() const { return cfg.display_name(); }
 };
+
+// What a report may add to a device's DPs: ids 1..255 (all the protocol can name), values of at most
+// MAX_DP_VALUE_BYTES of JSON, and no more than the device's max_dps distinct ids, so that a device that
+// names new ids in every frame cannot grow memory and state messages without bound. `taken` holds what
+// was merged into d.dps (what the report changes), `refused` the ids that were not.
+struct DpMerge {
+  nlohmann::json taken = nlohmann::json::object();
+  std::vector<std::string> refused;
+};
+DpMerge merge_dps(Device& d, const nlohmann::json& dps);
 
 // Where the registry's changes are kept: the configuration file and the learned protocol modes.
 class DeviceStore {

@@ -135,6 +135,7 @@ void DeviceSession::stop() {
 
 void DeviceSession::connect_() {
   state_ = LinkState::CONNECTING;
+  key_proven_ = false;
   ++stats_.connects;
   splitter_.reset();
   handshake_.reset();
@@ -197,6 +198,8 @@ void DeviceSession::on_data_(ByteView data) {
   auto alive = alive_;
   while (*alive && transport_) {
     auto next = splitter_.next();
+    // Garbage between frames is skipped, not fatal; the splitter counts it over the session's life.
+    stats_.garbage_bytes = splitter_.skipped_bytes();
     if (!next) break;
     if (!next->ok()) {
       ++stats_.bad_frames;
@@ -239,7 +242,7 @@ void DeviceSession::on_frame_(const Bytes& frame) {
     const auto code = msg.error().code;
     if ((code == proto::ErrorCode::BAD_PADDING || code == proto::ErrorCode::BAD_HMAC ||
          code == proto::ErrorCode::BAD_TAG) &&
-        state_ == LinkState::PROBING) {
+        state_ == LinkState::PROBING && !key_proven_) {
       wrong_key_ = true;
       report_error_("wrong_key", "the local key of " + options_.device_id +
                                      " does not decrypt its answers: re-fetch the key (wizard --refresh)");
@@ -279,6 +282,9 @@ void DeviceSession::on_handshake_frame_(const Bytes& frame) {
   transport_->write(std::move(finish.value()));
   codec_->set_session_key(handshake_->session_key());
   handshake_.reset();
+  // The device's answer carried an HMAC made with the local key: whatever goes wrong on this link
+  // from now on, the key is not the cause.
+  key_proven_ = true;
   state_ = LinkState::PROBING;
   enqueue_(Request{Kind::QUERY, {}, std::nullopt, {}, nullptr, timers_.now_ms(), 0, 0}, true);
 }
@@ -387,10 +393,11 @@ void DeviceSession::probe_failed_(const std::string& why) {
     schedule_reconnect_(PROBE_NEXT_DELAY_MS);
     return;
   }
-  std::string msg = version_known_
-                        ? options_.device_id + " did not answer (" + why + "): wrong local key or device busy"
-                        : options_.device_id + " answered none of protocols 3.3, 3.4, 3.5 (" + why +
-                              "): wrong key, or set the version explicitly";
+  std::string msg =
+      key_proven_     ? options_.device_id + " did not answer (" + why + ") after a good key negotiation: device busy"
+      : version_known_ ? options_.device_id + " did not answer (" + why + "): wrong local key or device busy"
+                       : options_.device_id + " answered none of protocols 3.3, 3.4, 3.5 (" + why +
+                             "): wrong key, or set the version explicitly";
   if (!version_known_) candidate_ = 0;
   report_error_("no_answer", msg);
   link_down_(why, true);
@@ -410,9 +417,10 @@ void DeviceSession::on_closed_(int status) {
     }
     case LinkState::HANDSHAKING:
     case LinkState::PROBING:
-      if (version_known_) {
+      if (version_known_ && !key_proven_) {
         // The device accepted the connection, so it is there and free, then dropped it on our first
-        // frame: with the version known, the key is the likely culprit (re-paired device).
+        // frame: with the version known, the key is the likely culprit (re-paired device). Not after
+        // a negotiation that proved the key.
         report_error_("wrong_key", options_.device_id + " closed the connection on the first " +
                                        (state_ == LinkState::HANDSHAKING ? "negotiation frame" : "query") +
                                        ": its local key has probably changed (re-paired?); refresh it");

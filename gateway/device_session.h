@@ -62,6 +62,7 @@ struct SessionStats {
   uint64_t frames_in = 0;
   uint64_t frames_out = 0;
   uint64_t bad_frames = 0;
+  uint64_t garbage_bytes = 0;  // bytes between frames, skipped to find the next frame's prefix
   uint64_t reports = 0;
   uint64_t commands_ok = 0;
   uint64_t commands_failed = 0;
@@ -169,6 +170,7 @@ class DeviceSession {
   bool version_known_ = false;
   bool device22_ = false;
   bool wrong_key_ = false;
+  bool key_proven_ = false;  // this link's 3.4/3.5 negotiation succeeded
   uint32_t seqno_ = 1;
   uint32_t failures_ = 0;  // consecutive failed connection attempts, for back-off
   uint32_t consecutive_timeouts_ = 0;

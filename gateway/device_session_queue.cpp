@@ -2,7 +2,6 @@
 // correlated with the device's answer, retries and timeouts, write pacing, idle heartbeats, and
 // commands for an offline device expiring. The link side is device_session.cpp.
 #include "gateway/device_session.h"
-#include "common/timers.h"
 
 #include "gateway/device_session_timers.h"
 #include "protocol/payload.h"

@@ -27,6 +27,7 @@ constexpr std::array SPELLINGS{
     Spelling{ErrorCode::CLOUD_UNKNOWN_CODE, "cloud_unknown_code"},
     Spelling{ErrorCode::DISCOVERY_OFF, "discovery_off"},
     Spelling{ErrorCode::CLOUD_COMMAND_FAILED, "cloud_command_failed"},
+    Spelling{ErrorCode::DP_REFUSED, "dp_refused"},
     Spelling{ErrorCode::WRONG_KEY, "wrong_key"},
     Spelling{ErrorCode::NO_ANSWER, "no_answer"},
     Spelling{ErrorCode::WRONG_VERSION, "wrong_version"},

@@ -26,6 +26,7 @@ enum class ErrorCode {
   CLOUD_UNKNOWN_CODE,
   DISCOVERY_OFF,
   CLOUD_COMMAND_FAILED,
+  DP_REFUSED,
   // Reported by device sessions; the bridge reacts to them.
   WRONG_KEY,
   NO_ANSWER,

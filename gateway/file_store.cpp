@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "common/atomic_file.h"
 #include "common/json_input.h"
 #include "common/log.h"
 
@@ -68,24 +69,17 @@ nlohmann::json FileStore::load_learned() const {
 }
 
 void FileStore::save_learned(const nlohmann::json& learned) {
-  // Written aside and renamed, so a crash never leaves half a file.
-  const std::string tmp = learned_path_ + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) {
-    // Once: a read-only state directory must not fill the log at every learned mode.
+  auto st = write_file_atomically(learned_path_, learned.dump(2), PUBLIC_FILE_MODE);
+  if (st.ok()) return;
+  // A state directory we cannot write to is said once: it must not fill the log at every learned mode.
+  if (st.error().code == ERR_FILE_CREATE) {
     if (!warned_unwritable_)
-      T2M_LOGW(FILE_STORE_TAG, "cannot write %s: learned versions are kept in memory only (set --state-dir)",
-               tmp.c_str());
+      T2M_LOGW(FILE_STORE_TAG, "%s: learned versions are kept in memory only (set --state-dir)",
+               st.error().message.c_str());
     warned_unwritable_ = true;
     return;
   }
-  const std::string text = learned.dump(2);
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  const bool closed = std::fclose(f) == 0;
-  if (!(ok && closed && std::rename(tmp.c_str(), learned_path_.c_str()) == 0)) {
-    std::remove(tmp.c_str());
-    T2M_LOGW(FILE_STORE_TAG, "could not write %s", learned_path_.c_str());
-  }
+  T2M_LOGW(FILE_STORE_TAG, "%s", st.error().message.c_str());
 }
 
 }  // namespace t2m::gw

@@ -86,8 +86,11 @@ void StatePublisher::on_session_report(Device& d, const nlohmann::json& dps,
       for (Device* c : d.children)
         if (c->cfg.cid == *cid) target = c;
       if (!target) {
-        // Gateways push for sub-devices we were not told about: say so once, then ignore.
-        if (unknown_cids_.insert(d.cfg.id + "/" + *cid).second) {
+        // Gateways push for sub-devices we were not told about: say so once per cid, then ignore. At
+        // most MAX_UNKNOWN_CIDS are remembered: a gateway naming new cids in every frame must grow
+        // neither memory nor bridge/event.
+        ++deps_.registry.stats().unknown_sub_device_reports;
+        if (unknown_cids_.size() < MAX_UNKNOWN_CIDS && unknown_cids_.insert(d.cfg.id + "/" + *cid).second) {
           T2M_LOGI(STATE_PUBLISHER_TAG, "%s: report for unknown sub-device cid %s", d.name().c_str(), cid->c_str());
           event("unknown_sub_device", {{"gateway", d.name()}, {"cid", *cid}, {"dps", dps}});
         }
@@ -97,8 +100,12 @@ void StatePublisher::on_session_report(Device& d, const nlohmann::json& dps,
     ++deps_.registry.stats().reports;
     ++target->reports;
     target->last_seen_ms = deps_.timers.now_ms();
-    for (auto it = dps.begin(); it != dps.end(); ++it) target->dps[it.key()] = it.value();
-    if (deps_.ha) deps_.ha->publish_actions(ha_view(*target), dps);
+    const DpMerge merged = merge_dps(*target, dps);
+    if (!merged.refused.empty()) {
+      dps_refused_(*target, merged.refused);
+      if (merged.taken.empty()) return;
+    }
+    if (deps_.ha) deps_.ha->publish_actions(ha_view(*target), merged.taken);
     if (deps_.registry.refine_model(*target)) {
       // The device showed DPs its model did not know: entities (and HA discovery) may change.
       publish_bridge_devices_();
@@ -256,8 +263,30 @@ void StatePublisher::cloud_report(const std::string& dev_id, const std::vector<C
   ++deps_.registry.stats().reports;
   ++d->reports;
   d->last_seen_ms = deps_.timers.now_ms();
-  for (auto it = dps.begin(); it != dps.end(); ++it) d->dps[it.key()] = it.value();
+  const DpMerge merged = merge_dps(*d, dps);
+  if (!merged.refused.empty()) {
+    dps_refused_(*d, merged.refused);
+    if (merged.taken.empty()) return;
+  }
   publish_state(*d);
+}
+
+void StatePublisher::dps_refused_(Device& d, const std::vector<std::string>& ids) {
+  d.errors[std::string(to_string(ErrorCode::DP_REFUSED))] += ids.size();
+  deps_.registry.count_error(ErrorCode::DP_REFUSED);
+  if (d.dp_refusal_reported) return;
+  // Once per device: a device that floods new ids would otherwise flood bridge/event as well.
+  d.dp_refusal_reported = true;
+  constexpr size_t SHOWN_IDS = 8;
+  nlohmann::json shown = nlohmann::json::array();
+  for (size_t i = 0; i < ids.size() && i < SHOWN_IDS; ++i) shown.push_back(ids[i]);
+  T2M_LOGW(STATE_PUBLISHER_TAG, "%s: refused %zu DP(s) (ids 1..255, values up to %zu bytes, at most %u ids)",
+           d.name().c_str(), ids.size(), config::MAX_DP_VALUE_BYTES, d.cfg.max_dps);
+  event("dp_refused", {{"device", d.name()},
+                       {"ids", shown},
+                       {"refused", ids.size()},
+                       {"max_dps", d.cfg.max_dps},
+                       {"max_value_bytes", config::MAX_DP_VALUE_BYTES}});
 }
 
 void StatePublisher::cloud_online(const std::string& dev_id, bool online) {

@@ -92,6 +92,8 @@ class StatePublisher final : public SessionEvents {
 
  private:
   void publish_availability_(const Device& d);
+  // Counts what merge_dps refused; the first refusal of a device is a bridge/event.
+  void dps_refused_(Device& d, const std::vector<std::string>& ids);
   void publish_bridge_devices_();  // coalesces bursts (cold start, many modes learned)
   void publish_bridge_devices_now_();
   void discovery_changed_(const Device& d);
@@ -99,7 +101,9 @@ class StatePublisher final : public SessionEvents {
 
   Deps deps_;
   Scheduler sched_;
-  std::set<std::string> unknown_cids_;  // "<gateway id>/<cid>" already announced once
+  // Unknown sub-devices: at most this many "<gateway id>/<cid>" are announced (once each) and kept.
+  static constexpr size_t MAX_UNKNOWN_CIDS = 64;
+  std::set<std::string> unknown_cids_;
   bool started_ = false;
 };
 

@@ -38,6 +38,7 @@ TEST_SUITE("config") {
     CHECK(d.heartbeat_interval == 10s);
     CHECK(d.poll_interval == DEFAULT_POLL_INTERVAL);
     CHECK(d.max_dps_per_write == 0);
+    CHECK(d.max_dps == 255);
     CHECK(d.write_pacing == 100ms);
     CHECK(d.kelvin_min == 2700);
     CHECK(d.kelvin_max == 6500);

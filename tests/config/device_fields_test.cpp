@@ -21,6 +21,7 @@ json every_field() {
     "id": "bfsub0000000000000a1", "local_key": "0123456789abcdef", "address": "127.0.1.5", "port": 6669,
     "version": "3.4", "device22": true, "name": "lab/plug", "enabled": false, "poll_interval": 30,
     "heartbeat_interval": 20, "update_dps_interval": 60, "write_pacing": "250ms", "max_dps_per_write": 2,
+    "max_dps": 64,
     "update_dps": [18, 19], "cid": "a4c138", "parent": "bfhub0000000000000a0", "category": "cz",
     "product_id": "p1", "product_name": "Plug", "plain_topics": true, "retain": false, "passive": true,
     "invert_position": true, "kelvin_min": 2000, "kelvin_max": 6000,
@@ -83,6 +84,22 @@ TEST_SUITE("config") {
     ConfigWarnings warnings;
     REQUIRE(parse_config(doc, nullptr, &warnings).ok());
     CHECK(warnings == std::vector<std::string>{"devices[0].vendor_note: unknown key, ignored"});
+  }
+
+  TEST_CASE("max_dps is 1..255, as many ids as the protocol can name") {
+    for (const int bad : {0, 256, -1}) {
+      CAPTURE(bad);
+      json doc = json::parse(MINIMAL);
+      doc["devices"][0]["max_dps"] = bad;
+      auto r = parse_config(doc);
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().front().to_string() == "devices[0].max_dps: must be 1..255");
+    }
+    json doc = json::parse(MINIMAL);
+    doc["devices"][0]["max_dps"] = 12;
+    auto r = parse_config(doc);
+    REQUIRE(r.ok());
+    CHECK(r->devices[0].max_dps == 12);
   }
 
   TEST_CASE("a listed device is written as the fields that differ from its device list entry") {

@@ -135,6 +135,23 @@ TEST_CASE("garbage from a device resets its link") {
   CHECK_FALSE(h.session->online());
 }
 
+TEST_CASE("bytes between frames are skipped and counted; the link stays") {
+  Harness h(options(proto::Version::V3_3));
+  FakeDevice d(proto::Version::V3_3);
+  bring_online(h, d);
+  CHECK(h.session->stats().garbage_bytes == 0);
+  auto& t = h.factory.last();
+  auto frame = d.codec.encode(cmd_of(proto::Command::STATUS), d.report(json{{"1", false}}), d.seq++, d.iv());
+  REQUIRE(frame.ok());
+  Bytes noisy = to_bytes("line noise");
+  noisy.insert(noisy.end(), frame.value().begin(), frame.value().end());
+  t.deliver(noisy);
+  CHECK(h.reports.back() == json{{"1", false}});
+  CHECK(h.session->stats().garbage_bytes == 10);
+  CHECK(h.session->online());
+  CHECK_FALSE(h.has_error("bad_frame"));
+}
+
 TEST_CASE("stop fails queued commands and closes") {
   Harness h(options(proto::Version::V3_3));
   h.session->start();
@@ -164,6 +181,54 @@ TEST_CASE("a known-version device that drops the link on the first frame is repo
   h.factory.last().drop(0);  // closed right after START
   CHECK(h.has_error("wrong_key"));
   CHECK_FALSE(h.session->online());
+}
+
+// A 3.4/3.5 negotiation that completes proves the local key: the device's answer carried an HMAC made
+// with it. A corrupted frame or a dropped link afterwards is a link problem, retried at the usual pace,
+// never a "wrong key" (which would wait out the long wrong-key back-off and, with the cloud, fetch keys).
+TEST_CASE("after a good 3.4/3.5 negotiation, a corrupted frame is a bad frame, not a wrong key") {
+  for (const auto v : {proto::Version::V3_4, proto::Version::V3_5}) {
+    CAPTURE(proto::to_string(v));
+    Harness h(options(v));
+    FakeDevice d(v);
+    h.session->start();
+    auto& t = h.factory.last();
+    t.accept();
+    d.read(t);  // START: the device answers
+    d.read(t);  // FINISH, then the query
+    REQUIRE_FALSE(d.received.empty());
+    const auto q = d.received.back();
+    auto good = d.codec.encode(q.cmd, d.report(json{{"1", true}}), d.seq++, d.iv());
+    REQUIRE(good.ok());
+    Bytes corrupt = good.value();
+    corrupt[corrupt.size() / 2] ^= 0x5A;  // inside the encrypted payload: HMAC or GCM tag fails
+    t.deliver(corrupt);
+    CHECK(h.has_error("bad_frame"));
+    CHECK_FALSE(h.has_error("wrong_key"));
+    // The link stays; the next good answer brings the device online.
+    t.deliver(good.value());
+    CHECK(h.session->online());
+  }
+}
+
+TEST_CASE("a device that drops the link right after a good negotiation is retried soon, not as a key problem") {
+  auto o = options(proto::Version::V3_4);
+  // The first retry comes after backoff_min (±25%), a wrong key's after wrong_key_backoff (±25%).
+  const uint32_t ordinary = o.backoff_min_ms * 2;
+  REQUIRE(ordinary < o.wrong_key_backoff_ms / 2);
+  Harness h(std::move(o));
+  FakeDevice d(proto::Version::V3_4);
+  h.session->start();
+  auto& t = h.factory.last();
+  t.accept();
+  d.read(t);
+  d.read(t);
+  t.drop(0);  // closed on the query, after the key was proven
+  CHECK_FALSE(h.has_error("wrong_key"));
+  CHECK_FALSE(h.session->online());
+  // Reconnects within the ordinary back-off, not the wrong-key one.
+  h.timers.advance(ordinary);
+  CHECK(h.factory.created.size() == 2);
 }
 
 }  // namespace t2m_device_session_test

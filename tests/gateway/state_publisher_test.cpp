@@ -126,4 +126,58 @@ TEST_CASE("Home Assistant's birth republishes every state after the delay; its w
   CHECK(h.gateway->ha().stats().births == 2);
 }
 
+// A hostile or broken device that names new DP ids in every frame took the gateway from 16 MB to 80 MB
+// and its state messages to 2 MB: what a device may keep is bounded (merge_dps), the rest refused,
+// counted, and said once on bridge/event.
+TEST_CASE("DPs over max_dps, ids outside 1..255 and oversized values are refused, counted, said once") {
+  HarnessOptions o;
+  o.config.devices[0].max_dps = 4;
+  Harness h(std::move(o));
+  FakeDevice plug = h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}, {"20", 2301}});
+  FakeTransport* t = h.transport_to("127.0.9.1");
+  REQUIRE(t != nullptr);
+  // Two more ids fit; after that only known ids are taken.
+  for (int frame = 0; frame < 5; ++frame) {
+    json dps;
+    for (int i = 0; i < 3; ++i) dps[std::to_string(100 + frame * 3 + i)] = frame;
+    dps["1"] = frame % 2 == 0;
+    plug.send(*t, proto::Command::STATUS, plug.report(dps));
+  }
+  const Device* d = h.registry().find("plug");
+  REQUIRE(d != nullptr);
+  CHECK(d->dps.size() == 4);
+  CHECK(d->dps.contains("100"));
+  CHECK(d->dps.contains("101"));
+  CHECK_FALSE(d->dps.contains("102"));
+  CHECK(d->dps["1"] == true);  // known ids keep updating
+  CHECK(d->refused_dps == 13);
+  auto state = json::parse(h.client.retained.at("t2m/plug"));
+  CHECK(state["dps"].size() == 4);
+
+  // Ids the protocol cannot name and values too large to be a DP, on a device with room to spare.
+  plug.send(*t, proto::Command::STATUS,
+            plug.report(json{{"0", 1}, {"256", 1}, {"01", 1}, {"x", 1}, {"20", std::string(9000, 'a')}}));
+  CHECK(d->refused_dps == 18);
+  CHECK(d->dps["20"] == 2301);
+
+  CHECK(h.events_of("dp_refused") == 1);
+  const auto health = h.gateway->requests().health();
+  CHECK(health["per_device"]["plug"]["errors"]["dp_refused"] == 18);
+  CHECK(health["bridge"]["errors"].contains("dp_refused"));
+}
+
+TEST_CASE("a gateway reporting for ever new unknown cids: announced a bounded number of times, all counted") {
+  Harness h;
+  FakeDevice gw = h.online("127.0.9.2", GW, GW_KEY, json{{"1", true}});
+  FakeTransport* t = h.transport_to("127.0.9.2");
+  REQUIRE(t != nullptr);
+  constexpr int CIDS = 200;
+  for (int i = 0; i < CIDS; ++i)
+    gw.send(*t, proto::Command::STATUS, gw.report(json{{"1", true}}, "stranger" + std::to_string(i)));
+  const size_t announced = h.events_of("unknown_sub_device");
+  CHECK(announced >= 1);
+  CHECK(announced < static_cast<size_t>(CIDS));
+  CHECK(h.gateway->requests().health()["bridge"]["unknown_sub_device_reports"] == CIDS);
+}
+
 }  // namespace t2m_state_publisher_test

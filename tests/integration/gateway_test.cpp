@@ -149,7 +149,11 @@ TEST_CASE("device reboot, silence and garbage: reported, isolated, recovered") {
     auto o = options();
     o.devices[1].options = {{"heartbeat_interval", 1}};  // plug33
     auto f = std::make_unique<GatewayFixture>(std::move(o));
-    f->start_gateway();
+    // Short session timings (the "session" section): a fault costs the test a third of the default 3 s
+    // reply timeout and a fifth of the 1 s back-off; 1 s still leaves room for a run under valgrind.
+    auto cfg = f->gateway_config();
+    cfg["session"] = {{"response_timeout", "1s"}, {"reconnect_min", "200ms"}, {"reconnect_max", "2s"}};
+    f->start_gateway(cfg);
     return f;
   });
   REQUIRE(w.wait([&] { return w.online("plug33") && w.online("plug31") && w.online("bulb34"); }));
@@ -165,7 +169,7 @@ TEST_CASE("device reboot, silence and garbage: reported, isolated, recovered") {
   SUBCASE("silence: the heartbeat goes unanswered") {
     sim::Fault f;
     f.kind = sim::FaultKind::SILENCE;
-    f.ms = 6000;
+    f.ms = 4000;
     REQUIRE(w.simulator->inject("bfit33plug0000000002", f).ok());
     REQUIRE(w.wait([&] { return w.offline("plug33"); }, 10000));
     CHECK(w.online("plug31"));
