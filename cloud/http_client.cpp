@@ -21,7 +21,8 @@ void global_init_once() {
   std::call_once(once, [] {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (!CurlHttpClient::async_dns_available()) {
-      T2M_LOGW(HTTP_CLIENT_TAG, "libcurl has no asynchronous resolver: name lookups may block the loop briefly");
+      T2M_LOGW(HTTP_CLIENT_TAG,
+               "libcurl has no asynchronous resolver: name lookups may block the loop briefly");
     }
   });
 }

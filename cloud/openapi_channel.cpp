@@ -439,7 +439,8 @@ void OpenApiChannel::finish(const CallPtr& c, Result<json> r) {
   deactivate(c);
   if (!r) {
     ++stats_.errors;
-    T2M_LOGD(OPENAPI_CHANNEL_TAG, "%s %s failed: %s", c->method.c_str(), c->path.c_str(), r.error().message.c_str());
+    T2M_LOGD(OPENAPI_CHANNEL_TAG, "%s %s failed: %s", c->method.c_str(), c->path.c_str(),
+             r.error().message.c_str());
   }
   JsonCallback cb = std::move(c->cb);
   if (cb) cb(std::move(r));

@@ -210,8 +210,9 @@ void OpenhubClient::connect_(OpenhubConfig config) {
   mqtt::Client* client = g.client.get();
   gens_.push_back(std::move(g));
   if (state_ != OpenhubState::CONNECTED) state_ = OpenhubState::CONNECTING;
-  T2M_LOGI(OPENHUB_CLIENT_TAG, "connecting to %s as %s (config valid %lld s, version %s)", gens_.back().config.url.c_str(),
-           gens_.back().config.client_id.c_str(), static_cast<long long>(gens_.back().config.expire_time_s),
+  T2M_LOGI(OPENHUB_CLIENT_TAG, "connecting to %s as %s (config valid %lld s, version %s)",
+           gens_.back().config.url.c_str(), gens_.back().config.client_id.c_str(),
+           static_cast<long long>(gens_.back().config.expire_time_s),
            gens_.back().config.msg_encrypted_version.c_str());
   auto st = client->connect(co, std::move(h));
   if (!st) {
@@ -252,7 +253,8 @@ void OpenhubClient::on_connected_(uint64_t gen) {
   // (Re)subscribe on every connection: clean sessions forget subscriptions.
   for (const auto& topic : g->config.source_topics) {
     auto st = g->client->subscribe(topic, mqtt::Qos::AT_LEAST_ONCE);
-    if (!st) T2M_LOGW(OPENHUB_CLIENT_TAG, "subscribe %s failed: %s", topic.c_str(), st.error().message.c_str());
+    if (!st)
+      T2M_LOGW(OPENHUB_CLIENT_TAG, "subscribe %s failed: %s", topic.c_str(), st.error().message.c_str());
   }
   state_ = OpenhubState::CONNECTED;
   T2M_LOGI(OPENHUB_CLIENT_TAG, "connected (%s), subscribed to %zu topic(s)", g->config.client_id.c_str(),
@@ -289,8 +291,8 @@ void OpenhubClient::on_error_(uint64_t gen, const Error& e) {
   Generation* g = find_(gen);
   if (!g || g->retiring) return;
   ++stats_.auth_errors;
-  T2M_LOGE(OPENHUB_CLIENT_TAG, "broker refused the connection (%s): %s; fetching a new config", e.code.c_str(),
-           e.message.c_str());
+  T2M_LOGE(OPENHUB_CLIENT_TAG, "broker refused the connection (%s): %s; fetching a new config",
+           e.code.c_str(), e.message.c_str());
   sink_.on_push_error(push::CHANNEL_OPENHUB, e);
   retire_(*g);
   // CONNACK rc 5 means the config's credentials are no longer valid: fetch new ones now (§6.b).

@@ -165,8 +165,8 @@ Status PulsarClient::start() {
   lws_ = std::move(state);
   stopping_ = false;
   attempt_ = 0;
-  T2M_LOGI(PULSAR_CLIENT_TAG, "consumer %s on %s://%s:%d (env %s)", options_.access_id.c_str(), tls_ ? "wss" : "ws",
-           host_.c_str(), port_, options_.env.c_str());
+  T2M_LOGI(PULSAR_CLIENT_TAG, "consumer %s on %s://%s:%d (env %s)", options_.access_id.c_str(),
+           tls_ ? "wss" : "ws", host_.c_str(), port_, options_.env.c_str());
   connect_();
   return {};
 }
@@ -278,7 +278,8 @@ void PulsarClient::schedule_retry_(const char* why) {
   ++attempt_;
   stats_.last_retry_delay_ms = delay;
   state_ = PulsarState::WAITING_RETRY;
-  T2M_LOGW(PULSAR_CLIENT_TAG, "connection to %s failed or lost (%s); retrying in %u ms", host_.c_str(), why, delay);
+  T2M_LOGW(PULSAR_CLIENT_TAG, "connection to %s failed or lost (%s); retrying in %u ms", host_.c_str(), why,
+           delay);
   retry_timer_ = timers_.start(delay, 0, [this] { connect_(); });
 }
 
@@ -310,7 +311,8 @@ void PulsarClient::on_receive_(lws* wsi, const void* in, size_t len) {
   if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0) return;
   if (rx_oversize_) {
     ++stats_.oversize;
-    T2M_LOGW(PULSAR_CLIENT_TAG, "message larger than %zu bytes dropped (it will be redelivered and dropped again)",
+    T2M_LOGW(PULSAR_CLIENT_TAG,
+             "message larger than %zu bytes dropped (it will be redelivered and dropped again)",
              options_.max_message_bytes);
     rx_oversize_ = false;
     return;

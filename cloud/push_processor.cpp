@@ -18,8 +18,8 @@ void PushProcessor::count_error_(std::string_view channel, const Error& e) {
   auto it = counters_.by_reason.find(e.code);
   if (it == counters_.by_reason.end()) it = counters_.by_reason.emplace(e.code, 0).first;
   ++it->second;
-  T2M_LOGW(PUSH_PROCESSOR_TAG, "%.*s: message dropped (%s): %s", static_cast<int>(channel.size()), channel.data(),
-           e.code.c_str(), e.message.c_str());
+  T2M_LOGW(PUSH_PROCESSOR_TAG, "%.*s: message dropped (%s): %s", static_cast<int>(channel.size()),
+           channel.data(), e.code.c_str(), e.message.c_str());
 }
 
 std::string PushProcessor::handle_pulsar_frame(std::string_view frame_text, ByteView key) {
@@ -35,7 +35,8 @@ std::string PushProcessor::handle_pulsar_frame(std::string_view frame_text, Byte
   }
   if (!seen_ids_.first_seen("m:" + frame->message_id, timers_.now_ms())) {
     ++counters_.duplicates;
-    T2M_LOGD(PUSH_PROCESSOR_TAG, "pulsar: duplicate message (redelivery %d) dropped", frame->redelivery_count);
+    T2M_LOGD(PUSH_PROCESSOR_TAG, "pulsar: duplicate message (redelivery %d) dropped",
+             frame->redelivery_count);
     return frame->message_id;
   }
   auto outer = proto::crypto::base64_decode(frame->payload);
@@ -105,15 +106,16 @@ void PushProcessor::deliver_(std::string_view channel, const Envelope& env, std:
   }
   if (auto* u = std::get_if<Unknown>(&m.event)) {
     ++counters_.unknown;
-    T2M_LOGI(PUSH_PROCESSOR_TAG, "%.*s: unhandled message protocol %d bizCode \"%s\"", static_cast<int>(channel.size()),
-             channel.data(), u->protocol, u->biz_code.c_str());
+    T2M_LOGI(PUSH_PROCESSOR_TAG, "%.*s: unhandled message protocol %d bizCode \"%s\"",
+             static_cast<int>(channel.size()), channel.data(), u->protocol, u->biz_code.c_str());
   } else if (auto* r = std::get_if<StatusReport>(&m.event)) {
     bool had_items = !r->items.empty();
     size_t dropped = newest_.filter(*r);
     counters_.stale_items += dropped;
     if (had_items && r->items.empty()) {
       ++counters_.stale_reports;
-      T2M_LOGD(PUSH_PROCESSOR_TAG, "%s: status report older than the state already seen, dropped", r->dev_id.c_str());
+      T2M_LOGD(PUSH_PROCESSOR_TAG, "%s: status report older than the state already seen, dropped",
+               r->dev_id.c_str());
       return;
     }
   } else if (auto* d = std::get_if<Delete>(&m.event)) {

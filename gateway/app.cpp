@@ -160,7 +160,8 @@ Status App::start() {
     m.gateway->on_mqtt_connected();
   };
   h.on_connection_lost = [](const std::string& cause) {
-    T2M_LOGW(APP_TAG, "lost the MQTT broker (%s); reconnecting, state is kept and republished", cause.c_str());
+    T2M_LOGW(APP_TAG, "lost the MQTT broker (%s); reconnecting, state is kept and republished",
+             cause.c_str());
   };
   h.on_message = [&m](mqtt::Message msg) { m.gateway->on_mqtt_message(msg); };
   h.on_error = [](const Error& e) { T2M_LOGE(APP_TAG, "MQTT: %s", e.message.c_str()); };

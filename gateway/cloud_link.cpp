@@ -128,7 +128,8 @@ Status CloudLink::start(DeviceRegistry& registry, StatePublisher& state) {
   state_ = &state;
   if (auto v = api_->channel().validate(); !v.ok()) return v;
   if (!cloud::CurlHttpClient::async_dns_available())
-    T2M_LOGW(CLOUD_LINK_TAG, "libcurl resolves names synchronously here: a slow DNS server would stall the loop");
+    T2M_LOGW(CLOUD_LINK_TAG,
+             "libcurl resolves names synchronously here: a slow DNS server would stall the loop");
   if (config_.push == config::PushTransport::PULSAR) {
     cloud::PulsarOptions o;
     if (!push_url_.empty()) {
@@ -145,7 +146,8 @@ Status CloudLink::start(DeviceRegistry& registry, StatePublisher& state) {
     if (auto st = openhub_->start(); !st.ok()) return st;
   }
   const std::string transport(config::to_string(config_.push));
-  T2M_LOGI(CLOUD_LINK_TAG, "cloud link ready (region %s, push messages %s)", config_.region.c_str(), transport.c_str());
+  T2M_LOGI(CLOUD_LINK_TAG, "cloud link ready (region %s, push messages %s)", config_.region.c_str(),
+           transport.c_str());
   return {};
 }
 
@@ -209,8 +211,8 @@ void CloudLink::request_openhub_config_(const std::string& uid, size_t attempt,
         if (!*alive) return;
         if (!r.ok()) {
           if (attempt + 1 < OPENHUB_CONFIG_PATHS.size()) {
-            T2M_LOGD(CLOUD_LINK_TAG, "open-hub config from %s failed (%s); trying the other project type", path.c_str(),
-                     r.error().message.c_str());
+            T2M_LOGD(CLOUD_LINK_TAG, "open-hub config from %s failed (%s); trying the other project type",
+                     path.c_str(), r.error().message.c_str());
             request_openhub_config_(uid, attempt + 1, std::move(done));
             return;
           }
@@ -270,7 +272,8 @@ void CloudLink::on_push(const cloud::push::PushMessage& message) {
           st.event("scene_run", {{"scene_id", ev.scene_id}, {"name", ev.name}, {"actions", actions}});
         } else {
           ++stats_.push_unknown;
-          T2M_LOGD(CLOUD_LINK_TAG, "push message of protocol %d (%s) ignored", ev.protocol, ev.biz_code.c_str());
+          T2M_LOGD(CLOUD_LINK_TAG, "push message of protocol %d (%s) ignored", ev.protocol,
+                   ev.biz_code.c_str());
         }
       },
       message.event);
@@ -319,7 +322,8 @@ void CloudLink::bind_device_(const std::string& id) {
           T2M_LOGW(CLOUD_LINK_TAG, "new device %s not added: %s", cfg.id.c_str(), d.error().message.c_str());
           return;
         }
-        T2M_LOGI(CLOUD_LINK_TAG, "added newly bound device %s as '%s'", cfg.id.c_str(), d.value()->name().c_str());
+        T2M_LOGI(CLOUD_LINK_TAG, "added newly bound device %s as '%s'", cfg.id.c_str(),
+                 d.value()->name().c_str());
         state_->device_added(*d.value());
         state_->event("device_joined", {{"id", cfg.id}, {"friendly_name", d.value()->name()}});
       });
@@ -339,17 +343,19 @@ void CloudLink::request_key(const std::string& id) {
   api_->get_device(id, [this, alive, id](Result<cloud::DeviceInfo> info) {
     if (!*alive || !registry_) return;
     if (!info.ok()) {
-      T2M_LOGW(CLOUD_LINK_TAG, "%s: cannot fetch a fresh local key: %s", id.c_str(), info.error().message.c_str());
+      T2M_LOGW(CLOUD_LINK_TAG, "%s: cannot fetch a fresh local key: %s", id.c_str(),
+               info.error().message.c_str());
       return;
     }
     if (info->local_key.empty()) return;
     log_register_secret(info->local_key);
     if (registry_->update_local_key(id, info->local_key)) {
       if (const Device* d = registry_->find(id)) state_->device_key_updated(*d);
-      T2M_LOGI(CLOUD_LINK_TAG, "%s: the device was re-paired; its new local key came from the cloud", id.c_str());
-    } else {
-      T2M_LOGW(CLOUD_LINK_TAG, "%s: the cloud has the same key: check the device's address and protocol version",
+      T2M_LOGI(CLOUD_LINK_TAG, "%s: the device was re-paired; its new local key came from the cloud",
                id.c_str());
+    } else {
+      T2M_LOGW(CLOUD_LINK_TAG,
+               "%s: the cloud has the same key: check the device's address and protocol version", id.c_str());
     }
   });
 }

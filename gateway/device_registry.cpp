@@ -215,7 +215,9 @@ void DeviceRegistry::mode_learned_(Device& d, proto::Version v, bool device22) {
 void DeviceRegistry::persist_() {
   if (!deps_.store) return;
   auto st = deps_.store->save_config(config_);
-  if (!st.ok()) T2M_LOGW(DEVICE_REGISTRY_TAG, "the change is active but could not be saved: %s", st.error().message.c_str());
+  if (!st.ok())
+    T2M_LOGW(DEVICE_REGISTRY_TAG, "the change is active but could not be saved: %s",
+             st.error().message.c_str());
 }
 
 void DeviceRegistry::erase_(const std::string& id) {

@@ -151,8 +151,8 @@ void DeviceSession::connect_() {
                   "connecting to " + options_.host + ":" + std::to_string(options_.port) + " timed out");
     link_down_("connect timeout", true);
   });
-  T2M_LOGD(DEVICE_SESSION_TAG, "%s: connecting to %s:%u (protocol %s)", options_.device_id.c_str(), options_.host.c_str(),
-           options_.port, std::string(proto::to_string(current_version_())).c_str());
+  T2M_LOGD(DEVICE_SESSION_TAG, "%s: connecting to %s:%u (protocol %s)", options_.device_id.c_str(),
+           options_.host.c_str(), options_.port, std::string(proto::to_string(current_version_())).c_str());
   transport_->connect(options_.host, options_.port,
                       TransportHandlers{[this] { on_connected_(); }, [this](ByteView d) { on_data_(d); },
                                         [this](int status) { on_closed_(status); }});
@@ -394,7 +394,8 @@ void DeviceSession::probe_failed_(const std::string& why) {
     return;
   }
   std::string msg =
-      key_proven_     ? options_.device_id + " did not answer (" + why + ") after a good key negotiation: device busy"
+      key_proven_
+          ? options_.device_id + " did not answer (" + why + ") after a good key negotiation: device busy"
       : version_known_ ? options_.device_id + " did not answer (" + why + "): wrong local key or device busy"
                        : options_.device_id + " answered none of protocols 3.3, 3.4, 3.5 (" + why +
                              "): wrong key, or set the version explicitly";
@@ -479,8 +480,8 @@ void DeviceSession::link_down_(const std::string& reason, bool count_failure) {
   const double spread = (static_cast<double>(r) / UINT16_MAX * 2.0 - 1.0) * JITTER_FRACTION;
   delay = static_cast<uint32_t>(std::max(0.0, delay * (1.0 + spread)));
   last_down_reason_ = reason;
-  T2M_LOGI(DEVICE_SESSION_TAG, "%s: link down (%s); reconnecting in %u ms", options_.device_id.c_str(), reason.c_str(),
-           delay);
+  T2M_LOGI(DEVICE_SESSION_TAG, "%s: link down (%s); reconnecting in %u ms", options_.device_id.c_str(),
+           reason.c_str(), delay);
   schedule_reconnect_(delay);
   if (!queue_.empty()) sched_.set_interval(T_OFFLINE, OFFLINE_EXPIRY_TICK_MS, [this] { expire_offline_(); });
   if (was_online && cb_.on_link) cb_.on_link(false, reason);

@@ -41,7 +41,8 @@ void Gateway::stop() {
 void Gateway::on_mqtt_connected() {
   for (const auto& filter : topics_.subscriptions()) {
     auto st = deps_.client.subscribe(filter, mqtt::Qos::AT_LEAST_ONCE);
-    if (!st.ok()) T2M_LOGE(GATEWAY_TAG, "cannot subscribe to %s: %s", filter.c_str(), st.error().message.c_str());
+    if (!st.ok())
+      T2M_LOGE(GATEWAY_TAG, "cannot subscribe to %s: %s", filter.c_str(), st.error().message.c_str());
   }
   deps_.publisher.on_connected();
   ha_.on_mqtt_connected();

@@ -123,7 +123,8 @@ void HaPublisher::on_mqtt_connected() {
   if (!enabled()) return;
   auto st = client_.subscribe(config_.status_topic, mqtt::Qos::AT_LEAST_ONCE);
   if (!st.ok())
-    T2M_LOGW(HA_PUBLISHER_TAG, "cannot subscribe to %s: %s", config_.status_topic.c_str(), st.error().message.c_str());
+    T2M_LOGW(HA_PUBLISHER_TAG, "cannot subscribe to %s: %s", config_.status_topic.c_str(),
+             st.error().message.c_str());
   if (opts_.cleanup_window_ms > 0 && !cleanup_open_) {
     if (client_.subscribe(discovery_filter_(), mqtt::Qos::AT_LEAST_ONCE).ok()) {
       cleanup_open_ = true;

@@ -91,7 +91,8 @@ void StatePublisher::on_session_report(Device& d, const nlohmann::json& dps,
         // neither memory nor bridge/event.
         ++deps_.registry.stats().unknown_sub_device_reports;
         if (unknown_cids_.size() < MAX_UNKNOWN_CIDS && unknown_cids_.insert(d.cfg.id + "/" + *cid).second) {
-          T2M_LOGI(STATE_PUBLISHER_TAG, "%s: report for unknown sub-device cid %s", d.name().c_str(), cid->c_str());
+          T2M_LOGI(STATE_PUBLISHER_TAG, "%s: report for unknown sub-device cid %s", d.name().c_str(),
+                   cid->c_str());
           event("unknown_sub_device", {{"gateway", d.name()}, {"cid", *cid}, {"dps", dps}});
         }
         return;
@@ -236,7 +237,8 @@ void StatePublisher::device_key_updated(const Device& d) {
 
 void StatePublisher::announcement(const DeviceRegistry::Heard& h) {
   if (h.device || !h.first) return;
-  T2M_LOGI(STATE_PUBLISHER_TAG, "unknown device %s at %s (protocol %s): add it with bridge/request/device/add",
+  T2M_LOGI(STATE_PUBLISHER_TAG,
+           "unknown device %s at %s (protocol %s): add it with bridge/request/device/add",
            h.seen["id"].get<std::string>().c_str(), h.seen["ip"].get<std::string>().c_str(),
            h.seen["version"].get<std::string>().c_str());
   event("device_announce", h.seen);

@@ -189,7 +189,8 @@ struct PahoClient::Impl {
       cli.reset();
       return fail("mqtt_config_invalid", "cannot create the MQTT client for " + uri + ": " + e.get_message());
     }
-    T2M_LOGI(PAHO_CLIENT_TAG, "connecting to %s as '%s'%s", uri.c_str(), opts.client_id.c_str(), tls ? " (TLS)" : "");
+    T2M_LOGI(PAHO_CLIENT_TAG, "connecting to %s as '%s'%s", uri.c_str(), opts.client_id.c_str(),
+             tls ? " (TLS)" : "");
     attempt_connect_();
     return {};
   }
@@ -251,7 +252,8 @@ struct PahoClient::Impl {
       std::string msg = "MQTT broker " + uri + " refused the connection: " + paho::connack_text(rc);
       if (!opts.username.empty()) msg += " (user '" + opts.username + "')";
       if (rc == paho::CONNACK_SERVER_UNAVAILABLE) {
-        T2M_LOGW(PAHO_CLIENT_TAG, "%s; retrying in %llu ms", msg.c_str(), static_cast<unsigned long long>(next));
+        T2M_LOGW(PAHO_CLIENT_TAG, "%s; retrying in %llu ms", msg.c_str(),
+                 static_cast<unsigned long long>(next));
         return;
       }
       report_error_(rc == paho::CONNACK_BAD_CREDENTIALS || rc == paho::CONNACK_NOT_AUTHORIZED
@@ -261,8 +263,8 @@ struct PahoClient::Impl {
       return;
     }
     if (failures_in_row == 1)
-      T2M_LOGW(PAHO_CLIENT_TAG, "cannot connect to %s (rc %d); retrying with back-off up to %d ms", uri.c_str(), rc,
-               max_delay_ms);
+      T2M_LOGW(PAHO_CLIENT_TAG, "cannot connect to %s (rc %d); retrying with back-off up to %d ms",
+               uri.c_str(), rc, max_delay_ms);
     else
       T2M_LOGD(PAHO_CLIENT_TAG, "cannot connect to %s (rc %d); retrying in %llu ms", uri.c_str(), rc,
                static_cast<unsigned long long>(next));
@@ -314,7 +316,8 @@ struct PahoClient::Impl {
         T2M_LOGD(PAHO_CLIENT_TAG, "broker %s unreachable: %s", uri.c_str(), r.reason.c_str());
         break;
       case TlsProbeResult::Outcome::TLS_OK:
-        T2M_LOGD(PAHO_CLIENT_TAG, "TLS handshake with %s works; the connect failed for another reason", uri.c_str());
+        T2M_LOGD(PAHO_CLIENT_TAG, "TLS handshake with %s works; the connect failed for another reason",
+                 uri.c_str());
         break;
     }
   }
@@ -363,7 +366,8 @@ struct PahoClient::Impl {
   void on_publish_failure_(int rc, std::optional<Message> resend, uintptr_t attempt) {
     ++stats.publish_failures;
     if (resend && disconnect_state == DisconnectState::NONE) {
-      T2M_LOGD(PAHO_CLIENT_TAG, "publish to %s failed in flight (rc %d); queued again", resend->topic.c_str(), rc);
+      T2M_LOGD(PAHO_CLIENT_TAG, "publish to %s failed in flight (rc %d); queued again", resend->topic.c_str(),
+               rc);
       if (send_(std::move(*resend), attempt + 1)) ++stats.resent;
       return;
     }
@@ -494,7 +498,8 @@ struct PahoClient::Impl {
       }
     }
     if (cli)
-      T2M_LOGI(PAHO_CLIENT_TAG, "disconnected from %s%s", uri.c_str(), was_connected ? "" : " (was not connected)");
+      T2M_LOGI(PAHO_CLIENT_TAG, "disconnected from %s%s", uri.c_str(),
+               was_connected ? "" : " (was not connected)");
     flush_waiters_();
   }
 

@@ -211,7 +211,8 @@ TEST_CASE("after a good 3.4/3.5 negotiation, a corrupted frame is a bad frame, n
   }
 }
 
-TEST_CASE("a device that drops the link right after a good negotiation is retried soon, not as a key problem") {
+TEST_CASE(
+    "a device that drops the link right after a good negotiation is retried soon, not as a key problem") {
   auto o = options(proto::Version::V3_4);
   // The first retry comes after backoff_min (±25%), a wrong key's after wrong_key_backoff (±25%).
   const uint32_t ordinary = o.backoff_min_ms * 2;

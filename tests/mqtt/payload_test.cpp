@@ -22,11 +22,11 @@ TEST_SUITE("mqtt.payload") {
 
   TEST_CASE("/set: bare state words become {\"state\":WORD}") {
     for (auto in_out : {std::pair{"ON", "ON"},
-                           {"off", "OFF"},
-                           {" Toggle\n", "TOGGLE"},
-                           {"OPEN", "OPEN"},
-                           {"close", "CLOSE"},
-                           {"stop", "STOP"}}) {
+                        {"off", "OFF"},
+                        {" Toggle\n", "TOGGLE"},
+                        {"OPEN", "OPEN"},
+                        {"close", "CLOSE"},
+                        {"stop", "STOP"}}) {
       const char* const in = in_out.first;
       const char* const out = in_out.second;
       CAPTURE(in);
