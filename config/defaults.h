@@ -94,6 +94,9 @@ inline constexpr int MAX_DP_ID = 255;
 inline constexpr uint32_t DEFAULT_MAX_DPS = MAX_DP_ID;
 // The longest DP value kept, in bytes of its JSON text: raw DPs (IR codes, schedules) stay well below it.
 inline constexpr size_t MAX_DP_VALUE_BYTES = 8192;
+// All of a device's DP values together, so that its state message stays bounded (the message carries the
+// values twice, as properties and as "dps"): far above any real device's few hundred bytes.
+inline constexpr size_t MAX_DEVICE_DPS_BYTES = 65536;
 
 // ---- Lights ----
 // Tuya colour temperature is a 0-255 (v1) or 0-1000 (v2) position between the warmest and coolest white

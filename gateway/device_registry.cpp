@@ -19,25 +19,44 @@ Unexpected<Error> unknown_device(std::string_view ref) {
   return fail(ErrorCode::UNKNOWN_DEVICE, "no device is called '" + std::string(ref) + "'");
 }
 
+// A DP value's share of a state message: its JSON text for strings and structures, a small constant for
+// numbers and booleans (whose text is short and not worth printing to measure).
+size_t value_bytes(const nlohmann::json& v) {
+  constexpr size_t SCALAR_BYTES = 8;
+  constexpr size_t QUOTES = 2;
+  if (v.is_string()) return v.get_ref<const std::string&>().size() + QUOTES;
+  if (v.is_structured()) return v.dump().size();
+  return SCALAR_BYTES;
+}
+
+bool valid_dp_id(const std::string& id) {
+  int n = 0;
+  const auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), n);
+  return ec == std::errc() && end == id.data() + id.size() && id[0] != '0' && n >= config::MIN_DP_ID &&
+         n <= config::MAX_DP_ID;
+}
+
 }  // namespace
 
 DpMerge merge_dps(Device& d, const nlohmann::json& dps) {
   DpMerge out;
   if (!dps.is_object()) return out;
+  size_t total = 0;
+  for (const auto& v : d.dps) total += value_bytes(v);
   for (auto it = dps.begin(); it != dps.end(); ++it) {
     const std::string& id = it.key();
-    int n = 0;
-    const auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), n);
-    const bool valid_id = ec == std::errc() && end == id.data() + id.size() && id[0] != '0' &&
-                          n >= config::MIN_DP_ID && n <= config::MAX_DP_ID;
-    const bool known = valid_id && d.dps.contains(id);
     const nlohmann::json& v = it.value();
-    const bool too_big = v.is_string() ? v.get_ref<const std::string&>().size() > config::MAX_DP_VALUE_BYTES
-                                       : v.is_structured() && v.dump().size() > config::MAX_DP_VALUE_BYTES;
-    if (!valid_id || too_big || (!known && d.dps.size() >= d.cfg.max_dps)) {
+    const bool valid = valid_dp_id(id);
+    const auto old = valid ? d.dps.find(id) : d.dps.end();
+    const bool known = old != d.dps.end();
+    const size_t bytes = value_bytes(v);
+    const size_t next = total - (known ? value_bytes(*old) : 0) + bytes;
+    if (!valid || bytes > config::MAX_DP_VALUE_BYTES || next > config::MAX_DEVICE_DPS_BYTES ||
+        (!known && d.dps.size() >= d.cfg.max_dps)) {
       out.refused.push_back(id);
       continue;
     }
+    total = next;
     d.dps[id] = v;
     out.taken[id] = v;
   }

@@ -66,8 +66,9 @@ struct Device {
 };
 
 // What a report may add to a device's DPs: ids 1..255 (all the protocol can name), values of at most
-// MAX_DP_VALUE_BYTES of JSON, and no more than the device's max_dps distinct ids, so that a device that
-// names new ids in every frame cannot grow memory and state messages without bound. `taken` holds what
+// MAX_DP_VALUE_BYTES of JSON and MAX_DEVICE_DPS_BYTES all together, and no more than the device's
+// max_dps distinct ids, so that a device that names new ids or sends ever larger values in every frame
+// cannot grow memory and state messages without bound. `taken` holds what
 // was merged into d.dps (what the report changes), `refused` the ids that were not.
 struct DpMerge {
   nlohmann::json taken = nlohmann::json::object();

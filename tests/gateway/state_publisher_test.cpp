@@ -166,6 +166,27 @@ TEST_CASE("DPs over max_dps, ids outside 1..255 and oversized values are refused
   CHECK(health["bridge"]["errors"].contains("dp_refused"));
 }
 
+TEST_CASE("a device's DP values together stay under MAX_DEVICE_DPS_BYTES, so its state message does") {
+  Harness h;
+  FakeDevice plug = h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}, {"20", 2301}});
+  FakeTransport* t = h.transport_to("127.0.9.1");
+  REQUIRE(t != nullptr);
+  const std::string big(8000, 'r');  // under MAX_DP_VALUE_BYTES, as a large raw DP is
+  for (int id = 101; id <= 109; ++id)
+    plug.send(*t, proto::Command::STATUS, plug.report(json{{std::to_string(id), big}}));
+  const Device* d = h.registry().find("plug");
+  REQUIRE(d != nullptr);
+  CHECK(d->dps.contains("108"));
+  CHECK_FALSE(d->dps.contains("109"));  // the ninth would take the values past 64 KB
+  CHECK(d->refused_dps == 1);
+  CHECK(h.client.retained.at("t2m/plug").size() < 3 * config::MAX_DEVICE_DPS_BYTES);
+  // A known DP may still change, within the bound.
+  plug.send(*t, proto::Command::STATUS, plug.report(json{{"101", "short"}}));
+  CHECK(d->dps["101"] == "short");
+  plug.send(*t, proto::Command::STATUS, plug.report(json{{"109", big}}));
+  CHECK(d->dps.contains("109"));
+}
+
 TEST_CASE("a gateway reporting for ever new unknown cids: announced a bounded number of times, all counted") {
   Harness h;
   FakeDevice gw = h.online("127.0.9.2", GW, GW_KEY, json{{"1", true}});
