@@ -60,7 +60,6 @@ DpMerge merge_dps(Device& d, const nlohmann::json& dps) {
     d.dps[id] = v;
     out.taken[id] = v;
   }
-  d.refused_dps += out.refused.size();
   return out;
 }
 

@@ -55,7 +55,6 @@ struct Device {
   std::optional<bool> cloud_online;
   std::string cloud_name;
   nlohmann::json update;             // firmware state, null until the cloud says something
-  uint64_t refused_dps = 0;          // DPs a report named that merge_dps would not keep
   bool dp_refusal_reported = false;  // the first refusal is an event; the rest are counted
 
   // A device without a LAN session (sleeping battery devices) is as online as the cloud says.

@@ -150,14 +150,14 @@ TEST_CASE("DPs over max_dps, ids outside 1..255 and oversized values are refused
   CHECK(d->dps.contains("101"));
   CHECK_FALSE(d->dps.contains("102"));
   CHECK(d->dps["1"] == true);  // known ids keep updating
-  CHECK(d->refused_dps == 13);
+  CHECK(d->errors.at("dp_refused") == 13);
   auto state = json::parse(h.client.retained.at("t2m/plug"));
   CHECK(state["dps"].size() == 4);
 
   // Ids the protocol cannot name and values too large to be a DP, on a device with room to spare.
   plug.send(*t, proto::Command::STATUS,
             plug.report(json{{"0", 1}, {"256", 1}, {"01", 1}, {"x", 1}, {"20", std::string(9000, 'a')}}));
-  CHECK(d->refused_dps == 18);
+  CHECK(d->errors.at("dp_refused") == 18);
   CHECK(d->dps["20"] == 2301);
 
   CHECK(h.events_of("dp_refused") == 1);
@@ -178,7 +178,7 @@ TEST_CASE("a device's DP values together stay under MAX_DEVICE_DPS_BYTES, so its
   REQUIRE(d != nullptr);
   CHECK(d->dps.contains("108"));
   CHECK_FALSE(d->dps.contains("109"));  // the ninth would take the values past 64 KB
-  CHECK(d->refused_dps == 1);
+  CHECK(d->errors.at("dp_refused") == 1);
   CHECK(h.client.retained.at("t2m/plug").size() < 3 * config::MAX_DEVICE_DPS_BYTES);
   // A known DP may still change, within the bound.
   plug.send(*t, proto::Command::STATUS, plug.report(json{{"101", "short"}}));
