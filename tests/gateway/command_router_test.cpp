@@ -78,6 +78,18 @@ TEST_CASE("a device whose LAN is down is written through the cloud; without one 
   }
 }
 
+TEST_CASE("a property unknown on a device that has never been online: offline, not unknown_property") {
+  Harness h;
+  h.client.inject("t2m/roamer/set", R"({"no_such_property": 5})");  // never online, never reported
+  auto r = h.last_json("t2m/roamer/set/result");
+  CHECK(r["code"] == "offline");
+  CHECK(r["error"].get<std::string>().find("has not been online yet") != std::string::npos);
+  // Once the device has reported, an unknown property is just that.
+  h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}});
+  h.client.inject("t2m/plug/set", R"({"no_such_property": 5})");
+  CHECK(h.last_json("t2m/plug/set/result")["code"] == "unknown_property");
+}
+
 TEST_CASE("get asks the device for its state; failures are answered") {
   Harness h;
   FakeDevice d = h.online("127.0.9.1", PLUG, PLUG_KEY, json{{"1", true}});
