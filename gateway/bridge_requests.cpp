@@ -153,7 +153,7 @@ nlohmann::json BridgeRequests::health() const {
                       {"frames_in", s.frames_in},
                       {"frames_out", s.frames_out},
                       {"bad_frames", s.bad_frames},
-                      {"garbage_bytes", s.garbage_bytes},
+                      {"garbage_bytes", d->session->garbage_bytes()},
                       {"timeouts", s.timeouts},
                       {"queued", d->session->queued()}};
     }

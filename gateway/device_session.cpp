@@ -198,8 +198,6 @@ void DeviceSession::on_data_(ByteView data) {
   auto alive = alive_;
   while (*alive && transport_) {
     auto next = splitter_.next();
-    // Garbage between frames is skipped, not fatal; the splitter counts it over the session's life.
-    stats_.garbage_bytes = splitter_.skipped_bytes();
     if (!next) break;
     if (!next->ok()) {
       ++stats_.bad_frames;

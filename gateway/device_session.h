@@ -62,7 +62,6 @@ struct SessionStats {
   uint64_t frames_in = 0;
   uint64_t frames_out = 0;
   uint64_t bad_frames = 0;
-  uint64_t garbage_bytes = 0;  // bytes between frames, skipped to find the next frame's prefix
   uint64_t reports = 0;
   uint64_t commands_ok = 0;
   uint64_t commands_failed = 0;
@@ -112,6 +111,8 @@ class DeviceSession {
   std::optional<proto::Version> version() const;
   bool device22() const { return device22_; }
   const SessionStats& stats() const { return stats_; }
+  // Bytes between frames, skipped to find the next frame's prefix (counted by the frame splitter).
+  uint64_t garbage_bytes() const { return splitter_.skipped_bytes(); }
   const SessionOptions& options() const { return options_; }
   size_t queued() const { return queue_.size() + (inflight_ ? 1 : 0); }
 

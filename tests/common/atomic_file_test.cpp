@@ -61,7 +61,11 @@ TEST_CASE("write_file_atomically writes, replaces, and sets the mode whatever th
   CHECK(mode_of(path) == OWNER_ONLY_FILE_MODE);
   CHECK(::access((path + ".tmp").c_str(), F_OK) != 0);
 
-  REQUIRE(write_file_atomically(path, "", PUBLIC_FILE_MODE).ok());
+  // A restrictive umask does not narrow a file meant to be readable: the mode is set, not masked.
+  const mode_t strict = ::umask(0077);
+  auto pub = write_file_atomically(path, "", PUBLIC_FILE_MODE);
+  ::umask(strict);
+  REQUIRE(pub.ok());
   CHECK(slurp(path).empty());
   CHECK(mode_of(path) == PUBLIC_FILE_MODE);
 }

@@ -139,7 +139,7 @@ TEST_CASE("bytes between frames are skipped and counted; the link stays") {
   Harness h(options(proto::Version::V3_3));
   FakeDevice d(proto::Version::V3_3);
   bring_online(h, d);
-  CHECK(h.session->stats().garbage_bytes == 0);
+  CHECK(h.session->garbage_bytes() == 0);
   auto& t = h.factory.last();
   auto frame = d.codec.encode(cmd_of(proto::Command::STATUS), d.report(json{{"1", false}}), d.seq++, d.iv());
   REQUIRE(frame.ok());
@@ -147,7 +147,7 @@ TEST_CASE("bytes between frames are skipped and counted; the link stays") {
   noisy.insert(noisy.end(), frame.value().begin(), frame.value().end());
   t.deliver(noisy);
   CHECK(h.reports.back() == json{{"1", false}});
-  CHECK(h.session->stats().garbage_bytes == 10);
+  CHECK(h.session->garbage_bytes() == 10);
   CHECK(h.session->online());
   CHECK_FALSE(h.has_error("bad_frame"));
 }
